@@ -1,0 +1,27 @@
+//! A local stand-in for AWS KMS, speaking its JSON 1.1 protocol, for the
+//! tests, benchmarks and demo of kms11. See README.md.
+
+pub mod error;
+pub mod faults;
+pub mod material;
+mod ops;
+pub mod request;
+pub mod server;
+pub mod spec;
+pub mod store;
+
+pub use faults::{Deny, Faults};
+pub use server::{start, Options, Running};
+
+/// Rejects fault settings that make no sense, with a message naming the field.
+pub fn check_faults(f: &Faults) -> Result<(), String> {
+    for (name, v) in [("error_rate", f.error_rate), ("drop_rate", f.drop_rate)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(format!("{name} must be between 0 and 1, not {v}"));
+        }
+    }
+    if f.throttle_rps < 0.0 || !f.throttle_rps.is_finite() {
+        return Err(format!("throttle_rps must be 0 (off) or positive, not {}", f.throttle_rps));
+    }
+    Ok(())
+}
