@@ -368,6 +368,7 @@ pub fn new_key_id(multi_region: bool) -> String {
 #[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct Snapshot {
+    #[serde(alias = "keys")]
     pub keys: Vec<SavedKey>,
 }
 

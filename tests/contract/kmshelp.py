@@ -106,7 +106,9 @@ class ServerProcess:
     def __init__(self, argv: list[str], env: dict[str, str] | None = None):
         self.argv = [str(a) for a in argv]
         self._stderr = tempfile.TemporaryFile()
-        full_env = dict(os.environ)
+        # Fault settings must come only from the test, never from the caller's
+        # environment (the emulator reads KMS11_EMULATOR_* variables).
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("KMS11_EMULATOR_")}
         if env:
             full_env.update({k: str(v) for k, v in env.items()})
         self.proc = subprocess.Popen(
@@ -482,10 +484,6 @@ def expect_error(*codes: str, status: int | None = None):
         caught.append(err)
     else:
         pytest.fail(f"expected {' or '.join(codes)}, but the call succeeded")
-
-
-def error_code(err: ClientError) -> str:
-    return err.response["Error"]["Code"]
 
 
 # --------------------------------------------------------------------------

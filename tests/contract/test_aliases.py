@@ -6,7 +6,14 @@ import uuid
 
 import pytest
 
-from kmshelp import alias_arn, expect_error, paginate, unique_alias
+from kmshelp import (
+    alias_arn,
+    expect_error,
+    load_public_key,
+    paginate,
+    unique_alias,
+    verify_signature,
+)
 
 
 def describe(kms, key_ref):
@@ -74,7 +81,8 @@ def test_update_alias_rsa_sign_to_ecc_sign(kms, keys):
     resp = kms.sign(
         KeyId=alias, Message=b"m", MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
     )
-    assert resp["KeyId"] == ecc_key["Arn"]
+    public_key = load_public_key(kms.get_public_key(KeyId=ecc_key["KeyId"])["PublicKey"])
+    verify_signature(public_key, "ECDSA_SHA_256", resp["Signature"], b"m")
 
 
 def test_update_alias_between_symmetric_keys(kms, keys):

@@ -1,0 +1,87 @@
+"""--state: keys and aliases persist across a restart."""
+
+from __future__ import annotations
+
+import json
+
+from kmshelp import expect_error, make_client
+
+MESSAGE = b"persisted"
+
+
+def test_state_persists_across_restart(start_emulator, tmp_path):
+    state = tmp_path / "state.json"
+    url = start_emulator("--state", state)
+    kms = make_client(url)
+
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/persisted-rsa", TargetKeyId=rsa["KeyId"])
+    rsa_public = kms.get_public_key(KeyId=rsa["KeyId"])["PublicKey"]
+
+    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    mac = kms.generate_mac(KeyId=hmac_key["KeyId"], Message=MESSAGE, MacAlgorithm="HMAC_SHA_256")["Mac"]
+
+    sym = kms.create_key(Description="persisted symmetric")["KeyMetadata"]
+    blob = kms.encrypt(KeyId=sym["KeyId"], Plaintext=MESSAGE)["CiphertextBlob"]
+
+    disabled = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    kms.disable_key(KeyId=disabled["KeyId"])
+
+    deleted_alias = "alias/persisted-then-deleted"
+    kms.create_alias(AliasName=deleted_alias, TargetKeyId=sym["KeyId"])
+    kms.delete_alias(AliasName=deleted_alias)
+
+    start_emulator.stop(url)
+    assert state.is_file()
+    saved = json.loads(state.read_text())
+    saved_ids = {k["KeyId"] for k in saved["Keys"]}
+    assert {rsa["KeyId"], hmac_key["KeyId"], sym["KeyId"], disabled["KeyId"]} <= saved_ids
+
+    url = start_emulator("--state", state)
+    kms = make_client(url)
+
+    again = kms.describe_key(KeyId="alias/persisted-rsa")["KeyMetadata"]
+    assert again["Arn"] == rsa["Arn"]
+    assert again["KeySpec"] == "RSA_2048"
+    assert again["KeyUsage"] == "SIGN_VERIFY"
+    assert again["CreationDate"] == rsa["CreationDate"]
+    assert kms.get_public_key(KeyId=rsa["KeyId"])["PublicKey"] == rsa_public
+
+    again_mac = kms.generate_mac(KeyId=hmac_key["KeyId"], Message=MESSAGE, MacAlgorithm="HMAC_SHA_256")
+    assert again_mac["Mac"] == mac
+
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == MESSAGE
+    assert kms.describe_key(KeyId=sym["KeyId"])["KeyMetadata"]["Description"] == "persisted symmetric"
+
+    assert kms.describe_key(KeyId=disabled["KeyId"])["KeyMetadata"]["KeyState"] == "Disabled"
+
+    with expect_error("NotFoundException"):
+        kms.describe_key(KeyId=deleted_alias)
+
+    listed = {k["KeyId"] for k in kms.list_keys(Limit=1000)["Keys"]}
+    assert {rsa["KeyId"], hmac_key["KeyId"], sym["KeyId"], disabled["KeyId"]} <= listed
+
+
+def test_state_changes_after_restart_are_kept(start_emulator, tmp_path):
+    state = tmp_path / "state.json"
+    url = start_emulator("--state", state)
+    first = make_client(url).create_key()["KeyMetadata"]
+    start_emulator.stop(url)
+
+    url = start_emulator("--state", state)
+    kms = make_client(url)
+    second = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/second-run", TargetKeyId=second["KeyId"])
+    start_emulator.stop(url)
+
+    kms = make_client(start_emulator("--state", state))
+    assert kms.describe_key(KeyId=first["KeyId"])["KeyMetadata"]["Arn"] == first["Arn"]
+    assert kms.describe_key(KeyId="alias/second-run")["KeyMetadata"]["KeyId"] == second["KeyId"]
+
+
+def test_without_state_keys_do_not_survive(start_emulator):
+    url = start_emulator()
+    key = make_client(url).create_key()["KeyMetadata"]
+    start_emulator.stop(url)
+    with expect_error("NotFoundException"):
+        make_client(start_emulator()).describe_key(KeyId=key["KeyId"])
