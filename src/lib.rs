@@ -1,1 +1,23 @@
-pub fn x(){}
+//! kms11: a PKCS#11 module whose private keys live in AWS KMS.
+//!
+//! Layers, data flowing one way: `ffi` (the C ABI) checks and converts
+//! arguments and calls `token` (PKCS#11 semantics: slots, sessions, objects,
+//! operations), which asks `mechanism` what a CKM_* means for a KMS key, and
+//! `backend` makes the network call. Nothing below `ffi` sees a raw pointer;
+//! nothing above `backend` sees an AWS type.
+
+pub mod backend;
+pub mod config;
+pub mod error;
+mod ffi;
+pub mod log;
+pub mod mechanism;
+pub mod runtime;
+pub mod token;
+
+/// The module's version, as CK_INFO and CK_TOKEN_INFO report it.
+pub fn version() -> (u8, u8) {
+    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
+    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    (major, minor)
+}

@@ -1,0 +1,278 @@
+//! The AWS KMS backend on aws-sdk-kms: one client per region (a key named by
+//! ARN is used in the ARN's region), created on first use so that
+//! C_Initialize makes no network call, and a cap on concurrent requests.
+
+use super::{Backend, BackendError, BoxFuture, Failure, RemoteKey, SigningAlgorithm};
+use crate::config::AwsConfig;
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::operation::RequestId;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::Client;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{OnceCell, Semaphore};
+
+pub struct KmsBackend {
+    settings: AwsConfig,
+    sdk: OnceCell<aws_config::SdkConfig>,
+    clients: Mutex<HashMap<String, Client>>,
+    limit: Semaphore,
+}
+
+/// The region of a key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`).
+pub fn arn_region(key: &str) -> Option<&str> {
+    if !key.starts_with("arn:") {
+        return None;
+    }
+    key.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+impl KmsBackend {
+    pub fn new(settings: AwsConfig) -> Self {
+        let limit = Semaphore::new(settings.max_concurrent_requests);
+        KmsBackend {
+            settings,
+            sdk: OnceCell::new(),
+            clients: Mutex::new(HashMap::new()),
+            limit,
+        }
+    }
+
+    async fn sdk_config(&self) -> Result<&aws_config::SdkConfig, BackendError> {
+        self.sdk
+            .get_or_try_init(|| async {
+                let s = &self.settings;
+                let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(s.connect_timeout_ms))
+                    .operation_attempt_timeout(Duration::from_millis(s.call_timeout_ms))
+                    .operation_timeout(Duration::from_millis(
+                        s.call_timeout_ms.saturating_mul(u64::from(s.max_attempts)),
+                    ))
+                    .build();
+                let retry =
+                    aws_config::retry::RetryConfig::adaptive().with_max_attempts(s.max_attempts);
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .timeout_config(timeouts)
+                    .retry_config(retry);
+                if let Some(region) = &s.region {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                if let Some(profile) = &s.profile {
+                    loader = loader.profile_name(profile);
+                }
+                if let Some(url) = &s.endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                if let Some(bundle) = &s.ca_bundle {
+                    loader = loader.http_client(http_client_with_roots(bundle)?);
+                }
+                Ok(loader.load().await)
+            })
+            .await
+    }
+
+    async fn client(&self, region: Option<&str>) -> Result<Client, BackendError> {
+        let sdk = self.sdk_config().await?;
+        let region = region
+            .map(str::to_string)
+            .or_else(|| sdk.region().map(|r| r.to_string()));
+        let Some(region) = region else {
+            return Err(BackendError {
+                failure: Failure::Credentials,
+                code: "NoRegion".into(),
+                message: "no AWS region: set region in [aws], AWS_REGION, or name keys by ARN"
+                    .into(),
+                request_id: None,
+            });
+        };
+        let mut clients = self.clients.lock();
+        Ok(clients
+            .entry(region.clone())
+            .or_insert_with(|| {
+                let conf = aws_sdk_kms::config::Builder::from(sdk)
+                    .region(aws_sdk_kms::config::Region::new(region))
+                    .build();
+                Client::from_conf(conf)
+            })
+            .clone())
+    }
+}
+
+fn http_client_with_roots(
+    bundle: &std::path::Path,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, BackendError> {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+    let pem = std::fs::read(bundle).map_err(|e| BackendError {
+        failure: Failure::Credentials,
+        code: "CaBundle".into(),
+        message: format!("cannot read CA bundle {}: {e}", bundle.display()),
+        request_id: None,
+    })?;
+    let trust = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(pem);
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| BackendError {
+            failure: Failure::Credentials,
+            code: "CaBundle".into(),
+            message: format!("CA bundle {}: {e}", bundle.display()),
+            request_id: None,
+        })?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
+}
+
+fn classify<E, R>(e: SdkError<E, R>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    SdkError<E, R>: RequestId,
+    R: std::fmt::Debug + 'static,
+{
+    let request_id = e.request_id().map(str::to_string);
+    match &e {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let failure = match code.as_str() {
+                "NotFoundException" => Failure::NotFound,
+                "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "ExpiredTokenException" => Failure::AccessDenied,
+                "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
+                    Failure::KeyUnusable
+                }
+                "InvalidKeyUsageException" => Failure::KeyUsage,
+                "ThrottlingException" | "LimitExceededException" => Failure::Throttled,
+                "ValidationException"
+                | "SerializationException"
+                | "InvalidGrantTokenException"
+                | "InvalidArnException"
+                | "UnsupportedOperationException" => Failure::InvalidRequest,
+                _ => Failure::Unavailable,
+            };
+            BackendError {
+                failure,
+                message: err.message().unwrap_or("").to_string(),
+                code,
+                request_id,
+            }
+        }
+        SdkError::ConstructionFailure(_) => BackendError {
+            failure: Failure::Credentials,
+            code: "ConstructionFailure".into(),
+            message: source_chain(&e),
+            request_id,
+        },
+        SdkError::TimeoutError(_) => BackendError {
+            failure: Failure::Unavailable,
+            code: "Timeout".into(),
+            message: source_chain(&e),
+            request_id,
+        },
+        _ => {
+            let message = source_chain(&e);
+            let failure = if message.contains("credential") {
+                Failure::Credentials
+            } else {
+                Failure::Unavailable
+            };
+            BackendError {
+                failure,
+                code: "DispatchFailure".into(),
+                message,
+                request_id,
+            }
+        }
+    }
+}
+
+/// The error and its causes on one line: the SDK's top-level message alone
+/// ("dispatch failure") does not say what to fix.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl Backend for KmsBackend {
+    fn get_public_key<'a>(
+        &'a self,
+        key: &'a str,
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<RemoteKey, BackendError>> {
+        Box::pin(async move {
+            let client = self.client(arn_region(key)).await?;
+            let _permit = self.limit.acquire().await.ok();
+            let out = client
+                .get_public_key()
+                .key_id(key)
+                .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(RemoteKey {
+                arn: out.key_id.unwrap_or_default(),
+                key_spec: out
+                    .key_spec
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                key_usage: out
+                    .key_usage
+                    .map(|u| u.as_str().to_string())
+                    .unwrap_or_default(),
+                signing_algorithms: out
+                    .signing_algorithms
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.as_str().to_string())
+                    .collect(),
+                public_key: out.public_key.map(Blob::into_inner).unwrap_or_default(),
+            })
+        })
+    }
+
+    fn sign<'a>(
+        &'a self,
+        arn: &'a str,
+        algorithm: SigningAlgorithm,
+        digest: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<u8>, BackendError>> {
+        Box::pin(async move {
+            let client = self.client(arn_region(arn)).await?;
+            let _permit = self.limit.acquire().await.ok();
+            let out = client
+                .sign()
+                .key_id(arn)
+                .message(Blob::new(digest))
+                .message_type(MessageType::Digest)
+                .signing_algorithm(SigningAlgorithmSpec::from(algorithm.as_kms()))
+                .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
+                .send()
+                .await
+                .map_err(classify)?;
+            out.signature
+                .map(Blob::into_inner)
+                .ok_or_else(|| BackendError {
+                    failure: Failure::InvalidRequest,
+                    code: "EmptyResponse".into(),
+                    message: "Sign returned no signature".into(),
+                    request_id: None,
+                })
+        })
+    }
+}

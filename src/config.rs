@@ -1,0 +1,304 @@
+//! The configuration file (TOML; every option is documented in
+//! `pkcs11.conf.sample`), where it is found, and the zero-config
+//! `KMS11_KEYS` form.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub aws: AwsConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<TokenConfig>,
+    /// Where the configuration came from, for messages.
+    #[serde(skip)]
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    #[serde(default = "defaults::connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "defaults::call_timeout_ms")]
+    pub call_timeout_ms: u64,
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "defaults::alias_refresh_seconds")]
+    pub alias_refresh_seconds: u64,
+    #[serde(default = "defaults::max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+}
+
+mod defaults {
+    pub fn connect_timeout_ms() -> u64 {
+        3_000
+    }
+    pub fn call_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn max_attempts() -> u32 {
+        3
+    }
+    pub fn alias_refresh_seconds() -> u64 {
+        300
+    }
+    pub fn max_concurrent_requests() -> usize {
+        64
+    }
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            ca_bundle: None,
+            connect_timeout_ms: defaults::connect_timeout_ms(),
+            call_timeout_ms: defaults::call_timeout_ms(),
+            max_attempts: defaults::max_attempts(),
+            alias_refresh_seconds: defaults::alias_refresh_seconds(),
+            max_concurrent_requests: defaults::max_concurrent_requests(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub label: Spanned<String>,
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeyConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Key ID, key ARN, alias name or alias ARN.
+    pub key: Spanned<String>,
+    pub label: Option<Spanned<String>>,
+    /// CKA_ID in hex.
+    pub id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub grant_tokens: Vec<String>,
+    pub certificate: Option<Spanned<PathBuf>>,
+}
+
+impl KeyConfig {
+    pub fn reference(&self) -> &str {
+        self.key.get_ref()
+    }
+
+    pub fn is_alias(&self) -> bool {
+        let r = self.reference();
+        r.starts_with("alias/") || (r.starts_with("arn:") && r.contains(":alias/"))
+    }
+}
+
+/// Longest label a CK_TOKEN_INFO holds.
+pub const TOKEN_LABEL_LEN: usize = 32;
+
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() % 2 != 0 || s.is_empty() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+impl Config {
+    /// Parses and checks a configuration; errors name the file and line.
+    pub fn parse(text: &str, source: &str) -> Result<Config, String> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            match line {
+                Some(l) => format!("{source}, line {l}: {}", e.message()),
+                None => format!("{source}: {}", e.message()),
+            }
+        })?;
+        config.source = source.to_string();
+        let at = |offset: usize, what: String| {
+            format!("{source}, line {}: {what}", line_of(text, offset))
+        };
+        let mut labels = std::collections::HashSet::new();
+        for token in &config.tokens {
+            let label = token.label.get_ref();
+            if label.is_empty() || label.len() > TOKEN_LABEL_LEN {
+                return Err(at(
+                    token.label.span().start,
+                    format!("token label '{label}' must be 1 to {TOKEN_LABEL_LEN} bytes long"),
+                ));
+            }
+            if !labels.insert(label.clone()) {
+                return Err(at(
+                    token.label.span().start,
+                    format!("two tokens are labelled '{label}'"),
+                ));
+            }
+            for key in &token.keys {
+                if key.reference().trim().is_empty() {
+                    return Err(at(
+                        key.key.span().start,
+                        "key must name a KMS key (key ID, key ARN, alias name or alias ARN)".into(),
+                    ));
+                }
+                if let Some(id) = &key.id {
+                    if parse_hex(id.get_ref()).is_none() {
+                        return Err(at(
+                            id.span().start,
+                            format!(
+                                "id '{}' is not hex (for example id = \"01a2\")",
+                                id.get_ref()
+                            ),
+                        ));
+                    }
+                }
+                if let Some(cert) = &key.certificate {
+                    if !cert.get_ref().is_file() {
+                        return Err(at(
+                            cert.span().start,
+                            format!(
+                                "certificate file {} cannot be read",
+                                cert.get_ref().display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if config.aws.max_attempts == 0 {
+            return Err(format!("{source}: [aws] max_attempts must be at least 1"));
+        }
+        if config.aws.max_concurrent_requests == 0 {
+            return Err(format!(
+                "{source}: [aws] max_concurrent_requests must be at least 1"
+            ));
+        }
+        Ok(config)
+    }
+
+    /// One token labelled `kms11` holding the keys of `KMS11_KEYS`.
+    pub fn from_key_list(list: &str) -> Config {
+        let keys = list
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| KeyConfig {
+                key: Spanned::new(0..0, k.to_string()),
+                label: None,
+                id: None,
+                grant_tokens: Vec::new(),
+                certificate: None,
+            })
+            .collect();
+        Config {
+            tokens: vec![TokenConfig {
+                label: Spanned::new(0..0, "kms11".to_string()),
+                keys,
+            }],
+            source: "KMS11_KEYS".to_string(),
+            ..Config::default()
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Finds the configuration: the path given to C_Initialize, else
+    /// `$KMS11_CONFIG`, else `$KMS11_KEYS`, else the per-user file, else
+    /// `/etc/kms11/pkcs11.conf`. With none of these, no tokens.
+    pub fn load(explicit: Option<&str>) -> Result<Config, String> {
+        if let Some(path) = explicit.filter(|p| !p.is_empty()) {
+            return Config::from_file(Path::new(path));
+        }
+        if let Some(path) = std::env::var_os("KMS11_CONFIG").filter(|p| !p.is_empty()) {
+            return Config::from_file(Path::new(&path));
+        }
+        if let Ok(list) = std::env::var("KMS11_KEYS") {
+            if !list.trim().is_empty() {
+                return Ok(Config::from_key_list(&list));
+            }
+        }
+        for path in default_paths() {
+            if path.is_file() {
+                return Config::from_file(&path);
+            }
+        }
+        Ok(Config {
+            source: "no configuration file".to_string(),
+            ..Config::default()
+        })
+    }
+}
+
+pub fn default_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+        paths.push(PathBuf::from(x).join("kms11/pkcs11.conf"));
+    } else if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        paths.push(PathBuf::from(home).join(".config/kms11/pkcs11.conf"));
+    }
+    paths.push(PathBuf::from("/etc/kms11/pkcs11.conf"));
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_setting_names_file_and_line() {
+        let e =
+            Config::parse("[aws]\nregion = \"us-east-1\"\nregoin = \"x\"\n", "t.conf").unwrap_err();
+        assert!(e.starts_with("t.conf, line 3:"), "{e}");
+        assert!(e.contains("regoin"), "{e}");
+    }
+
+    #[test]
+    fn bad_hex_id_names_line() {
+        let text = "[[token]]\nlabel = \"a\"\n[[token.key]]\nkey = \"alias/x\"\nid = \"zz\"\n";
+        let e = Config::parse(text, "t.conf").unwrap_err();
+        assert!(e.starts_with("t.conf, line 5:"), "{e}");
+    }
+
+    #[test]
+    fn key_list_makes_one_token() {
+        let c = Config::from_key_list("alias/a, alias/b,");
+        assert_eq!(c.tokens.len(), 1);
+        assert_eq!(c.tokens[0].keys.len(), 2);
+        assert!(c.tokens[0].keys[0].is_alias());
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let text = include_str!("../pkcs11.conf.sample");
+        Config::parse(text, "sample").unwrap();
+    }
+}

@@ -1,0 +1,105 @@
+//! C_Initialize, C_Finalize, C_GetInfo.
+
+use super::{entry, module, out, STATE};
+use crate::config::Config;
+use crate::error::Error;
+use crate::log_at;
+use crate::token::{pad, Module};
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+entry! {
+    fn C_Initialize(init_args: CK_VOID_PTR) {
+        let mut explicit_config = None;
+        if !init_args.is_null() {
+            // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).
+            let args = unsafe { &*(init_args as *const CK_C_INITIALIZE_ARGS) };
+            let given = [
+                args.CreateMutex.is_some(),
+                args.DestroyMutex.is_some(),
+                args.LockMutex.is_some(),
+                args.UnlockMutex.is_some(),
+            ];
+            if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
+                return Err(CKR_ARGUMENTS_BAD.into());
+            }
+            if args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0 {
+                return Err(Error::new(CKR_NEED_TO_CREATE_THREADS, "kms11 needs its own threads for KMS calls"));
+            }
+            if given[0] && args.flags & CKF_OS_LOCKING_OK == 0 {
+                return Err(Error::new(CKR_CANT_LOCK, "kms11 uses the OS's locks, not the application's"));
+            }
+            if !args.pReserved.is_null() {
+                // As libkmsp11 and kryoptic do, pReserved may carry the path
+                // of the configuration file.
+                // SAFETY: a non-NULL pReserved is a NUL-terminated C string.
+                let path = unsafe { std::ffi::CStr::from_ptr(args.pReserved as *const std::ffi::c_char) };
+                explicit_config = Some(path.to_string_lossy().into_owned());
+            }
+        }
+        let current = STATE.load_full();
+        if current.as_ref().is_some_and(|m| m.pid == std::process::id()) {
+            return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED.into());
+        }
+        let config = Config::load(explicit_config.as_deref()).map_err(|e| {
+            log_at!(Error, "{e}");
+            Error::new(CKR_GENERAL_ERROR, "bad configuration")
+        })?;
+        crate::log::configure(config.log.level.as_deref(), config.log.file.as_deref());
+        if config.tokens.is_empty() {
+            log_at!(Warn, "no tokens configured ({}): set KMS11_CONFIG to a configuration file or KMS11_KEYS to a list of keys", config.source);
+        }
+        let fresh = Some(Arc::new(Module::new(config)?));
+        let previous = STATE.compare_and_swap(&current, fresh);
+        if !same(&previous, &current) {
+            // Another thread initialised first; ours is dropped.
+            return Err(CKR_CRYPTOKI_ALREADY_INITIALIZED.into());
+        }
+        if let Some(parent) = current {
+            // The state of the process we were forked from: its runtime and
+            // locks belong to threads that do not exist here. Never drop it.
+            std::mem::forget(parent);
+        }
+        Ok(())
+    }
+
+    fn C_Finalize(reserved: CK_VOID_PTR) {
+        if !reserved.is_null() {
+            return Err(CKR_ARGUMENTS_BAD.into());
+        }
+        match STATE.swap(None) {
+            None => Err(CKR_CRYPTOKI_NOT_INITIALIZED.into()),
+            Some(m) if m.pid != std::process::id() => {
+                std::mem::forget(m);
+                Err(CKR_CRYPTOKI_NOT_INITIALIZED.into())
+            }
+            Some(m) => {
+                drop(m);
+                Ok(())
+            }
+        }
+    }
+
+    fn C_GetInfo(info: CK_INFO_PTR) {
+        module()?;
+        // SAFETY: info is the caller's CK_INFO out-parameter.
+        let info = unsafe { out(info) }?;
+        let (major, minor) = crate::version();
+        *info = CK_INFO {
+            cryptokiVersion: CK_VERSION { major: 3, minor: 0 },
+            manufacturerID: pad("kms11"),
+            flags: 0,
+            libraryDescription: pad("kms11: keys in AWS KMS"),
+            libraryVersion: CK_VERSION { major, minor },
+        };
+        Ok(())
+    }
+}
+
+fn same<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}

@@ -1,0 +1,152 @@
+//! The C ABI and nothing else. Every entry point goes through `guard`:
+//! the body is a `Result<()>` whose error carries its CK_RV, panics are
+//! caught (a panic crossing `extern "C"` would abort the host), and the
+//! outcome is logged once, here.
+//!
+//! The module state lives in an `ArcSwapOption`, not behind a lock: a
+//! `fork()` while another thread holds a lock would leave it held forever in
+//! the child. A child sees the parent's state (another pid) as "not
+//! initialised" and `C_Initialize` swaps in a fresh one, leaking the
+//! parent's rather than dropping its runtime in the child.
+
+mod general;
+mod lists;
+mod object;
+mod session;
+mod sign;
+mod slot;
+mod unsupported;
+mod verify;
+
+use crate::error::{rv_name, Error, Result};
+use crate::log_at;
+use crate::token::session::Output;
+use crate::token::Module;
+use arc_swap::ArcSwapOption;
+use cryptoki_sys::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+static STATE: ArcSwapOption<Module> = ArcSwapOption::const_empty();
+
+/// The initialised module of this process.
+fn module() -> Result<Arc<Module>> {
+    match STATE.load_full() {
+        Some(m) if m.pid == std::process::id() => Ok(m),
+        _ => Err(CKR_CRYPTOKI_NOT_INITIALIZED.into()),
+    }
+}
+
+/// Runs an entry point's body: catches panics, maps errors to CK_RV, logs.
+fn guard(name: &'static str, body: impl FnOnce() -> Result<()>) -> CK_RV {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(e)) => {
+            if matches!(e.rv, CKR_GENERAL_ERROR | CKR_DEVICE_ERROR) {
+                log_at!(Error, "{name}: {e}");
+            } else {
+                log_at!(Debug, "{name}: {e}");
+            }
+            e.rv
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log_at!(
+                Error,
+                "{name}: internal error (panic: {what}); returning {}",
+                rv_name(CKR_GENERAL_ERROR)
+            );
+            CKR_GENERAL_ERROR
+        }
+    }
+}
+
+/// Declares a PKCS#11 entry point whose body goes through `guard`.
+macro_rules! entry {
+    ($($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block)*) => {
+        $(
+            $(#[$attr])*
+            #[allow(non_snake_case)]
+            pub extern "C" fn $name($($arg: $ty),*) -> CK_RV {
+                $crate::ffi::guard(stringify!($name), || $body)
+            }
+        )*
+    };
+}
+pub(crate) use entry;
+
+/// Bytes the caller passed in; NULL is allowed only with length 0.
+///
+/// # Safety
+/// A non-NULL `p` must point to `len` readable bytes for the call's duration.
+unsafe fn input<'a>(p: *const CK_BYTE, len: CK_ULONG) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(CKR_ARGUMENTS_BAD.into())
+        };
+    }
+    let len = usize::try_from(len).map_err(|_| Error::from(CKR_ARGUMENTS_BAD))?;
+    // SAFETY: the caller guarantees p points to len readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A required out-pointer.
+///
+/// # Safety
+/// A non-NULL `p` must be valid for writes of `T` for the call's duration.
+unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: the caller guarantees a non-NULL p is valid and unaliased.
+    unsafe { p.as_mut() }.ok_or_else(|| CKR_ARGUMENTS_BAD.into())
+}
+
+/// The capacity of an output buffer: `None` for a size query (NULL buffer).
+fn capacity(buffer: *mut CK_BYTE, len: &CK_ULONG) -> Option<usize> {
+    (!buffer.is_null()).then(|| usize::try_from(*len).unwrap_or(usize::MAX))
+}
+
+/// Writes a signature (or its length) as PKCS#11's size convention says.
+///
+/// # Safety
+/// A non-NULL `buffer` must hold at least `*len` writable bytes.
+unsafe fn write_output(output: Output, buffer: *mut CK_BYTE, len: &mut CK_ULONG) -> Result<()> {
+    match output {
+        Output::Length(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
+        Output::TooSmall(n) => {
+            *len = n as CK_ULONG;
+            Err(CKR_BUFFER_TOO_SMALL.into())
+        }
+        Output::Done(bytes) => {
+            // SAFETY: `capacity` checked *len >= bytes.len() before signing.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buffer, bytes.len()) };
+            *len = bytes.len() as CK_ULONG;
+            Ok(())
+        }
+    }
+}
+
+/// Fills a caller's array with the PKCS#11 two-call convention.
+///
+/// # Safety
+/// A non-NULL `list` must hold `*count` writable elements.
+unsafe fn write_list<T: Copy>(items: &[T], list: *mut T, count: &mut CK_ULONG) -> Result<()> {
+    let available = *count as usize;
+    *count = items.len() as CK_ULONG;
+    if list.is_null() {
+        return Ok(());
+    }
+    if available < items.len() {
+        return Err(CKR_BUFFER_TOO_SMALL.into());
+    }
+    // SAFETY: list holds at least items.len() elements (checked above).
+    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), list, items.len()) };
+    Ok(())
+}

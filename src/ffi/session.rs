@@ -1,0 +1,46 @@
+//! Session management and login.
+
+use super::{entry, module, out};
+use cryptoki_sys::*;
+
+entry! {
+    fn C_OpenSession(slot: CK_SLOT_ID, flags: CK_FLAGS, _application: CK_VOID_PTR, _notify: CK_NOTIFY, session: CK_SESSION_HANDLE_PTR) {
+        let m = module()?;
+        // SAFETY: session is the caller's out-parameter.
+        let session = unsafe { out(session) }?;
+        *session = m.open_session(slot, flags)?;
+        Ok(())
+    }
+
+    fn C_CloseSession(session: CK_SESSION_HANDLE) {
+        module()?.close_session(session)
+    }
+
+    fn C_CloseAllSessions(slot: CK_SLOT_ID) {
+        module()?.close_all_sessions(slot)
+    }
+
+    fn C_GetSessionInfo(session: CK_SESSION_HANDLE, info: CK_SESSION_INFO_PTR) {
+        let m = module()?;
+        // SAFETY: info is the caller's out-parameter.
+        let info = unsafe { out(info) }?;
+        *info = m.session_info(session)?;
+        Ok(())
+    }
+
+    fn C_Login(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, _pin: CK_UTF8CHAR_PTR, _pin_len: CK_ULONG) {
+        module()?.login(session, user)
+    }
+
+    fn C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, _pin: CK_UTF8CHAR_PTR, _pin_len: CK_ULONG, _username: CK_UTF8CHAR_PTR, _username_len: CK_ULONG) {
+        module()?.login(session, user)
+    }
+
+    fn C_Logout(session: CK_SESSION_HANDLE) {
+        module()?.logout(session)
+    }
+
+    fn C_SessionCancel(session: CK_SESSION_HANDLE, flags: CK_FLAGS) {
+        module()?.session_cancel(session, flags)
+    }
+}

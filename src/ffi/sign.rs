@@ -1,0 +1,72 @@
+//! C_SignInit, C_Sign, C_SignUpdate, C_SignFinal.
+
+use super::{capacity, entry, input, module, out, write_output};
+use crate::mechanism::{Param, PssParams};
+use cryptoki_sys::*;
+
+/// The mechanism and its parameter, copied out of C memory.
+///
+/// # Safety
+/// A non-NULL `mechanism` must point to a CK_MECHANISM whose pParameter
+/// holds ulParameterLen readable bytes.
+pub(super) unsafe fn read_mechanism(
+    mechanism: CK_MECHANISM_PTR,
+) -> crate::error::Result<(CK_MECHANISM_TYPE, Param)> {
+    // SAFETY: the caller's mechanism pointer (NULL is refused).
+    let m = unsafe { mechanism.as_ref() }.ok_or(CKR_ARGUMENTS_BAD)?;
+    let param = if m.pParameter.is_null() {
+        if m.ulParameterLen == 0 {
+            Param::None
+        } else {
+            Param::Malformed
+        }
+    } else if m.ulParameterLen as usize == std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
+        // SAFETY: pParameter holds a CK_RSA_PKCS_PSS_PARAMS (its length says so);
+        // read_unaligned because C callers owe us no alignment.
+        let p = unsafe { std::ptr::read_unaligned(m.pParameter as *const CK_RSA_PKCS_PSS_PARAMS) };
+        Param::Pss(PssParams {
+            hash_alg: p.hashAlg,
+            mgf: p.mgf,
+            salt_len: p.sLen,
+        })
+    } else {
+        Param::Malformed
+    };
+    Ok((m.mechanism, param))
+}
+
+entry! {
+    fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) {
+        let m = module()?;
+        // SAFETY: mechanism is the caller's CK_MECHANISM.
+        let (mechanism, param) = unsafe { read_mechanism(mechanism) }?;
+        m.sign_init(session, mechanism, param, key)
+    }
+
+    fn C_Sign(session: CK_SESSION_HANDLE, data: CK_BYTE_PTR, data_len: CK_ULONG, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
+        let m = module()?;
+        // SAFETY: signature_len is the caller's in/out length.
+        let len = unsafe { out(signature_len) }?;
+        // SAFETY: data holds data_len bytes.
+        let data = unsafe { input(data, data_len) }?;
+        let output = m.sign(session, data, capacity(signature, len))?;
+        // SAFETY: a non-NULL signature holds *len bytes.
+        unsafe { write_output(output, signature, len) }
+    }
+
+    fn C_SignUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) {
+        let m = module()?;
+        // SAFETY: part holds part_len bytes.
+        let part = unsafe { input(part, part_len) }?;
+        m.sign_update(session, part)
+    }
+
+    fn C_SignFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
+        let m = module()?;
+        // SAFETY: signature_len is the caller's in/out length.
+        let len = unsafe { out(signature_len) }?;
+        let output = m.sign_final(session, capacity(signature, len))?;
+        // SAFETY: a non-NULL signature holds *len bytes.
+        unsafe { write_output(output, signature, len) }
+    }
+}

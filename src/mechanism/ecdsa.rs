@@ -1,0 +1,104 @@
+//! ECDSA between PKCS#11 and KMS: the curve's one algorithm, fitting a hash
+//! of another length to it, and DER signatures to fixed-width r||s.
+
+use crate::backend::{Hash, KeySpec};
+use crate::error::{Error, Result};
+use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR};
+use der::asn1::UintRef;
+use der::{Decode, Sequence};
+
+/// KMS allows one algorithm per curve; this is its hash.
+pub fn curve_hash(spec: KeySpec) -> Hash {
+    match spec {
+        KeySpec::EccNistP384 => Hash::Sha384,
+        KeySpec::EccNistP521 => Hash::Sha512,
+        _ => Hash::Sha256,
+    }
+}
+
+/// Bytes of one of r and s.
+pub fn field_len(spec: KeySpec) -> usize {
+    match spec {
+        KeySpec::EccNistP384 => 48,
+        KeySpec::EccNistP521 => 66,
+        _ => 32,
+    }
+}
+
+/// ECDSA reads a hash as an integer and keeps its leftmost bits up to the
+/// order's size. KMS takes exactly the curve algorithm's hash length, so a
+/// longer hash is cut to it (what ECDSA itself does for P-256 and P-384) and
+/// a shorter one is left-padded with zeros (the same integer). Both give a
+/// valid ECDSA signature over the caller's hash. P-521 keeps up to 521 bits,
+/// so a hash over 64 bytes cannot be represented.
+pub fn fit_hash(spec: KeySpec, hash: &[u8]) -> Result<Vec<u8>> {
+    let want = curve_hash(spec).len();
+    if hash.is_empty() {
+        return Err(Error::new(CKR_DATA_LEN_RANGE, "CKM_ECDSA input is empty"));
+    }
+    if hash.len() > want {
+        if spec == KeySpec::EccNistP521 {
+            return Err(Error::new(
+                CKR_DATA_LEN_RANGE,
+                "CKM_ECDSA input over 64 bytes cannot be signed on P-521",
+            ));
+        }
+        return Ok(hash[..want].to_vec());
+    }
+    let mut out = vec![0u8; want - hash.len()];
+    out.extend_from_slice(hash);
+    Ok(out)
+}
+
+#[derive(Sequence)]
+struct EcdsaSig<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// KMS's DER `ECDSA-Sig-Value` as PKCS#11's r||s, each half left-padded to
+/// the field size.
+pub fn der_to_fixed(spec: KeySpec, der: &[u8]) -> Result<Vec<u8>> {
+    let n = field_len(spec);
+    let bad = || Error::new(CKR_DEVICE_ERROR, "KMS returned a malformed ECDSA signature");
+    let sig = EcdsaSig::from_der(der).map_err(|_| bad())?;
+    let mut out = vec![0u8; 2 * n];
+    for (i, part) in [sig.r.as_bytes(), sig.s.as_bytes()].into_iter().enumerate() {
+        if part.len() > n {
+            return Err(bad());
+        }
+        out[i * n + n - part.len()..(i + 1) * n].copy_from_slice(part);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_r_is_left_padded() {
+        // r = 0x01 (one byte), s = 0x00ff.. (needs a leading zero in DER).
+        let mut der = vec![0x30, 0x00, 0x02, 0x01, 0x01, 0x02, 0x21, 0x00];
+        der.extend_from_slice(&[0xff; 32]);
+        der[1] = (der.len() - 2) as u8;
+        let fixed = der_to_fixed(KeySpec::EccNistP256, &der).unwrap();
+        assert_eq!(fixed.len(), 64);
+        assert_eq!(&fixed[..31], &[0u8; 31]);
+        assert_eq!(fixed[31], 1);
+        assert_eq!(&fixed[32..], &[0xff; 32]);
+    }
+
+    #[test]
+    fn hash_fitting() {
+        assert_eq!(
+            fit_hash(KeySpec::EccNistP256, &[1; 48]).unwrap(),
+            vec![1; 32]
+        );
+        let padded = fit_hash(KeySpec::EccNistP384, &[1; 32]).unwrap();
+        assert_eq!(padded.len(), 48);
+        assert_eq!(&padded[..16], &[0; 16]);
+        assert!(fit_hash(KeySpec::EccNistP521, &[1; 65]).is_err());
+        assert!(fit_hash(KeySpec::EccNistP256, &[]).is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! A resolved KMS key: what GetPublicKey said, parsed into what PKCS#11
+//! objects need (modulus and exponent, or curve and point).
+
+use crate::backend::{KeySpec, RemoteKey};
+use crate::error::{Error, Result};
+use cryptoki_sys::CKR_DEVICE_ERROR;
+use der::asn1::{ObjectIdentifier, UintRef};
+use der::{Decode, Encode, Sequence};
+use spki::SubjectPublicKeyInfoRef;
+
+pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+pub const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+pub const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+pub const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+pub const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
+
+#[derive(Sequence)]
+struct RsaPublicKey<'a> {
+    modulus: UintRef<'a>,
+    public_exponent: UintRef<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicParts {
+    Rsa {
+        modulus: Vec<u8>,
+        exponent: Vec<u8>,
+    },
+    /// The curve OID and the uncompressed point.
+    Ec {
+        curve: ObjectIdentifier,
+        point: Vec<u8>,
+    },
+}
+
+#[derive(Debug)]
+pub struct KeyInfo {
+    pub arn: String,
+    pub spec: KeySpec,
+    pub label: String,
+    pub id: Vec<u8>,
+    pub grant_tokens: Vec<String>,
+    /// DER SubjectPublicKeyInfo.
+    pub spki: Vec<u8>,
+    /// The SPKI's subjectPublicKey: PKCS#1 RSAPublicKey or the EC point.
+    pub public_key: Vec<u8>,
+    pub parts: PublicParts,
+    /// The certificate configured for this key, if any (DER).
+    pub certificate: Option<Vec<u8>>,
+}
+
+fn malformed(what: &str) -> Error {
+    Error::new(
+        CKR_DEVICE_ERROR,
+        format!("KMS returned a public key that is not {what}"),
+    )
+}
+
+pub fn curve_of(spec: KeySpec) -> Option<ObjectIdentifier> {
+    match spec {
+        KeySpec::EccNistP256 => Some(P256),
+        KeySpec::EccNistP384 => Some(P384),
+        KeySpec::EccNistP521 => Some(P521),
+        KeySpec::EccSecgP256k1 => Some(SECP256K1),
+        _ => None,
+    }
+}
+
+/// The 16 bytes of the UUID in a key ID (after `mrk-` for a multi-Region key).
+pub fn default_id(key_id: &str) -> Vec<u8> {
+    let hex: String = key_id
+        .trim_start_matches("mrk-")
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    crate::config::parse_hex(&hex).unwrap_or_else(|| key_id.as_bytes().to_vec())
+}
+
+impl KeyInfo {
+    pub fn new(
+        remote: &RemoteKey,
+        spec: KeySpec,
+        label: String,
+        id: Vec<u8>,
+        grant_tokens: Vec<String>,
+    ) -> Result<KeyInfo> {
+        let spki = SubjectPublicKeyInfoRef::from_der(&remote.public_key)
+            .map_err(|_| malformed("a DER SubjectPublicKeyInfo"))?;
+        let public_key = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| malformed("a whole number of bytes"))?
+            .to_vec();
+        let parts = if spec.is_rsa() {
+            if spki.algorithm.oid != RSA_ENCRYPTION {
+                return Err(malformed("an RSA key"));
+            }
+            let rsa =
+                RsaPublicKey::from_der(&public_key).map_err(|_| malformed("an RSAPublicKey"))?;
+            PublicParts::Rsa {
+                modulus: rsa.modulus.as_bytes().to_vec(),
+                exponent: rsa.public_exponent.as_bytes().to_vec(),
+            }
+        } else {
+            let curve: ObjectIdentifier = spki
+                .algorithm
+                .parameters
+                .and_then(|p| p.decode_as().ok())
+                .ok_or_else(|| malformed("an EC key with a named curve"))?;
+            if spki.algorithm.oid != EC_PUBLIC_KEY || Some(curve) != curve_of(spec) {
+                return Err(malformed("on the curve of its KeySpec"));
+            }
+            PublicParts::Ec {
+                curve,
+                point: public_key.clone(),
+            }
+        };
+        Ok(KeyInfo {
+            arn: remote.arn.clone(),
+            spec,
+            label,
+            id,
+            grant_tokens,
+            spki: remote.public_key.clone(),
+            public_key,
+            parts,
+            certificate: None,
+        })
+    }
+
+    /// Length of a signature: the modulus, or r||s.
+    pub fn signature_len(&self) -> usize {
+        match &self.parts {
+            PublicParts::Rsa { modulus, .. } => modulus.len(),
+            PublicParts::Ec { .. } => 2 * crate::mechanism::ecdsa::field_len(self.spec),
+        }
+    }
+
+    pub fn modulus_bits(&self) -> usize {
+        match &self.parts {
+            PublicParts::Rsa { modulus, .. } => {
+                modulus.len() * 8 - modulus.first().map_or(0, |b| b.leading_zeros() as usize)
+            }
+            PublicParts::Ec { .. } => 0,
+        }
+    }
+
+    /// CKA_EC_PARAMS: the DER curve OID.
+    pub fn ec_params(&self) -> Option<Vec<u8>> {
+        match &self.parts {
+            PublicParts::Ec { curve, .. } => curve.to_der().ok(),
+            _ => None,
+        }
+    }
+
+    /// CKA_EC_POINT: the point as a DER OCTET STRING.
+    pub fn ec_point(&self) -> Option<Vec<u8>> {
+        match &self.parts {
+            PublicParts::Ec { point, .. } => der::asn1::OctetString::new(point.clone())
+                .ok()
+                .and_then(|o| o.to_der().ok()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,589 @@
+//! PKCS#11 semantics in safe Rust: the module's state, its slots and
+//! tokens, sessions, objects, search and the sign/verify state machine.
+//! `ffi` converts C arguments and calls these; nothing here sees a pointer.
+
+pub mod certificate;
+pub mod key;
+pub mod object;
+pub mod session;
+pub mod slot;
+pub mod verify;
+
+use crate::backend::kms::KmsBackend;
+use crate::backend::Backend;
+use crate::config::{AwsConfig, Config};
+use crate::error::{Error, Result};
+use crate::log_at;
+use crate::mechanism::{Mechanism, Param};
+use cryptoki_sys::*;
+use object::Object;
+use parking_lot::{Mutex, RwLock};
+use session::{Find, Operation, Output, Session};
+use slot::Slot;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Module {
+    /// The process that initialised this state; any other (a fork child)
+    /// must call C_Initialize again.
+    pub pid: u32,
+    pub config_source: String,
+    runtime: Option<tokio::runtime::Runtime>,
+    backend: Arc<dyn Backend>,
+    pub slots: Vec<Slot>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    next_session: AtomicU64,
+    next_object: AtomicU64,
+    /// The longest a KMS call may take, retries included.
+    deadline: Duration,
+}
+
+/// Blank-padded fixed-width text for the info structures.
+pub fn pad<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    let mut end = s.len().min(N);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out[..end].copy_from_slice(&s.as_bytes()[..end]);
+    out
+}
+
+fn deadline(aws: &AwsConfig) -> Duration {
+    let attempts = u64::from(aws.max_attempts);
+    Duration::from_millis(
+        aws.call_timeout_ms.saturating_mul(attempts)
+            + aws.connect_timeout_ms.saturating_mul(attempts)
+            + 2_000,
+    )
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Module {
+    /// Builds the state from a configuration. No network call.
+    pub fn new(config: Config) -> Result<Module> {
+        let backend: Arc<dyn Backend> = Arc::new(KmsBackend::new(config.aws.clone()));
+        Module::with_backend(config, backend)
+    }
+
+    pub fn with_backend(config: Config, backend: Arc<dyn Backend>) -> Result<Module> {
+        let refresh = Duration::from_secs(config.aws.alias_refresh_seconds);
+        let slots = config
+            .tokens
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Slot::new(i as CK_SLOT_ID, t.label.into_inner(), t.keys, refresh))
+            .collect();
+        Ok(Module {
+            pid: std::process::id(),
+            config_source: config.source,
+            runtime: Some(crate::runtime::new_runtime()?),
+            backend,
+            slots,
+            sessions: RwLock::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            next_object: AtomicU64::new(1),
+            deadline: deadline(&config.aws),
+        })
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime
+            .as_ref()
+            .expect("runtime lives as long as the module")
+    }
+
+    pub fn slot(&self, id: CK_SLOT_ID) -> Result<&Slot> {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .ok_or_else(|| CKR_SLOT_ID_INVALID.into())
+    }
+
+    fn resolve(&self, slot: &Slot) -> Result<()> {
+        let backend = self.backend.clone();
+        let rt = self.runtime();
+        let deadline = self.deadline;
+        slot.ensure_resolved(
+            |wanted| crate::runtime::run(rt, deadline, slot::resolve_all(backend, wanted)),
+            &self.next_object,
+        )
+    }
+
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+        self.sessions
+            .read()
+            .get(&h)
+            .cloned()
+            .ok_or_else(|| CKR_SESSION_HANDLE_INVALID.into())
+    }
+
+    fn sessions_of(&self, slot: usize) -> (usize, usize) {
+        let sessions = self.sessions.read();
+        let mine = sessions.values().filter(|s| s.lock().slot == slot);
+        mine.fold((0, 0), |(all, rw), s| {
+            (all + 1, rw + usize::from(s.lock().is_rw()))
+        })
+    }
+
+    pub fn slot_info(&self, id: CK_SLOT_ID) -> Result<CK_SLOT_INFO> {
+        let slot = self.slot(id)?;
+        Ok(CK_SLOT_INFO {
+            slotDescription: pad(&format!("kms11 token {}", slot.label)),
+            manufacturerID: pad("kms11"),
+            flags: CKF_TOKEN_PRESENT,
+            hardwareVersion: CK_VERSION { major: 0, minor: 0 },
+            firmwareVersion: CK_VERSION { major: 0, minor: 0 },
+        })
+    }
+
+    pub fn token_info(&self, id: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
+        let slot = self.slot(id)?;
+        let (sessions, rw) = self.sessions_of(id as usize);
+        // The serial depends only on the label, so it is the same on every host.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, slot.label.as_bytes());
+        let serial: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let (major, minor) = crate::version();
+        Ok(CK_TOKEN_INFO {
+            label: pad(&slot.label),
+            manufacturerID: pad("kms11"),
+            model: pad("AWS KMS"),
+            serialNumber: pad(&serial),
+            flags: CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED,
+            ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulSessionCount: sessions as CK_ULONG,
+            ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulRwSessionCount: rw as CK_ULONG,
+            ulMaxPinLen: 255,
+            ulMinPinLen: 0,
+            ulTotalPublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulTotalPrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            hardwareVersion: CK_VERSION { major: 0, minor: 0 },
+            firmwareVersion: CK_VERSION { major, minor },
+            utcTime: [b' '; 16],
+        })
+    }
+
+    pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        let slot = self.slot(slot_id)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(CKR_SESSION_PARALLEL_NOT_SUPPORTED.into());
+        }
+        if flags & CKF_RW_SESSION == 0 && *slot.logged_in.lock() == Some(CKU_SO) {
+            return Err(CKR_SESSION_READ_WRITE_SO_EXISTS.into());
+        }
+        self.resolve(slot)?;
+        let h = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let session = Session {
+            slot: slot_id as usize,
+            flags,
+            find: None,
+            sign: None,
+            verify: None,
+        };
+        self.sessions
+            .write()
+            .insert(h, Arc::new(Mutex::new(session)));
+        Ok(h)
+    }
+
+    fn forget_login_if_idle(&self, slot: usize) {
+        if self.sessions_of(slot).0 == 0 {
+            if let Some(s) = self.slots.get(slot) {
+                *s.logged_in.lock() = None;
+            }
+        }
+    }
+
+    pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let session = self
+            .sessions
+            .write()
+            .remove(&h)
+            .ok_or(Error::from(CKR_SESSION_HANDLE_INVALID))?;
+        let slot = session.lock().slot;
+        self.forget_login_if_idle(slot);
+        Ok(())
+    }
+
+    pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
+        self.slot(slot_id)?;
+        self.sessions
+            .write()
+            .retain(|_, s| s.lock().slot != slot_id as usize);
+        self.forget_login_if_idle(slot_id as usize);
+        Ok(())
+    }
+
+    pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
+        let session = self.session(h)?;
+        let s = session.lock();
+        let login = *self.slots[s.slot].logged_in.lock();
+        let state = match (login, s.is_rw()) {
+            (Some(CKU_SO), _) => CKS_RW_SO_FUNCTIONS,
+            (Some(_), true) => CKS_RW_USER_FUNCTIONS,
+            (Some(_), false) => CKS_RO_USER_FUNCTIONS,
+            (None, true) => CKS_RW_PUBLIC_SESSION,
+            (None, false) => CKS_RO_PUBLIC_SESSION,
+        };
+        Ok(CK_SESSION_INFO {
+            slotID: s.slot as CK_SLOT_ID,
+            state,
+            flags: s.flags,
+            ulDeviceError: 0,
+        })
+    }
+
+    /// Any PIN is accepted: KMS authorises with AWS credentials, not PINs.
+    pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> Result<()> {
+        let session = self.session(h)?;
+        let (slot, signing) = {
+            let s = session.lock();
+            (s.slot, s.sign.is_some())
+        };
+        match user {
+            CKU_CONTEXT_SPECIFIC => {
+                return if signing {
+                    Ok(())
+                } else {
+                    Err(CKR_OPERATION_NOT_INITIALIZED.into())
+                };
+            }
+            CKU_USER | CKU_SO => {}
+            _ => return Err(CKR_USER_TYPE_INVALID.into()),
+        }
+        let has_ro = user == CKU_SO
+            && self.sessions.read().values().any(|s| {
+                let s = s.lock();
+                s.slot == slot && !s.is_rw()
+            });
+        let mut logged = self.slots[slot].logged_in.lock();
+        match *logged {
+            Some(u) if u == user => Err(CKR_USER_ALREADY_LOGGED_IN.into()),
+            Some(_) => Err(CKR_USER_ANOTHER_ALREADY_LOGGED_IN.into()),
+            None if has_ro => Err(CKR_SESSION_READ_ONLY_EXISTS.into()),
+            None => {
+                *logged = Some(user);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let slot = self.session(h)?.lock().slot;
+        match self.slots[slot].logged_in.lock().take() {
+            Some(_) => Ok(()),
+            None => Err(CKR_USER_NOT_LOGGED_IN.into()),
+        }
+    }
+
+    pub fn find_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    ) -> Result<()> {
+        let session = self.session(h)?;
+        let slot = session.lock().slot;
+        if session.lock().find.is_some() {
+            return Err(CKR_OPERATION_ACTIVE.into());
+        }
+        self.resolve(&self.slots[slot])?;
+        let handles = self.slots[slot].find(template);
+        let mut s = session.lock();
+        if s.find.is_some() {
+            return Err(CKR_OPERATION_ACTIVE.into());
+        }
+        s.find = Some(Find { handles, next: 0 });
+        Ok(())
+    }
+
+    pub fn find(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        let find = s
+            .find
+            .as_mut()
+            .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
+        let end = (find.next + max).min(find.handles.len());
+        let out = find.handles[find.next..end].to_vec();
+        find.next = end;
+        Ok(out)
+    }
+
+    pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        s.find
+            .take()
+            .map(|_| ())
+            .ok_or_else(|| CKR_OPERATION_NOT_INITIALIZED.into())
+    }
+
+    /// Runs `f` on an object visible to the session.
+    pub fn with_object<R>(
+        &self,
+        h: CK_SESSION_HANDLE,
+        object: CK_OBJECT_HANDLE,
+        f: impl FnOnce(&Object) -> R,
+    ) -> Result<R> {
+        let slot = self.session(h)?.lock().slot;
+        let o = self.slots[slot]
+            .object(object)
+            .ok_or(Error::from(CKR_OBJECT_HANDLE_INVALID))?;
+        Ok(f(&o))
+    }
+
+    fn key_for(
+        &self,
+        slot: usize,
+        handle: CK_OBJECT_HANDLE,
+        class: CK_OBJECT_CLASS,
+    ) -> Result<Arc<key::KeyInfo>> {
+        let o = self.slots[slot]
+            .object(handle)
+            .ok_or(Error::from(CKR_KEY_HANDLE_INVALID))?;
+        if o.class == CKO_CERTIFICATE {
+            return Err(CKR_KEY_HANDLE_INVALID.into());
+        }
+        if o.class != class {
+            return Err(CKR_KEY_FUNCTION_NOT_PERMITTED.into());
+        }
+        Ok(o.key.clone())
+    }
+
+    fn init_operation(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_TYPE,
+        param: Param,
+        handle: CK_OBJECT_HANDLE,
+        sign: bool,
+    ) -> Result<()> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        let active = if sign { &s.sign } else { &s.verify };
+        if active.is_some() {
+            return Err(CKR_OPERATION_ACTIVE.into());
+        }
+        let class = if sign {
+            CKO_PRIVATE_KEY
+        } else {
+            CKO_PUBLIC_KEY
+        };
+        let key = self.key_for(s.slot, handle, class)?;
+        let m = Mechanism::new(mechanism, param, key.spec)?;
+        let op = Some(Operation::new(key, m));
+        if sign {
+            s.sign = op;
+        } else {
+            s.verify = op;
+        }
+        Ok(())
+    }
+
+    pub fn sign_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_TYPE,
+        param: Param,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.init_operation(h, mechanism, param, key, true)
+    }
+
+    pub fn verify_init(
+        &self,
+        h: CK_SESSION_HANDLE,
+        mechanism: CK_MECHANISM_TYPE,
+        param: Param,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.init_operation(h, mechanism, param, key, false)
+    }
+
+    /// Asks KMS to sign the mechanism's input and returns the PKCS#11 signature.
+    fn sign_with_kms(&self, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
+        let key = op.key.clone();
+        let mechanism = op.mechanism;
+        let input = op.finish(data);
+        let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
+        let backend = self.backend.clone();
+        let k = key.clone();
+        let sig = crate::runtime::run(self.runtime(), self.deadline, async move {
+            backend
+                .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
+                .await
+        })?
+        .map_err(|e| {
+            log_at!(
+                Error,
+                "Sign with {} ({}) failed: {e}",
+                key.arn,
+                algorithm.as_kms()
+            );
+            Error::from(e)
+        })?;
+        if key.spec.is_rsa() {
+            if sig.len() != key.signature_len() {
+                return Err(Error::new(
+                    CKR_DEVICE_ERROR,
+                    "KMS returned an RSA signature of the wrong length",
+                ));
+            }
+            Ok(sig)
+        } else {
+            crate::mechanism::ecdsa::der_to_fixed(key.spec, &sig)
+        }
+    }
+
+    /// C_Sign and C_SignFinal: a size query leaves the operation active;
+    /// anything else ends it.
+    fn finish_sign(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+        final_call: bool,
+    ) -> Result<Output> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        let op = s
+            .sign
+            .as_ref()
+            .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
+        if !final_call && op.updated {
+            return Err(CKR_OPERATION_ACTIVE.into());
+        }
+        if final_call && op.hasher.is_none() {
+            s.sign = None;
+            return Err(Error::new(
+                CKR_FUNCTION_NOT_SUPPORTED,
+                "this mechanism is single-part only",
+            ));
+        }
+        let len = op.key.signature_len();
+        match capacity {
+            None => return Ok(Output::Length(len)),
+            Some(c) if c < len => return Ok(Output::TooSmall(len)),
+            Some(_) => {}
+        }
+        let op = s.sign.take().expect("checked above");
+        // The session stays locked across the KMS call: PKCS#11 sessions are
+        // used by one thread at a time, and other sessions are not blocked.
+        self.sign_with_kms(op, data).map(Output::Done)
+    }
+
+    pub fn sign(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.finish_sign(h, data, capacity, false)
+    }
+
+    pub fn sign_final(&self, h: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
+        self.finish_sign(h, &[], capacity, true)
+    }
+
+    fn update(&self, h: CK_SESSION_HANDLE, data: &[u8], sign: bool) -> Result<()> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        let slot = if sign { &mut s.sign } else { &mut s.verify };
+        let op = slot
+            .as_mut()
+            .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
+        match op.hasher.as_mut() {
+            Some(hasher) => {
+                hasher.update(data);
+                op.updated = true;
+                Ok(())
+            }
+            None => {
+                *slot = None;
+                Err(Error::new(
+                    CKR_FUNCTION_NOT_SUPPORTED,
+                    "this mechanism is single-part only",
+                ))
+            }
+        }
+    }
+
+    pub fn sign_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.update(h, data, true)
+    }
+
+    pub fn verify_update(&self, h: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.update(h, data, false)
+    }
+
+    fn finish_verify(
+        &self,
+        h: CK_SESSION_HANDLE,
+        data: &[u8],
+        signature: &[u8],
+        final_call: bool,
+    ) -> Result<()> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        let op = s
+            .verify
+            .as_ref()
+            .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
+        if !final_call && op.updated {
+            return Err(CKR_OPERATION_ACTIVE.into());
+        }
+        let op = s.verify.take().expect("checked above");
+        if final_call && op.hasher.is_none() {
+            return Err(Error::new(
+                CKR_FUNCTION_NOT_SUPPORTED,
+                "this mechanism is single-part only",
+            ));
+        }
+        let key = op.key.clone();
+        let mechanism = op.mechanism;
+        let input = op.finish(data);
+        let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
+        verify::verify(&key, algorithm, &digest, signature)
+    }
+
+    pub fn verify(&self, h: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.finish_verify(h, data, signature, false)
+    }
+
+    pub fn verify_final(&self, h: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        self.finish_verify(h, &[], signature, true)
+    }
+
+    /// C_SessionCancel: ends the operations named by the flags.
+    pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
+        let session = self.session(h)?;
+        let mut s = session.lock();
+        if flags & CKF_SIGN != 0 {
+            s.sign = None;
+        }
+        if flags & CKF_VERIFY != 0 {
+            s.verify = None;
+        }
+        Ok(())
+    }
+
+    /// Checks that a session exists (for calls that only need that).
+    pub fn check_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        self.session(h).map(|_| ())
+    }
+}

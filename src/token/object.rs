@@ -1,0 +1,212 @@
+//! Objects and their attributes. Every attribute value is encoded once, when
+//! the key is resolved, so C_GetAttributeValue and C_FindObjects only
+//! compare and copy bytes.
+
+use super::key::{KeyInfo, PublicParts};
+use crate::mechanism::MECHANISMS;
+use cryptoki_sys::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Object {
+    pub handle: CK_OBJECT_HANDLE,
+    pub class: CK_OBJECT_CLASS,
+    pub key: Arc<KeyInfo>,
+    attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
+}
+
+/// What C_GetAttributeValue finds for one attribute of the template.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttributeValue<'a> {
+    Value(&'a [u8]),
+    /// Exists, but the key's private half never leaves KMS.
+    Sensitive,
+    /// Not an attribute of this object.
+    Invalid,
+}
+
+fn ulong(v: CK_ULONG) -> Vec<u8> {
+    v.to_ne_bytes().to_vec()
+}
+
+fn boolean(b: bool) -> Vec<u8> {
+    vec![if b { CK_TRUE } else { CK_FALSE }]
+}
+
+/// Attributes of a private key that exist but are never revealed.
+const SENSITIVE_RSA: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_PRIVATE_EXPONENT,
+    CKA_PRIME_1,
+    CKA_PRIME_2,
+    CKA_EXPONENT_1,
+    CKA_EXPONENT_2,
+    CKA_COEFFICIENT,
+];
+const SENSITIVE_EC: &[CK_ATTRIBUTE_TYPE] = &[CKA_VALUE];
+
+fn common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
+    let mut a = BTreeMap::new();
+    a.insert(CKA_CLASS, ulong(class));
+    a.insert(CKA_TOKEN, boolean(true));
+    a.insert(CKA_PRIVATE, boolean(false));
+    a.insert(CKA_MODIFIABLE, boolean(false));
+    a.insert(CKA_COPYABLE, boolean(false));
+    a.insert(CKA_DESTROYABLE, boolean(false));
+    a.insert(CKA_LABEL, key.label.as_bytes().to_vec());
+    a.insert(CKA_ID, key.id.clone());
+    a
+}
+
+fn key_attributes(
+    key: &KeyInfo,
+    class: CK_OBJECT_CLASS,
+    subject: &[u8],
+) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
+    let mut a = common(key, class);
+    let rsa = key.spec.is_rsa();
+    a.insert(CKA_KEY_TYPE, ulong(if rsa { CKK_RSA } else { CKK_EC }));
+    a.insert(CKA_START_DATE, Vec::new());
+    a.insert(CKA_END_DATE, Vec::new());
+    a.insert(CKA_DERIVE, boolean(false));
+    a.insert(CKA_LOCAL, boolean(true));
+    a.insert(
+        CKA_KEY_GEN_MECHANISM,
+        ulong(if rsa {
+            CKM_RSA_PKCS_KEY_PAIR_GEN
+        } else {
+            CKM_EC_KEY_PAIR_GEN
+        }),
+    );
+    let allowed: Vec<u8> = MECHANISMS
+        .iter()
+        .filter(|m| crate::mechanism::is_rsa_mechanism(**m) == rsa)
+        .flat_map(|m| m.to_ne_bytes())
+        .collect();
+    a.insert(CKA_ALLOWED_MECHANISMS, allowed);
+    a.insert(CKA_SUBJECT, subject.to_vec());
+    a.insert(CKA_PUBLIC_KEY_INFO, key.spki.clone());
+    match &key.parts {
+        PublicParts::Rsa { modulus, exponent } => {
+            a.insert(CKA_MODULUS, modulus.clone());
+            a.insert(CKA_MODULUS_BITS, ulong(key.modulus_bits() as CK_ULONG));
+            a.insert(CKA_PUBLIC_EXPONENT, exponent.clone());
+        }
+        PublicParts::Ec { .. } => {
+            a.insert(CKA_EC_PARAMS, key.ec_params().unwrap_or_default());
+            a.insert(CKA_EC_POINT, key.ec_point().unwrap_or_default());
+        }
+    }
+    a
+}
+
+impl Object {
+    pub fn private_key(handle: CK_OBJECT_HANDLE, key: Arc<KeyInfo>, subject: &[u8]) -> Object {
+        let mut a = key_attributes(&key, CKO_PRIVATE_KEY, subject);
+        for (t, v) in [
+            (CKA_SENSITIVE, true),
+            (CKA_DECRYPT, false),
+            (CKA_SIGN, true),
+            (CKA_SIGN_RECOVER, false),
+            (CKA_UNWRAP, false),
+            (CKA_EXTRACTABLE, false),
+            (CKA_ALWAYS_SENSITIVE, true),
+            (CKA_NEVER_EXTRACTABLE, true),
+            (CKA_WRAP_WITH_TRUSTED, false),
+            (CKA_ALWAYS_AUTHENTICATE, false),
+        ] {
+            a.insert(t, boolean(v));
+        }
+        Object {
+            handle,
+            class: CKO_PRIVATE_KEY,
+            key,
+            attributes: a,
+        }
+    }
+
+    pub fn public_key(handle: CK_OBJECT_HANDLE, key: Arc<KeyInfo>, subject: &[u8]) -> Object {
+        let mut a = key_attributes(&key, CKO_PUBLIC_KEY, subject);
+        for (t, v) in [
+            (CKA_ENCRYPT, false),
+            (CKA_VERIFY, true),
+            (CKA_VERIFY_RECOVER, false),
+            (CKA_WRAP, false),
+            (CKA_TRUSTED, false),
+        ] {
+            a.insert(t, boolean(v));
+        }
+        Object {
+            handle,
+            class: CKO_PUBLIC_KEY,
+            key,
+            attributes: a,
+        }
+    }
+
+    pub fn certificate(
+        handle: CK_OBJECT_HANDLE,
+        key: Arc<KeyInfo>,
+        cert: &super::certificate::Certificate,
+    ) -> Object {
+        let mut a = common(&key, CKO_CERTIFICATE);
+        a.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
+        a.insert(CKA_TRUSTED, boolean(false));
+        a.insert(
+            CKA_CERTIFICATE_CATEGORY,
+            ulong(CK_CERTIFICATE_CATEGORY_TOKEN_USER),
+        );
+        a.insert(CKA_CHECK_VALUE, cert.check_value.clone());
+        a.insert(CKA_START_DATE, cert.start_date.clone());
+        a.insert(CKA_END_DATE, cert.end_date.clone());
+        a.insert(CKA_PUBLIC_KEY_INFO, key.spki.clone());
+        a.insert(CKA_SUBJECT, cert.subject.clone());
+        a.insert(CKA_ISSUER, cert.issuer.clone());
+        a.insert(CKA_SERIAL_NUMBER, cert.serial.clone());
+        a.insert(CKA_VALUE, cert.der.clone());
+        a.insert(CKA_URL, Vec::new());
+        a.insert(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Vec::new());
+        a.insert(CKA_HASH_OF_ISSUER_PUBLIC_KEY, Vec::new());
+        a.insert(
+            CKA_JAVA_MIDP_SECURITY_DOMAIN,
+            ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+        );
+        a.insert(CKA_NAME_HASH_ALGORITHM, ulong(CKM_SHA_1));
+        Object {
+            handle,
+            class: CKO_CERTIFICATE,
+            key,
+            attributes: a,
+        }
+    }
+
+    pub fn attribute(&self, t: CK_ATTRIBUTE_TYPE) -> AttributeValue<'_> {
+        if let Some(v) = self.attributes.get(&t) {
+            return AttributeValue::Value(v);
+        }
+        let sensitive = if self.class != CKO_PRIVATE_KEY {
+            &[][..]
+        } else if self.key.spec.is_rsa() {
+            SENSITIVE_RSA
+        } else {
+            SENSITIVE_EC
+        };
+        if sensitive.contains(&t) {
+            AttributeValue::Sensitive
+        } else {
+            AttributeValue::Invalid
+        }
+    }
+
+    /// True when every attribute of the template has exactly this value.
+    pub fn matches(&self, template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> bool {
+        template
+            .iter()
+            .all(|(t, v)| self.attributes.get(t).is_some_and(|mine| mine == v))
+    }
+
+    /// C_GetObjectSize's answer: the bytes of all attribute values.
+    pub fn size(&self) -> usize {
+        self.attributes.values().map(Vec::len).sum()
+    }
+}

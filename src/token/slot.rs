@@ -1,0 +1,277 @@
+//! A slot and its token: the configured keys, resolved on first need (all
+//! keys of the token concurrently, one GetPublicKey each) and, for keys
+//! named by alias, again after the refresh interval.
+
+use super::certificate::Certificate;
+use super::key::{default_id, KeyInfo};
+use super::object::Object;
+use crate::backend::{Backend, BackendError, KeySpec, RemoteKey};
+use crate::config::{parse_hex, KeyConfig};
+use crate::error::{Error, Result};
+use crate::log_at;
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The objects of one configured key, while it resolves to one KMS key.
+struct Resolved {
+    arn: String,
+    handles: Vec<CK_OBJECT_HANDLE>,
+}
+
+#[derive(Default)]
+struct Table {
+    resolved_at: Option<Instant>,
+    /// Per configured key, in configuration order.
+    keys: Vec<Option<Resolved>>,
+    objects: BTreeMap<CK_OBJECT_HANDLE, Arc<Object>>,
+}
+
+pub struct Slot {
+    pub id: CK_SLOT_ID,
+    pub label: String,
+    keys: Vec<KeyConfig>,
+    certificates: Vec<Option<Certificate>>,
+    table: RwLock<Table>,
+    /// Held while resolving, so that one thread asks KMS and the others wait
+    /// for its answer; never held by readers of the table.
+    resolving: Mutex<()>,
+    refresh: Duration,
+    pub logged_in: Mutex<Option<CK_USER_TYPE>>,
+}
+
+impl Slot {
+    pub fn new(id: CK_SLOT_ID, label: String, keys: Vec<KeyConfig>, refresh: Duration) -> Slot {
+        let certificates = keys
+            .iter()
+            .map(|k| {
+                k.certificate.as_ref().and_then(|p| {
+                    Certificate::load(p.get_ref())
+                        .map_err(|e| log_at!(Error, "token '{label}': certificate left out: {e}"))
+                        .ok()
+                })
+            })
+            .collect();
+        Slot {
+            id,
+            label,
+            keys,
+            certificates,
+            table: RwLock::new(Table::default()),
+            resolving: Mutex::new(()),
+            refresh,
+            logged_in: Mutex::new(None),
+        }
+    }
+
+    fn fresh(&self, t: &Table) -> bool {
+        match t.resolved_at {
+            None => false,
+            Some(at) => at.elapsed() < self.refresh || !self.keys.iter().any(KeyConfig::is_alias),
+        }
+    }
+
+    /// Makes sure the token's keys are resolved. The first resolution that
+    /// cannot reach KMS fails (CKR_DEVICE_ERROR) and is tried again by the
+    /// next call; a refresh that cannot reach KMS keeps what it had.
+    pub fn ensure_resolved(
+        &self,
+        resolve: impl FnOnce(
+            Vec<(usize, String, Vec<String>)>,
+        )
+            -> Result<Vec<(usize, std::result::Result<RemoteKey, BackendError>)>>,
+        next_handle: &AtomicU64,
+    ) -> Result<()> {
+        if self.fresh(&self.table.read()) {
+            return Ok(());
+        }
+        let _one_at_a_time = self.resolving.lock();
+        let first = {
+            let t = self.table.read();
+            if self.fresh(&t) {
+                return Ok(());
+            }
+            t.resolved_at.is_none()
+        };
+        let wanted: Vec<(usize, String, Vec<String>)> = self
+            .keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| first || k.is_alias())
+            .map(|(i, k)| (i, k.reference().to_string(), k.grant_tokens.clone()))
+            .collect();
+        let answers = resolve(wanted)?;
+        if first {
+            if let Some((_, Err(e))) = answers
+                .iter()
+                .find(|(_, r)| matches!(r, Err(e) if e.is_transient()))
+            {
+                return Err(Error::new(
+                    CKR_DEVICE_ERROR,
+                    format!("token '{}': cannot reach KMS: {e}", self.label),
+                ));
+            }
+        }
+        let mut t = self.table.write();
+        if t.keys.len() != self.keys.len() {
+            t.keys = (0..self.keys.len()).map(|_| None).collect();
+        }
+        for (i, answer) in answers {
+            let config = &self.keys[i];
+            match answer {
+                Ok(remote) => {
+                    if t.keys[i].as_ref().is_some_and(|r| r.arn == remote.arn) {
+                        continue;
+                    }
+                    if let Some(old) = t.keys[i].take() {
+                        log_at!(
+                            Info,
+                            "{} now names {}; its old objects leave the token",
+                            config.reference(),
+                            remote.arn
+                        );
+                        for h in old.handles {
+                            t.objects.remove(&h);
+                        }
+                    }
+                    match self.make_objects(i, &remote, next_handle) {
+                        Ok(objects) => {
+                            let handles = objects.iter().map(|o| o.handle).collect();
+                            for o in objects {
+                                t.objects.insert(o.handle, Arc::new(o));
+                            }
+                            t.keys[i] = Some(Resolved {
+                                arn: remote.arn,
+                                handles,
+                            });
+                        }
+                        Err(e) => log_at!(
+                            Warn,
+                            "token '{}': key {} left out: {e}",
+                            self.label,
+                            config.reference()
+                        ),
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    log_at!(
+                        Warn,
+                        "token '{}': key {} not refreshed: {e}",
+                        self.label,
+                        config.reference()
+                    );
+                }
+                Err(e) => {
+                    log_at!(
+                        Error,
+                        "token '{}': key {} left out: {e}",
+                        self.label,
+                        config.reference()
+                    );
+                    if let Some(old) = t.keys[i].take() {
+                        for h in old.handles {
+                            t.objects.remove(&h);
+                        }
+                    }
+                }
+            }
+        }
+        t.resolved_at = Some(Instant::now());
+        Ok(())
+    }
+
+    fn make_objects(
+        &self,
+        i: usize,
+        remote: &RemoteKey,
+        next_handle: &AtomicU64,
+    ) -> Result<Vec<Object>> {
+        let config = &self.keys[i];
+        let Some(spec) =
+            KeySpec::from_kms(&remote.key_spec).filter(|_| remote.key_usage == "SIGN_VERIFY")
+        else {
+            return Err(Error::new(
+                CKR_GENERAL_ERROR,
+                format!(
+                    "{} is a {} {} key; only asymmetric SIGN_VERIFY keys become objects",
+                    remote.arn, remote.key_spec, remote.key_usage
+                ),
+            ));
+        };
+        let label = match &config.label {
+            Some(l) => l.get_ref().clone(),
+            None => {
+                let r = config.reference();
+                match r.rsplit_once("alias/") {
+                    Some((_, name)) if config.is_alias() => name.to_string(),
+                    _ => remote.key_id().to_string(),
+                }
+            }
+        };
+        let id = match &config.id {
+            Some(hex) => parse_hex(hex.get_ref()).unwrap_or_default(),
+            None => default_id(remote.key_id()),
+        };
+        let mut info = KeyInfo::new(remote, spec, label, id, config.grant_tokens.clone())?;
+        let certificate = self.certificates[i].as_ref().filter(|c| {
+            let same = c.spki == info.spki;
+            if !same {
+                log_at!(
+                    Error,
+                    "certificate for {} holds another public key; left out",
+                    config.reference()
+                );
+            }
+            same
+        });
+        info.certificate = certificate.map(|c| c.der.clone());
+        let subject = certificate.map(|c| c.subject.clone()).unwrap_or_default();
+        let info = Arc::new(info);
+        let handle = || next_handle.fetch_add(1, Ordering::Relaxed);
+        let mut objects = vec![
+            Object::private_key(handle(), info.clone(), &subject),
+            Object::public_key(handle(), info.clone(), &subject),
+        ];
+        if let Some(c) = certificate {
+            objects.push(Object::certificate(handle(), info, c));
+        }
+        Ok(objects)
+    }
+
+    pub fn object(&self, handle: CK_OBJECT_HANDLE) -> Option<Arc<Object>> {
+        self.table.read().objects.get(&handle).cloned()
+    }
+
+    /// Handles of the objects matching a template, in handle order.
+    pub fn find(&self, template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Vec<CK_OBJECT_HANDLE> {
+        self.table
+            .read()
+            .objects
+            .values()
+            .filter(|o| o.matches(template))
+            .map(|o| o.handle)
+            .collect()
+    }
+}
+
+/// Resolves keys concurrently through the backend (used by the module).
+pub async fn resolve_all(
+    backend: Arc<dyn Backend>,
+    wanted: Vec<(usize, String, Vec<String>)>,
+) -> Vec<(usize, std::result::Result<RemoteKey, BackendError>)> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, key, grants) in wanted {
+        let backend = backend.clone();
+        set.spawn(async move { (i, backend.get_public_key(&key, &grants).await) });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(answer) = r {
+            out.push(answer);
+        }
+    }
+    out
+}
