@@ -31,7 +31,9 @@ async fn main() {
 
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "loadgen"))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "test", "test", None, None, "loadgen",
+        ))
         .endpoint_url(url)
         .load()
         .await;
@@ -87,7 +89,11 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{spec:?} Sign: {} ok, {errors} errors in {elapsed:.1} s with {concurrency} in flight: {:.0} requests/s, p50 {:?}, p99 {:?}",
         all.len(),

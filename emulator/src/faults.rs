@@ -41,7 +41,9 @@ impl Deny {
                 operation: op.to_string(),
                 key: key.to_string(),
             }),
-            _ => Err(format!("'{s}' is not OPERATION:KEY (for example Sign:alias/release)")),
+            _ => Err(format!(
+                "'{s}' is not OPERATION:KEY (for example Sign:alias/release)"
+            )),
         }
     }
 }
@@ -196,7 +198,7 @@ impl Injector {
         if faults.drop_rate > 0.0 && self.uniform() < faults.drop_rate {
             return Injected::Drop;
         }
-        if faults.throttle_every > 0 && n % faults.throttle_every == 0 {
+        if faults.throttle_every > 0 && n.is_multiple_of(faults.throttle_every) {
             return Injected::Throttle;
         }
         if faults.throttle_rps > 0.0 && self.over_rate(faults.throttle_rps) {

@@ -21,7 +21,10 @@ pub fn check_faults(f: &Faults) -> Result<(), String> {
         }
     }
     if f.throttle_rps < 0.0 || !f.throttle_rps.is_finite() {
-        return Err(format!("throttle_rps must be 0 (off) or positive, not {}", f.throttle_rps));
+        return Err(format!(
+            "throttle_rps must be 0 (off) or positive, not {}",
+            f.throttle_rps
+        ));
     }
     Ok(())
 }

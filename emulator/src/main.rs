@@ -48,7 +48,12 @@ struct Args {
     #[arg(long, default_value_t = 0.0, env = "KMS11_EMULATOR_DROP_RATE")]
     drop_rate: f64,
     /// AccessDeniedException for OPERATION on KEY (key ID, ARN, alias, or *), e.g. Sign:alias/release. Repeatable.
-    #[arg(long = "deny", value_name = "OPERATION:KEY", env = "KMS11_EMULATOR_DENY", value_delimiter = ',')]
+    #[arg(
+        long = "deny",
+        value_name = "OPERATION:KEY",
+        env = "KMS11_EMULATOR_DENY",
+        value_delimiter = ','
+    )]
     deny: Vec<String>,
 }
 
@@ -67,7 +72,11 @@ fn run(args: Args) -> Result<(), String> {
         throttle_rps: args.throttle_rps,
         error_rate: args.error_rate,
         drop_rate: args.drop_rate,
-        deny: args.deny.iter().map(|d| Deny::parse(d)).collect::<Result<_, _>>()?,
+        deny: args
+            .deny
+            .iter()
+            .map(|d| Deny::parse(d))
+            .collect::<Result<_, _>>()?,
     };
     check_faults(&faults)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

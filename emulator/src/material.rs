@@ -6,8 +6,8 @@ use crate::error::KmsError;
 use crate::spec::{EncryptionAlgorithm, KeySpec, KeyUsage, SigningAlgorithm};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
-    KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1,
-    OAEP_SHA256_MGF1SHA256,
+    KeySize, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
 };
 use aws_lc_rs::signature::{self, EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair};
 use aws_lc_rs::{aead, agreement, digest, hmac, rand};
@@ -15,7 +15,7 @@ use aws_lc_rs::{aead, agreement, digest, hmac, rand};
 pub enum Material {
     /// AES-256-GCM key for SYMMETRIC_DEFAULT.
     Symmetric(aead::LessSafeKey),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     RsaSign(signature::RsaKeyPair),
     RsaDecrypt(OaepPrivateDecryptingKey, OaepPublicEncryptingKey),
     EcSign(EcdsaKeyPair),
@@ -81,12 +81,14 @@ impl KeyMaterial {
             (crate::spec::KeyFamily::Symmetric, _) => random_bytes(32),
             (crate::spec::KeyFamily::Hmac, _) => random_bytes(spec.hmac_key_len()),
             _ if spec.is_rsa() => {
-                let kp = signature::RsaKeyPair::generate(rsa_size(spec)).map_err(|e| e.to_string())?;
+                let kp =
+                    signature::RsaKeyPair::generate(rsa_size(spec)).map_err(|e| e.to_string())?;
                 let der: Pkcs8V1Der = kp.as_der().map_err(|e| e.to_string())?;
                 der.as_ref().to_vec()
             }
             (_, KeyUsage::KEY_AGREEMENT) => {
-                let pk = agreement::PrivateKey::generate(ecdh_alg(spec)).map_err(|e| e.to_string())?;
+                let pk =
+                    agreement::PrivateKey::generate(ecdh_alg(spec)).map_err(|e| e.to_string())?;
                 let der: Pkcs8V1Der = pk.as_der().map_err(|e| e.to_string())?;
                 der.as_ref().to_vec()
             }
@@ -112,14 +114,16 @@ impl KeyMaterial {
                 if bytes.is_empty() {
                     return Err(bad("HMAC key"));
                 }
-                (Material::Hmac(hmac::Key::new(alg, &bytes)), None)
+                (Material::Hmac(Box::new(hmac::Key::new(alg, &bytes))), None)
             }
             _ if spec.is_rsa() && usage == KeyUsage::ENCRYPT_DECRYPT => {
-                let key = PrivateDecryptingKey::from_pkcs8(&bytes).map_err(|_| bad("RSA PKCS#8 key"))?;
+                let key =
+                    PrivateDecryptingKey::from_pkcs8(&bytes).map_err(|_| bad("RSA PKCS#8 key"))?;
                 if key.key_size_bits() != rsa_bits(spec) {
                     return Err(format!("RSA key is not {} bits", rsa_bits(spec)));
                 }
-                let public: PublicKeyX509Der = key.public_key().as_der().map_err(|e| e.to_string())?;
+                let public: PublicKeyX509Der =
+                    key.public_key().as_der().map_err(|e| e.to_string())?;
                 let public = public.as_ref().to_vec();
                 let encrypting =
                     OaepPublicEncryptingKey::new(key.public_key()).map_err(|e| e.to_string())?;
@@ -127,11 +131,13 @@ impl KeyMaterial {
                 (Material::RsaDecrypt(key, encrypting), Some(public))
             }
             _ if spec.is_rsa() => {
-                let kp = signature::RsaKeyPair::from_pkcs8(&bytes).map_err(|_| bad("RSA PKCS#8 key"))?;
+                let kp =
+                    signature::RsaKeyPair::from_pkcs8(&bytes).map_err(|_| bad("RSA PKCS#8 key"))?;
                 if kp.public_modulus_len() * 8 != rsa_bits(spec) {
                     return Err(format!("RSA key is not {} bits", rsa_bits(spec)));
                 }
-                let public: PublicKeyX509Der = kp.public_key().as_der().map_err(|e| e.to_string())?;
+                let public: PublicKeyX509Der =
+                    kp.public_key().as_der().map_err(|e| e.to_string())?;
                 (Material::RsaSign(kp), Some(public.as_ref().to_vec()))
             }
             _ if usage == KeyUsage::KEY_AGREEMENT => {
@@ -144,7 +150,8 @@ impl KeyMaterial {
             _ => {
                 let kp = EcdsaKeyPair::from_pkcs8(ecdsa_alg(spec), &bytes)
                     .map_err(|_| bad("EC PKCS#8 key for this curve"))?;
-                let public: PublicKeyX509Der = kp.public_key().as_der().map_err(|e| e.to_string())?;
+                let public: PublicKeyX509Der =
+                    kp.public_key().as_der().map_err(|e| e.to_string())?;
                 (Material::EcSign(kp), Some(public.as_ref().to_vec()))
             }
         };
@@ -156,7 +163,11 @@ impl KeyMaterial {
     }
 
     /// Signs a digest already computed (or checked) by the caller.
-    pub fn sign(&self, alg: SigningAlgorithm, digest: &digest::Digest) -> Result<Vec<u8>, KmsError> {
+    pub fn sign(
+        &self,
+        alg: SigningAlgorithm,
+        digest: &digest::Digest,
+    ) -> Result<Vec<u8>, KmsError> {
         use SigningAlgorithm::*;
         match &self.material {
             Material::RsaSign(kp) => {
@@ -184,7 +195,9 @@ impl KeyMaterial {
 
     pub fn verify(&self, alg: SigningAlgorithm, digest: &digest::Digest, sig: &[u8]) -> bool {
         use SigningAlgorithm::*;
-        let (valg, public): (&'static dyn signature::VerificationAlgorithm, &[u8]) = match &self.material {
+        let (valg, public): (&'static dyn signature::VerificationAlgorithm, &[u8]) = match &self
+            .material
+        {
             Material::RsaSign(kp) => (
                 match alg {
                     RSASSA_PKCS1_V1_5_SHA_256 => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -201,9 +214,15 @@ impl KeyMaterial {
                 let valg: &'static dyn signature::VerificationAlgorithm =
                     if std::ptr::eq(kp.algorithm(), &signature::ECDSA_P256_SHA256_ASN1_SIGNING) {
                         &signature::ECDSA_P256_SHA256_ASN1
-                    } else if std::ptr::eq(kp.algorithm(), &signature::ECDSA_P384_SHA384_ASN1_SIGNING) {
+                    } else if std::ptr::eq(
+                        kp.algorithm(),
+                        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                    ) {
                         &signature::ECDSA_P384_SHA384_ASN1
-                    } else if std::ptr::eq(kp.algorithm(), &signature::ECDSA_P521_SHA512_ASN1_SIGNING) {
+                    } else if std::ptr::eq(
+                        kp.algorithm(),
+                        &signature::ECDSA_P521_SHA512_ASN1_SIGNING,
+                    ) {
                         &signature::ECDSA_P521_SHA512_ASN1
                     } else {
                         &signature::ECDSA_P256K1_SHA256_ASN1
@@ -263,7 +282,11 @@ impl KeyMaterial {
     }
 
     /// RSA-OAEP with MGF1 over the same hash, as KMS does.
-    pub fn rsa_encrypt(&self, alg: EncryptionAlgorithm, plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
+    pub fn rsa_encrypt(
+        &self,
+        alg: EncryptionAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
         let Material::RsaDecrypt(_, public) = &self.material else {
             return Err(KmsError::internal("not an RSA encryption key"));
         };
@@ -289,7 +312,9 @@ impl KeyMaterial {
             return None;
         };
         let mut out = vec![0u8; key.min_output_size()];
-        let plain = key.decrypt(Self::oaep(alg), ciphertext, &mut out, None).ok()?;
+        let plain = key
+            .decrypt(Self::oaep(alg), ciphertext, &mut out, None)
+            .ok()?;
         Some(plain.to_vec())
     }
 
@@ -310,4 +335,3 @@ impl KeyMaterial {
         })
     }
 }
-

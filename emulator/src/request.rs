@@ -22,7 +22,11 @@ fn wrong_type(name: &str, expected: &str) -> KmsError {
 
 impl Request {
     pub fn parse(body: &[u8], region: String) -> Result<Self, KmsError> {
-        let body = if body.is_empty() { b"{}".as_slice() } else { body };
+        let body = if body.is_empty() {
+            b"{}".as_slice()
+        } else {
+            body
+        };
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(members)) => {
                 check_types(&members)?;
@@ -71,7 +75,12 @@ impl Request {
         Ok(s)
     }
 
-    pub fn blob_opt(&self, name: &str, min: usize, max: usize) -> Result<Option<Vec<u8>>, KmsError> {
+    pub fn blob_opt(
+        &self,
+        name: &str,
+        min: usize,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, KmsError> {
         let Some(s) = self.str_opt(name)? else {
             return Ok(None);
         };
@@ -159,8 +168,13 @@ impl Request {
                     (Some(k), Some(v)) if !k.is_empty() && k.len() <= 128 && v.len() <= 256 => {
                         Ok((k.to_string(), v.to_string()))
                     }
-                    (Some(_), Some(_)) => Err(KmsError::new("TagException", "Tag key or value is too long or empty")),
-                    _ => Err(KmsError::validation("Each tag needs a TagKey and a TagValue string")),
+                    (Some(_), Some(_)) => Err(KmsError::new(
+                        "TagException",
+                        "Tag key or value is too long or empty",
+                    )),
+                    _ => Err(KmsError::validation(
+                        "Each tag needs a TagKey and a TagValue string",
+                    )),
                 }
             })
             .collect()
@@ -183,9 +197,9 @@ fn check_types(members: &Map<String, Value>) -> Result<(), KmsError> {
             Value::Bool(_) => BOOLEANS.contains(&name),
             Value::Object(_) => MAPS.contains(&name),
             Value::Array(_) => LISTS.contains(&name),
-            Value::String(_) => {
-                ![INTEGERS, BOOLEANS, MAPS, LISTS].iter().any(|set| set.contains(&name))
-            }
+            Value::String(_) => ![INTEGERS, BOOLEANS, MAPS, LISTS]
+                .iter()
+                .any(|set| set.contains(&name)),
         };
         if !ok {
             return Err(KmsError::serialization(format!(

@@ -61,11 +61,15 @@ impl Emulator {
         let store = Store::new(opts.account.clone(), opts.region.clone());
         if let Some(state) = &opts.state {
             if state.exists() {
-                store.load(read_snapshot(state)?).map_err(|e| format!("{}: {e}", state.display()))?;
+                store
+                    .load(read_snapshot(state)?)
+                    .map_err(|e| format!("{}: {e}", state.display()))?;
             }
         }
         if let Some(seed) = &opts.seed {
-            store.load(read_snapshot(seed)?).map_err(|e| format!("{}: {e}", seed.display()))?;
+            store
+                .load(read_snapshot(seed)?)
+                .map_err(|e| format!("{}: {e}", seed.display()))?;
         }
         let emulator = Emulator {
             store,
@@ -106,7 +110,8 @@ impl Emulator {
 fn tls_acceptor(cert_out: &PathBuf) -> Result<TlsAcceptor, String> {
     let names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
     let certified = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
-    std::fs::write(cert_out, certified.cert.pem()).map_err(|e| format!("{}: {e}", cert_out.display()))?;
+    std::fs::write(cert_out, certified.cert.pem())
+        .map_err(|e| format!("{}: {e}", cert_out.display()))?;
     let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
         certified.signing_key.serialize_der().into(),
     );
@@ -148,7 +153,10 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, emulator: 
                 continue;
             }
         };
-        emulator.counters.connections.fetch_add(1, Ordering::Relaxed);
+        emulator
+            .counters
+            .connections
+            .fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let emulator = emulator.clone();
         let tls = tls.clone();
@@ -210,7 +218,8 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
     if req.uri().path().starts_with("/_emulator/") {
         return Ok(admin(&emulator, req).await);
     }
-    let region = request_region(req.headers()).unwrap_or_else(|| emulator.store.default_region.clone());
+    let region =
+        request_region(req.headers()).unwrap_or_else(|| emulator.store.default_region.clone());
     let target = req
         .headers()
         .get("x-amz-target")
@@ -251,7 +260,10 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
         }
         Injected::Throttle => {
             counters.throttled.fetch_add(1, Ordering::Relaxed);
-            return Ok(error(&KmsError::new("ThrottlingException", "Rate exceeded")));
+            return Ok(error(&KmsError::new(
+                "ThrottlingException",
+                "Rate exceeded",
+            )));
         }
         Injected::ServerError => {
             counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -331,7 +343,11 @@ async fn admin(emulator: &Emulator, req: Request<Incoming>) -> Response<Full<Byt
         }
         (Method::GET, "/_emulator/faults") => json_reply(200, &*emulator.injector.faults.read()),
         (Method::POST, "/_emulator/faults") => {
-            let body = if body.is_empty() { Bytes::from_static(b"{}") } else { body };
+            let body = if body.is_empty() {
+                Bytes::from_static(b"{}")
+            } else {
+                body
+            };
             match serde_json::from_slice::<Faults>(&body) {
                 Ok(f) => match crate::check_faults(&f) {
                     Ok(()) => {

@@ -34,18 +34,59 @@ macro_rules! kms_enum {
     };
 }
 
-kms_enum!(KeySpec, "keySpec", [
-    SYMMETRIC_DEFAULT, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384,
-    ECC_NIST_P521, ECC_SECG_P256K1, HMAC_224, HMAC_256, HMAC_384, HMAC_512,
-]);
-kms_enum!(KeyUsage, "keyUsage", [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT]);
-kms_enum!(SigningAlgorithm, "signingAlgorithm", [
-    RSASSA_PSS_SHA_256, RSASSA_PSS_SHA_384, RSASSA_PSS_SHA_512,
-    RSASSA_PKCS1_V1_5_SHA_256, RSASSA_PKCS1_V1_5_SHA_384, RSASSA_PKCS1_V1_5_SHA_512,
-    ECDSA_SHA_256, ECDSA_SHA_384, ECDSA_SHA_512,
-]);
-kms_enum!(EncryptionAlgorithm, "encryptionAlgorithm", [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256]);
-kms_enum!(MacAlgorithm, "macAlgorithm", [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]);
+kms_enum!(
+    KeySpec,
+    "keySpec",
+    [
+        SYMMETRIC_DEFAULT,
+        RSA_2048,
+        RSA_3072,
+        RSA_4096,
+        ECC_NIST_P256,
+        ECC_NIST_P384,
+        ECC_NIST_P521,
+        ECC_SECG_P256K1,
+        HMAC_224,
+        HMAC_256,
+        HMAC_384,
+        HMAC_512,
+    ]
+);
+kms_enum!(
+    KeyUsage,
+    "keyUsage",
+    [
+        SIGN_VERIFY,
+        ENCRYPT_DECRYPT,
+        GENERATE_VERIFY_MAC,
+        KEY_AGREEMENT
+    ]
+);
+kms_enum!(
+    SigningAlgorithm,
+    "signingAlgorithm",
+    [
+        RSASSA_PSS_SHA_256,
+        RSASSA_PSS_SHA_384,
+        RSASSA_PSS_SHA_512,
+        RSASSA_PKCS1_V1_5_SHA_256,
+        RSASSA_PKCS1_V1_5_SHA_384,
+        RSASSA_PKCS1_V1_5_SHA_512,
+        ECDSA_SHA_256,
+        ECDSA_SHA_384,
+        ECDSA_SHA_512,
+    ]
+);
+kms_enum!(
+    EncryptionAlgorithm,
+    "encryptionAlgorithm",
+    [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256]
+);
+kms_enum!(
+    MacAlgorithm,
+    "macAlgorithm",
+    [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]
+);
 kms_enum!(MessageType, "messageType", [RAW, DIGEST]);
 
 /// The three families UpdateAlias compares: an alias may only move between
@@ -69,7 +110,10 @@ impl KeySpec {
     }
 
     pub fn is_rsa(self) -> bool {
-        matches!(self, KeySpec::RSA_2048 | KeySpec::RSA_3072 | KeySpec::RSA_4096)
+        matches!(
+            self,
+            KeySpec::RSA_2048 | KeySpec::RSA_3072 | KeySpec::RSA_4096
+        )
     }
 
     pub fn is_nist_curve(self) -> bool {
@@ -85,8 +129,12 @@ impl KeySpec {
         match self.family() {
             KeyFamily::Symmetric => usage == ENCRYPT_DECRYPT,
             KeyFamily::Hmac => usage == GENERATE_VERIFY_MAC,
-            KeyFamily::Asymmetric if self.is_rsa() => matches!(usage, SIGN_VERIFY | ENCRYPT_DECRYPT),
-            KeyFamily::Asymmetric if self.is_nist_curve() => matches!(usage, SIGN_VERIFY | KEY_AGREEMENT),
+            KeyFamily::Asymmetric if self.is_rsa() => {
+                matches!(usage, SIGN_VERIFY | ENCRYPT_DECRYPT)
+            }
+            KeyFamily::Asymmetric if self.is_nist_curve() => {
+                matches!(usage, SIGN_VERIFY | KEY_AGREEMENT)
+            }
             KeyFamily::Asymmetric => usage == SIGN_VERIFY,
         }
     }

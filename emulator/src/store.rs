@@ -14,7 +14,10 @@ use std::sync::Arc;
 pub enum KeyStatus {
     Enabled,
     Disabled,
-    PendingDeletion { deletion_date: f64, window_days: u32 },
+    PendingDeletion {
+        deletion_date: f64,
+        window_days: u32,
+    },
 }
 
 impl KeyStatus {
@@ -98,7 +101,9 @@ pub fn is_key_id(s: &str) -> bool {
     is_uuid(s)
         || (s.len() == 36
             && s.starts_with("mrk-")
-            && s[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            && s[4..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
 }
 
 /// Alias names as KMS accepts them: `alias/` then 1–250 of `[a-zA-Z0-9/_-]`.
@@ -169,7 +174,12 @@ impl Store {
 
     /// Resolves a key reference the way KMS does for the given request region.
     /// `allow_alias` is false for operations that take only a key ID or ARN.
-    pub fn resolve(&self, region: &str, reference: &str, allow_alias: bool) -> Result<Arc<Key>, KmsError> {
+    pub fn resolve(
+        &self,
+        region: &str,
+        reference: &str,
+        allow_alias: bool,
+    ) -> Result<Arc<Key>, KmsError> {
         let tables = self.tables.read();
         self.resolve_in(&tables, region, reference, allow_alias)
     }
@@ -199,13 +209,12 @@ impl Store {
                 .aliases
                 .get(&(region.to_string(), name.to_string()))
                 .ok_or_else(|| {
-                    KmsError::not_found(format!("Alias {} is not found.", self.alias_arn(region, name)))
+                    KmsError::not_found(format!(
+                        "Alias {} is not found.",
+                        self.alias_arn(region, name)
+                    ))
                 })?;
-            return tables
-                .keys
-                .get(&alias.target)
-                .cloned()
-                .ok_or_else(invalid);
+            return tables.keys.get(&alias.target).cloned().ok_or_else(invalid);
         }
         let id = id_or_alias.strip_prefix("key/").unwrap_or(id_or_alias);
         if reference.starts_with("arn:") != id_or_alias.starts_with("key/") || !is_key_id(id) {
@@ -286,9 +295,16 @@ impl Store {
                 None => default_usage(spec),
             };
             if !spec.allows_usage(usage) {
-                return Err(format!("KeyUsage {} is not valid for {}", usage.as_str(), spec.as_str()));
+                return Err(format!(
+                    "KeyUsage {} is not valid for {}",
+                    usage.as_str(),
+                    spec.as_str()
+                ));
             }
-            let region = saved.region.clone().unwrap_or_else(|| self.default_region.clone());
+            let region = saved
+                .region
+                .clone()
+                .unwrap_or_else(|| self.default_region.clone());
             let id = match &saved.key_id {
                 Some(id) if is_key_id(id) => id.clone(),
                 Some(id) => return Err(format!("'{id}' is not a KMS key ID")),
@@ -299,7 +315,9 @@ impl Store {
             }
             let material = match &saved.material {
                 Some(m) => {
-                    let bytes = B64.decode(m).map_err(|e| format!("key {id}: Material: {e}"))?;
+                    let bytes = B64
+                        .decode(m)
+                        .map_err(|e| format!("key {id}: Material: {e}"))?;
                     KeyMaterial::load(spec, usage, bytes)
                 }
                 None => KeyMaterial::generate(spec, usage),
@@ -323,7 +341,13 @@ impl Store {
                 description: saved.description.clone(),
                 creation_date: saved.creation_date.unwrap_or_else(now),
                 multi_region: saved.multi_region,
-                tags: Mutex::new(saved.tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect()),
+                tags: Mutex::new(
+                    saved
+                        .tags
+                        .into_iter()
+                        .map(|t| (t.tag_key, t.tag_value))
+                        .collect(),
+                ),
                 status: Mutex::new(status),
                 material,
             };

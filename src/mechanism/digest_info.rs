@@ -48,7 +48,7 @@ pub fn parse(input: &[u8]) -> Result<(Hash, &[u8])> {
         }
     }
     let digest = info.digest.as_bytes();
-    if digest.len() != hash.len() {
+    if digest.len() != hash.output_len() {
         return Err(invalid("DigestInfo digest length does not match its hash"));
     }
     Ok((hash, digest))

@@ -32,7 +32,7 @@ pub fn field_len(spec: KeySpec) -> usize {
 /// valid ECDSA signature over the caller's hash. P-521 keeps up to 521 bits,
 /// so a hash over 64 bytes cannot be represented.
 pub fn fit_hash(spec: KeySpec, hash: &[u8]) -> Result<Vec<u8>> {
-    let want = curve_hash(spec).len();
+    let want = curve_hash(spec).output_len();
     if hash.is_empty() {
         return Err(Error::new(CKR_DATA_LEN_RANGE, "CKM_ECDSA input is empty"));
     }

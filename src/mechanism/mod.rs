@@ -141,7 +141,7 @@ fn check_pss(param: Param, expected: Option<Hash>) -> Result<Hash> {
     if p.mgf != mgf_of(hash) {
         return Err(invalid("KMS uses MGF1 over the same hash as hashAlg"));
     }
-    if p.salt_len as usize != hash.len() {
+    if p.salt_len as usize != hash.output_len() {
         return Err(invalid("KMS uses a PSS salt as long as the hash"));
     }
     Ok(hash)
@@ -205,10 +205,10 @@ impl Mechanism {
             }
             Mechanism::RsaPkcsHash(h) => Ok((SigningAlgorithm::RsaPkcs1(h), input.to_vec())),
             Mechanism::RsaPss(h) => {
-                if input.len() != h.len() {
+                if input.len() != h.output_len() {
                     return Err(Error::new(
                         CKR_DATA_LEN_RANGE,
-                        format!("RSA-PSS input must be a {}-byte hash", h.len()),
+                        format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
                     ));
                 }
                 Ok((SigningAlgorithm::RsaPss(h), input.to_vec()))

@@ -115,5 +115,9 @@ pub fn list_aliases(store: &Store, req: &Request) -> Result<Value, KmsError> {
         })
         .collect();
     let (items, next) = page(found, limit, |(name, _)| name.clone());
-    Ok(paged_response("Aliases", items.into_iter().map(|(_, v)| v).collect(), next))
+    Ok(paged_response(
+        "Aliases",
+        items.into_iter().map(|(_, v)| v).collect(),
+        next,
+    ))
 }

@@ -3,7 +3,9 @@
 
 use crate::error::KmsError;
 use crate::request::{b64, Request};
-use crate::spec::{EncryptionAlgorithm, KeyFamily, KeyUsage, MacAlgorithm, MessageType, SigningAlgorithm};
+use crate::spec::{
+    EncryptionAlgorithm, KeyFamily, KeyUsage, MacAlgorithm, MessageType, SigningAlgorithm,
+};
 use crate::store::{Key, Store};
 use aws_lc_rs::digest;
 use serde_json::{json, Value};
@@ -14,7 +16,12 @@ use std::sync::Arc;
 const MAX_MESSAGE: usize = 4096;
 const MAX_CIPHERTEXT: usize = 6144;
 
-fn usable_for(store: &Store, req: &Request, usage: KeyUsage, op: &str) -> Result<Arc<Key>, KmsError> {
+fn usable_for(
+    store: &Store,
+    req: &Request,
+    usage: KeyUsage,
+    op: &str,
+) -> Result<Arc<Key>, KmsError> {
     let key = store.resolve(&req.region, req.key_id("KeyId")?, true)?;
     key.check_usable()?;
     if key.usage != usage {
@@ -39,7 +46,11 @@ fn dry_run(req: &Request) -> Result<(), KmsError> {
 
 /// The signing request common to Sign and Verify: the key, the algorithm
 /// and the digest to sign, computed here for RAW, checked for DIGEST.
-fn signing_input(store: &Store, req: &Request, op: &str) -> Result<(Arc<Key>, SigningAlgorithm, digest::Digest), KmsError> {
+fn signing_input(
+    store: &Store,
+    req: &Request,
+    op: &str,
+) -> Result<(Arc<Key>, SigningAlgorithm, digest::Digest), KmsError> {
     let message = req.blob("Message", 1, MAX_MESSAGE)?;
     let alg = SigningAlgorithm::parse(req.str("SigningAlgorithm")?)?;
     let message_type = match req.str_opt("MessageType")? {
@@ -56,12 +67,14 @@ fn signing_input(store: &Store, req: &Request, op: &str) -> Result<(Arc<Key>, Si
     }
     let digest = match message_type {
         MessageType::RAW => digest::digest(alg.digest(), &message),
-        MessageType::DIGEST => digest::Digest::import_less_safe(&message, alg.digest()).map_err(|_| {
-            KmsError::validation(format!(
-                "Digest is invalid length for algorithm {}.",
-                alg.as_str()
-            ))
-        })?,
+        MessageType::DIGEST => {
+            digest::Digest::import_less_safe(&message, alg.digest()).map_err(|_| {
+                KmsError::validation(format!(
+                    "Digest is invalid length for algorithm {}.",
+                    alg.as_str()
+                ))
+            })?
+        }
     };
     Ok((key, alg, digest))
 }
@@ -91,7 +104,11 @@ pub fn verify(store: &Store, req: &Request) -> Result<Value, KmsError> {
     }))
 }
 
-fn mac_input(store: &Store, req: &Request, op: &str) -> Result<(Arc<Key>, MacAlgorithm, Vec<u8>), KmsError> {
+fn mac_input(
+    store: &Store,
+    req: &Request,
+    op: &str,
+) -> Result<(Arc<Key>, MacAlgorithm, Vec<u8>), KmsError> {
     let message = req.blob("Message", 1, MAX_MESSAGE)?;
     let alg = MacAlgorithm::parse(req.str("MacAlgorithm")?)?;
     let key = usable_for(store, req, KeyUsage::GENERATE_VERIFY_MAC, op)?;
@@ -221,7 +238,11 @@ pub fn decrypt(store: &Store, req: &Request) -> Result<Value, KmsError> {
         nonce.copy_from_slice(&blob[37..BLOB_HEADER]);
         let plain = key
             .material
-            .open(nonce, &context_aad(&blob[..BLOB_HEADER], &context), &blob[BLOB_HEADER..])
+            .open(
+                nonce,
+                &context_aad(&blob[..BLOB_HEADER], &context),
+                &blob[BLOB_HEADER..],
+            )
             .ok_or_else(invalid_ciphertext)?;
         (key, plain)
     } else {
@@ -237,7 +258,10 @@ pub fn decrypt(store: &Store, req: &Request) -> Result<Value, KmsError> {
             )));
         }
         check_encryption_algorithm(&key, alg)?;
-        let plain = key.material.rsa_decrypt(alg, &blob).ok_or_else(invalid_ciphertext)?;
+        let plain = key
+            .material
+            .rsa_decrypt(alg, &blob)
+            .ok_or_else(invalid_ciphertext)?;
         (key, plain)
     };
     dry_run(req)?;

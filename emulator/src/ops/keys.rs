@@ -79,7 +79,10 @@ pub fn metadata(key: &Key) -> Value {
 }
 
 pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
-    let spec = match req.str_opt("KeySpec")?.or(req.str_opt("CustomerMasterKeySpec")?) {
+    let spec = match req
+        .str_opt("KeySpec")?
+        .or(req.str_opt("CustomerMasterKeySpec")?)
+    {
         Some(s) => KeySpec::parse(s)?,
         None => KeySpec::SYMMETRIC_DEFAULT,
     };
@@ -103,7 +106,10 @@ pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
             ))
         }
     }
-    let description = req.str_len("Description", 0, 8192)?.unwrap_or("").to_string();
+    let description = req
+        .str_len("Description", 0, 8192)?
+        .unwrap_or("")
+        .to_string();
     let multi_region = req.bool_opt("MultiRegion")?.unwrap_or(false);
     let tags = req.tags("Tags")?;
     let material = KeyMaterial::generate(spec, usage).map_err(KmsError::internal)?;
@@ -170,7 +176,11 @@ pub fn decode_marker(req: &Request) -> Result<Option<String>, KmsError> {
 }
 
 /// One page of a listing: the items and, if more follow, the next marker.
-pub fn page<T>(items: Vec<T>, limit: usize, position: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+pub fn page<T>(
+    items: Vec<T>,
+    limit: usize,
+    position: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
     let mut items = items;
     if items.len() > limit {
         items.truncate(limit);
@@ -213,10 +223,18 @@ pub fn list_keys(store: &Store, req: &Request) -> Result<Value, KmsError> {
         .take(limit + 1)
         .collect();
     let (items, next) = page(found, limit, |(i, _)| i.to_string());
-    Ok(paged_response("Keys", items.into_iter().map(|(_, v)| v).collect(), next))
+    Ok(paged_response(
+        "Keys",
+        items.into_iter().map(|(_, v)| v).collect(),
+        next,
+    ))
 }
 
-fn set_status(store: &Store, req: &Request, change: impl FnOnce(&Key, &mut KeyStatus) -> Result<Value, KmsError>) -> Result<Value, KmsError> {
+fn set_status(
+    store: &Store,
+    req: &Request,
+    change: impl FnOnce(&Key, &mut KeyStatus) -> Result<Value, KmsError>,
+) -> Result<Value, KmsError> {
     let key = store.resolve(&req.region, req.key_id("KeyId")?, false)?;
     let mut status = key.status.lock();
     change(&key, &mut status)
