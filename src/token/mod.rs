@@ -18,7 +18,7 @@ use crate::mechanism::{Mechanism, Param};
 use cryptoki_sys::*;
 use object::Object;
 use parking_lot::{Mutex, RwLock};
-use session::{Find, Operation, Output, Session};
+use session::{Find, Operation, Operations, Output, Session};
 use slot::Slot;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +33,7 @@ pub struct Module {
     runtime: Option<tokio::runtime::Runtime>,
     backend: Arc<dyn Backend>,
     pub slots: Vec<Slot>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     next_session: AtomicU64,
     next_object: AtomicU64,
     /// The longest a KMS call may take, retries included.
@@ -119,7 +119,7 @@ impl Module {
         )
     }
 
-    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Session>> {
         self.sessions
             .read()
             .get(&h)
@@ -129,9 +129,9 @@ impl Module {
 
     fn sessions_of(&self, slot: usize) -> (usize, usize) {
         let sessions = self.sessions.read();
-        let mine = sessions.values().filter(|s| s.lock().slot == slot);
+        let mine = sessions.values().filter(|s| s.slot == slot);
         mine.fold((0, 0), |(all, rw), s| {
-            (all + 1, rw + usize::from(s.lock().is_rw()))
+            (all + 1, rw + usize::from(s.is_rw()))
         })
     }
 
@@ -191,13 +191,9 @@ impl Module {
         let session = Session {
             slot: slot_id as usize,
             flags,
-            find: None,
-            sign: None,
-            verify: None,
+            state: Mutex::new(Operations::default()),
         };
-        self.sessions
-            .write()
-            .insert(h, Arc::new(Mutex::new(session)));
+        self.sessions.write().insert(h, Arc::new(session));
         Ok(h)
     }
 
@@ -215,8 +211,7 @@ impl Module {
             .write()
             .remove(&h)
             .ok_or(Error::from(CKR_SESSION_HANDLE_INVALID))?;
-        let slot = session.lock().slot;
-        self.forget_login_if_idle(slot);
+        self.forget_login_if_idle(session.slot);
         Ok(())
     }
 
@@ -224,14 +219,14 @@ impl Module {
         self.slot(slot_id)?;
         self.sessions
             .write()
-            .retain(|_, s| s.lock().slot != slot_id as usize);
+            .retain(|_, s| s.slot != slot_id as usize);
         self.forget_login_if_idle(slot_id as usize);
         Ok(())
     }
 
     pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
         let session = self.session(h)?;
-        let s = session.lock();
+        let s = &session;
         let login = *self.slots[s.slot].logged_in.lock();
         let state = match (login, s.is_rw()) {
             (Some(CKU_SO), _) => CKS_RW_SO_FUNCTIONS,
@@ -251,10 +246,7 @@ impl Module {
     /// Any PIN is accepted: KMS authorises with AWS credentials, not PINs.
     pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> Result<()> {
         let session = self.session(h)?;
-        let (slot, signing) = {
-            let s = session.lock();
-            (s.slot, s.sign.is_some())
-        };
+        let (slot, signing) = (session.slot, session.state.lock().sign.is_some());
         match user {
             CKU_CONTEXT_SPECIFIC => {
                 return if signing {
@@ -267,10 +259,11 @@ impl Module {
             _ => return Err(CKR_USER_TYPE_INVALID.into()),
         }
         let has_ro = user == CKU_SO
-            && self.sessions.read().values().any(|s| {
-                let s = s.lock();
-                s.slot == slot && !s.is_rw()
-            });
+            && self
+                .sessions
+                .read()
+                .values()
+                .any(|s| s.slot == slot && !s.is_rw());
         let mut logged = self.slots[slot].logged_in.lock();
         match *logged {
             Some(u) if u == user => Err(CKR_USER_ALREADY_LOGGED_IN.into()),
@@ -284,7 +277,7 @@ impl Module {
     }
 
     pub fn logout(&self, h: CK_SESSION_HANDLE) -> Result<()> {
-        let slot = self.session(h)?.lock().slot;
+        let slot = self.session(h)?.slot;
         match self.slots[slot].logged_in.lock().take() {
             Some(_) => Ok(()),
             None => Err(CKR_USER_NOT_LOGGED_IN.into()),
@@ -297,13 +290,13 @@ impl Module {
         template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
     ) -> Result<()> {
         let session = self.session(h)?;
-        let slot = session.lock().slot;
-        if session.lock().find.is_some() {
+        let slot = session.slot;
+        if session.state.lock().find.is_some() {
             return Err(CKR_OPERATION_ACTIVE.into());
         }
         self.resolve(&self.slots[slot])?;
         let handles = self.slots[slot].find(template);
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         if s.find.is_some() {
             return Err(CKR_OPERATION_ACTIVE.into());
         }
@@ -313,7 +306,7 @@ impl Module {
 
     pub fn find(&self, h: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         let find = s
             .find
             .as_mut()
@@ -326,7 +319,7 @@ impl Module {
 
     pub fn find_final(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         s.find
             .take()
             .map(|_| ())
@@ -340,7 +333,7 @@ impl Module {
         object: CK_OBJECT_HANDLE,
         f: impl FnOnce(&Object) -> R,
     ) -> Result<R> {
-        let slot = self.session(h)?.lock().slot;
+        let slot = self.session(h)?.slot;
         let o = self.slots[slot]
             .object(object)
             .ok_or(Error::from(CKR_OBJECT_HANDLE_INVALID))?;
@@ -374,7 +367,7 @@ impl Module {
         sign: bool,
     ) -> Result<()> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         let active = if sign { &s.sign } else { &s.verify };
         if active.is_some() {
             return Err(CKR_OPERATION_ACTIVE.into());
@@ -384,7 +377,7 @@ impl Module {
         } else {
             CKO_PUBLIC_KEY
         };
-        let key = self.key_for(s.slot, handle, class)?;
+        let key = self.key_for(session.slot, handle, class)?;
         let m = Mechanism::new(mechanism, param, key.spec)?;
         let op = Some(Operation::new(key, m));
         if sign {
@@ -460,7 +453,7 @@ impl Module {
         final_call: bool,
     ) -> Result<Output> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         let op = s
             .sign
             .as_ref()
@@ -482,8 +475,8 @@ impl Module {
             Some(_) => {}
         }
         let op = s.sign.take().expect("checked above");
-        // The session stays locked across the KMS call: PKCS#11 sessions are
-        // used by one thread at a time, and other sessions are not blocked.
+        // No lock is held across the KMS call, not even the session's.
+        drop(s);
         self.sign_with_kms(op, data).map(Output::Done)
     }
 
@@ -502,7 +495,7 @@ impl Module {
 
     fn update(&self, h: CK_SESSION_HANDLE, data: &[u8], sign: bool) -> Result<()> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         let slot = if sign { &mut s.sign } else { &mut s.verify };
         let op = slot
             .as_mut()
@@ -539,7 +532,7 @@ impl Module {
         final_call: bool,
     ) -> Result<()> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         let op = s
             .verify
             .as_ref()
@@ -572,7 +565,7 @@ impl Module {
     /// C_SessionCancel: ends the operations named by the flags.
     pub fn session_cancel(&self, h: CK_SESSION_HANDLE, flags: CK_FLAGS) -> Result<()> {
         let session = self.session(h)?;
-        let mut s = session.lock();
+        let mut s = session.state.lock();
         if flags & CKF_SIGN != 0 {
             s.sign = None;
         }

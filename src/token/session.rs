@@ -4,6 +4,7 @@ use super::key::KeyInfo;
 use crate::mechanism::hash::Hasher;
 use crate::mechanism::Mechanism;
 use cryptoki_sys::*;
+use parking_lot::Mutex;
 use std::sync::Arc;
 
 /// A sign or verify operation between its Init and its end.
@@ -44,9 +45,17 @@ pub struct Find {
     pub next: usize,
 }
 
+/// A session. Its slot and flags never change, so they are read without a
+/// lock: C_GetTokenInfo and C_GetSessionInfo never wait behind a signature.
 pub struct Session {
     pub slot: usize,
     pub flags: CK_FLAGS,
+    pub state: Mutex<Operations>,
+}
+
+/// What a session has in progress.
+#[derive(Default)]
+pub struct Operations {
     pub find: Option<Find>,
     pub sign: Option<Operation>,
     pub verify: Option<Operation>,
