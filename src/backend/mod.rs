@@ -52,6 +52,16 @@ impl KeySpec {
     pub fn is_rsa(self) -> bool {
         matches!(self, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
     }
+
+    /// Bytes of an RSA modulus (0 for EC keys).
+    pub fn rsa_modulus_len(self) -> usize {
+        match self {
+            KeySpec::Rsa2048 => 256,
+            KeySpec::Rsa3072 => 384,
+            KeySpec::Rsa4096 => 512,
+            _ => 0,
+        }
+    }
 }
 
 /// The hash of a KMS signing algorithm.

@@ -38,6 +38,9 @@ pub(super) unsafe fn read_mechanism(
 entry! {
     fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) {
         let m = module()?;
+        if mechanism.is_null() {
+            return m.cancel_operation(session, true);
+        }
         // SAFETY: mechanism is the caller's CK_MECHANISM.
         let (mechanism, param) = unsafe { read_mechanism(mechanism) }?;
         m.sign_init(session, mechanism, param, key)

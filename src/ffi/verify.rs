@@ -7,6 +7,9 @@ use cryptoki_sys::*;
 entry! {
     fn C_VerifyInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) {
         let m = module()?;
+        if mechanism.is_null() {
+            return m.cancel_operation(session, false);
+        }
         // SAFETY: mechanism is the caller's CK_MECHANISM.
         let (mechanism, param) = unsafe { read_mechanism(mechanism) }?;
         m.verify_init(session, mechanism, param, key)

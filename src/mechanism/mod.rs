@@ -200,6 +200,13 @@ impl Mechanism {
     pub fn to_kms(self, spec: KeySpec, input: &[u8]) -> Result<(SigningAlgorithm, Vec<u8>)> {
         match self {
             Mechanism::RsaPkcs => {
+                // PKCS#1 v1.5 padding needs 11 bytes of the modulus.
+                if input.len() > spec.rsa_modulus_len().saturating_sub(11) {
+                    return Err(Error::new(
+                        CKR_DATA_LEN_RANGE,
+                        "CKM_RSA_PKCS input is longer than the modulus allows",
+                    ));
+                }
                 let (hash, digest) = digest_info::parse(input)?;
                 Ok((SigningAlgorithm::RsaPkcs1(hash), digest.to_vec()))
             }

@@ -388,6 +388,19 @@ impl Module {
         Ok(())
     }
 
+    /// C_SignInit/C_VerifyInit with a NULL mechanism (PKCS#11 3.0): ends
+    /// the active operation, if any.
+    pub fn cancel_operation(&self, h: CK_SESSION_HANDLE, sign: bool) -> Result<()> {
+        let session = self.session(h)?;
+        let mut s = session.state.lock();
+        if sign {
+            s.sign = None;
+        } else {
+            s.verify = None;
+        }
+        Ok(())
+    }
+
     pub fn sign_init(
         &self,
         h: CK_SESSION_HANDLE,
@@ -459,6 +472,9 @@ impl Module {
             .as_ref()
             .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
         if !final_call && op.updated {
+            // C_Sign cannot finish a multi-part operation; like any other
+            // failure, this ends it.
+            s.sign = None;
             return Err(CKR_OPERATION_ACTIVE.into());
         }
         if final_call && op.hasher.is_none() {
@@ -538,6 +554,7 @@ impl Module {
             .as_ref()
             .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
         if !final_call && op.updated {
+            s.verify = None;
             return Err(CKR_OPERATION_ACTIVE.into());
         }
         let op = s.verify.take().expect("checked above");

@@ -1,0 +1,715 @@
+//! A thin wrapper over the module's raw CK_FUNCTION_LIST, so tests can pass
+//! exactly the pointers and lengths they mean (NULL buffers, short buffers,
+//! partial templates) and see exactly the CK_RV the module returns.
+//! cryptoki's high-level API hides both; the fixture still loads and
+//! initialises the module through cryptoki, and dlopen gives this wrapper the
+//! same library instance.
+
+pub use cryptoki_sys::*;
+use std::ffi::c_void;
+use std::path::Path;
+use std::ptr;
+
+pub type Rv = CK_RV;
+
+pub struct Module {
+    _lib: cryptoki_sys::Pkcs11,
+    f: *const CK_FUNCTION_LIST,
+}
+
+// The function list is static data inside the loaded module; PKCS #11 calls
+// are thread-safe once the module is initialised with CKF_OS_LOCKING_OK.
+unsafe impl Send for Module {}
+unsafe impl Sync for Module {}
+
+macro_rules! call {
+    ($m:expr, $name:ident ( $($arg:expr),* )) => {{
+        let f = $m.list().$name.unwrap_or_else(|| panic!("the function list has no {}", stringify!($name)));
+        #[allow(unused_unsafe)]
+        unsafe { f($($arg),*) }
+    }};
+}
+
+fn check(rv: Rv) -> Result<(), Rv> {
+    if rv == CKR_OK {
+        Ok(())
+    } else {
+        Err(rv)
+    }
+}
+
+impl Module {
+    /// dlopens `path` (the same handle cryptoki got) and asks for its function list.
+    pub fn load(path: &Path) -> Module {
+        let lib = unsafe { cryptoki_sys::Pkcs11::new(path) }
+            .unwrap_or_else(|e| panic!("dlopen {}: {e}", path.display()));
+        let mut list: *mut CK_FUNCTION_LIST = ptr::null_mut();
+        let rv = unsafe { lib.C_GetFunctionList(&mut list) };
+        assert_eq!(rv, CKR_OK, "C_GetFunctionList: {}", rv_name(rv));
+        assert!(!list.is_null(), "C_GetFunctionList gave NULL");
+        Module { _lib: lib, f: list }
+    }
+
+    pub fn list(&self) -> &CK_FUNCTION_LIST {
+        unsafe { &*self.f }
+    }
+
+    pub fn info(&self) -> Result<CK_INFO, Rv> {
+        let mut info: CK_INFO = unsafe { std::mem::zeroed() };
+        check(call!(self, C_GetInfo(&mut info)))?;
+        Ok(info)
+    }
+
+    pub fn slots(&self, token_present: bool) -> Result<Vec<CK_SLOT_ID>, Rv> {
+        let present = if token_present { CK_TRUE } else { CK_FALSE };
+        let mut n: CK_ULONG = 0;
+        check(call!(self, C_GetSlotList(present, ptr::null_mut(), &mut n)))?;
+        let mut v = vec![0; n as usize];
+        check(call!(self, C_GetSlotList(present, v.as_mut_ptr(), &mut n)))?;
+        v.truncate(n as usize);
+        Ok(v)
+    }
+
+    pub fn slot_info(&self, slot: CK_SLOT_ID) -> Result<CK_SLOT_INFO, Rv> {
+        let mut info: CK_SLOT_INFO = unsafe { std::mem::zeroed() };
+        check(call!(self, C_GetSlotInfo(slot, &mut info)))?;
+        Ok(info)
+    }
+
+    pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO, Rv> {
+        let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+        check(call!(self, C_GetTokenInfo(slot, &mut info)))?;
+        Ok(info)
+    }
+
+    pub fn mechanisms(&self, slot: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>, Rv> {
+        let mut n: CK_ULONG = 0;
+        check(call!(
+            self,
+            C_GetMechanismList(slot, ptr::null_mut(), &mut n)
+        ))?;
+        let mut v = vec![0; n as usize];
+        check(call!(
+            self,
+            C_GetMechanismList(slot, v.as_mut_ptr(), &mut n)
+        ))?;
+        v.truncate(n as usize);
+        Ok(v)
+    }
+
+    pub fn mechanism_info(
+        &self,
+        slot: CK_SLOT_ID,
+        m: CK_MECHANISM_TYPE,
+    ) -> Result<CK_MECHANISM_INFO, Rv> {
+        let mut info: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
+        check(call!(self, C_GetMechanismInfo(slot, m, &mut info)))?;
+        Ok(info)
+    }
+
+    pub fn open(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<Session<'_>, Rv> {
+        let mut h: CK_SESSION_HANDLE = CK_INVALID_HANDLE;
+        check(call!(
+            self,
+            C_OpenSession(slot, flags, ptr::null_mut(), None, &mut h)
+        ))?;
+        Ok(Session { m: self, h })
+    }
+
+    /// A read/write serial session, as most applications open.
+    pub fn open_rw(&self, slot: CK_SLOT_ID) -> Result<Session<'_>, Rv> {
+        self.open(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION)
+    }
+
+    pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Rv {
+        call!(self, C_CloseAllSessions(slot))
+    }
+}
+
+/// A session, closed on drop.
+pub struct Session<'a> {
+    pub m: &'a Module,
+    pub h: CK_SESSION_HANDLE,
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let _ = call!(self.m, C_CloseSession(self.h));
+    }
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session({:#x})", self.h)
+    }
+}
+
+impl Session<'_> {
+    pub fn info(&self) -> Result<CK_SESSION_INFO, Rv> {
+        let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
+        check(call!(self.m, C_GetSessionInfo(self.h, &mut info)))?;
+        Ok(info)
+    }
+
+    pub fn login(&self, user: CK_USER_TYPE, pin: &[u8]) -> Result<(), Rv> {
+        check(call!(
+            self.m,
+            C_Login(self.h, user, pin.as_ptr() as *mut u8, pin.len() as CK_ULONG)
+        ))
+    }
+
+    pub fn logout(&self) -> Result<(), Rv> {
+        check(call!(self.m, C_Logout(self.h)))
+    }
+
+    // ---- objects ----
+
+    pub fn find_init(&self, t: &Template) -> Result<(), Rv> {
+        let mut attrs = t.ck();
+        let p = if attrs.is_empty() {
+            ptr::null_mut()
+        } else {
+            attrs.as_mut_ptr()
+        };
+        check(call!(
+            self.m,
+            C_FindObjectsInit(self.h, p, attrs.len() as CK_ULONG)
+        ))
+    }
+
+    pub fn find_next(&self, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>, Rv> {
+        let mut v = vec![CK_INVALID_HANDLE; max];
+        let mut n: CK_ULONG = 0;
+        check(call!(
+            self.m,
+            C_FindObjects(self.h, v.as_mut_ptr(), max as CK_ULONG, &mut n)
+        ))?;
+        assert!(
+            n as usize <= max,
+            "C_FindObjects returned {n} handles for a maximum of {max}"
+        );
+        v.truncate(n as usize);
+        Ok(v)
+    }
+
+    pub fn find_final(&self) -> Result<(), Rv> {
+        check(call!(self.m, C_FindObjectsFinal(self.h)))
+    }
+
+    /// Every object matching `t` (C_FindObjectsInit, C_FindObjects until empty, C_FindObjectsFinal).
+    pub fn find(&self, t: &Template) -> Result<Vec<CK_OBJECT_HANDLE>, Rv> {
+        self.find_init(t)?;
+        let mut all = Vec::new();
+        for _ in 0..10_000 {
+            let got = self.find_next(7)?;
+            if got.is_empty() {
+                self.find_final()?;
+                return Ok(all);
+            }
+            all.extend(got);
+        }
+        panic!("C_FindObjects never ran dry");
+    }
+
+    /// Raw C_GetAttributeValue over a caller-built template.
+    pub fn get_attribute_value(&self, obj: CK_OBJECT_HANDLE, t: &mut [CK_ATTRIBUTE]) -> Rv {
+        call!(
+            self.m,
+            C_GetAttributeValue(self.h, obj, t.as_mut_ptr(), t.len() as CK_ULONG)
+        )
+    }
+
+    /// One attribute's value: a length query, then a fetch into a buffer of that size.
+    pub fn attr(&self, obj: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> Result<Vec<u8>, Rv> {
+        let mut a = [CK_ATTRIBUTE {
+            type_: ty,
+            pValue: ptr::null_mut(),
+            ulValueLen: 0,
+        }];
+        check(self.get_attribute_value(obj, &mut a))?;
+        assert_ne!(
+            a[0].ulValueLen,
+            CK_UNAVAILABLE_INFORMATION,
+            "CKR_OK with CK_UNAVAILABLE_INFORMATION for {}",
+            attr_name(ty)
+        );
+        let mut buf = vec![0u8; a[0].ulValueLen as usize];
+        a[0].pValue = buf.as_mut_ptr() as *mut c_void;
+        check(self.get_attribute_value(obj, &mut a))?;
+        assert_eq!(
+            a[0].ulValueLen as usize,
+            buf.len(),
+            "{} changed length between the query and the fetch",
+            attr_name(ty)
+        );
+        Ok(buf)
+    }
+
+    pub fn attr_bool(&self, obj: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> Result<bool, Rv> {
+        let v = self.attr(obj, ty)?;
+        assert_eq!(
+            v.len(),
+            1,
+            "{} is a CK_BBOOL, got {} bytes",
+            attr_name(ty),
+            v.len()
+        );
+        Ok(v[0] != 0)
+    }
+
+    pub fn attr_ulong(&self, obj: CK_OBJECT_HANDLE, ty: CK_ATTRIBUTE_TYPE) -> Result<CK_ULONG, Rv> {
+        let v = self.attr(obj, ty)?;
+        assert_eq!(
+            v.len(),
+            std::mem::size_of::<CK_ULONG>(),
+            "{} is a CK_ULONG, got {} bytes",
+            attr_name(ty),
+            v.len()
+        );
+        Ok(CK_ULONG::from_ne_bytes(v.try_into().unwrap()))
+    }
+
+    // ---- signing ----
+
+    pub fn sign_init(&self, mech: &Mech, key: CK_OBJECT_HANDLE) -> Result<(), Rv> {
+        let mut ck = mech.ck();
+        check(call!(self.m, C_SignInit(self.h, &mut ck, key)))
+    }
+
+    /// C_SignInit with a NULL mechanism pointer.
+    pub fn sign_init_null_mechanism(&self, key: CK_OBJECT_HANDLE) -> Rv {
+        call!(self.m, C_SignInit(self.h, ptr::null_mut(), key))
+    }
+
+    /// Raw C_Sign: `out` None passes a NULL pSignature; `len` is *pulSignatureLen in and out.
+    pub fn sign_raw(&self, data: &[u8], out: Option<&mut [u8]>, len: &mut CK_ULONG) -> Rv {
+        let p = out.map_or(ptr::null_mut(), |b| b.as_mut_ptr());
+        call!(
+            self.m,
+            C_Sign(
+                self.h,
+                data.as_ptr() as *mut u8,
+                data.len() as CK_ULONG,
+                p,
+                len
+            )
+        )
+    }
+
+    /// C_Sign into a buffer big enough for any signature kms11 makes (no length query first).
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Rv> {
+        let mut buf = vec![0u8; 2048];
+        let mut len = buf.len() as CK_ULONG;
+        check(self.sign_raw(data, Some(&mut buf), &mut len))?;
+        assert!(
+            len as usize <= 2048,
+            "C_Sign claims {len} bytes in a 2048-byte buffer"
+        );
+        buf.truncate(len as usize);
+        Ok(buf)
+    }
+
+    pub fn sign_update(&self, data: &[u8]) -> Result<(), Rv> {
+        check(call!(
+            self.m,
+            C_SignUpdate(self.h, data.as_ptr() as *mut u8, data.len() as CK_ULONG)
+        ))
+    }
+
+    pub fn sign_final_raw(&self, out: Option<&mut [u8]>, len: &mut CK_ULONG) -> Rv {
+        let p = out.map_or(ptr::null_mut(), |b| b.as_mut_ptr());
+        call!(self.m, C_SignFinal(self.h, p, len))
+    }
+
+    pub fn sign_final(&self) -> Result<Vec<u8>, Rv> {
+        let mut buf = vec![0u8; 2048];
+        let mut len = buf.len() as CK_ULONG;
+        check(self.sign_final_raw(Some(&mut buf), &mut len))?;
+        assert!(
+            len as usize <= 2048,
+            "C_SignFinal claims {len} bytes in a 2048-byte buffer"
+        );
+        buf.truncate(len as usize);
+        Ok(buf)
+    }
+
+    /// C_SignInit + C_Sign.
+    pub fn sign_once(
+        &self,
+        mech: &Mech,
+        key: CK_OBJECT_HANDLE,
+        data: &[u8],
+    ) -> Result<Vec<u8>, Rv> {
+        self.sign_init(mech, key)?;
+        self.sign(data)
+    }
+
+    /// C_SignInit, one C_SignUpdate per chunk, C_SignFinal.
+    pub fn sign_parts(
+        &self,
+        mech: &Mech,
+        key: CK_OBJECT_HANDLE,
+        parts: &[&[u8]],
+    ) -> Result<Vec<u8>, Rv> {
+        self.sign_init(mech, key)?;
+        for p in parts {
+            self.sign_update(p)?;
+        }
+        self.sign_final()
+    }
+
+    // ---- verification ----
+
+    pub fn verify_init(&self, mech: &Mech, key: CK_OBJECT_HANDLE) -> Result<(), Rv> {
+        let mut ck = mech.ck();
+        check(call!(self.m, C_VerifyInit(self.h, &mut ck, key)))
+    }
+
+    /// C_VerifyInit with a NULL mechanism pointer.
+    pub fn verify_init_null_mechanism(&self, key: CK_OBJECT_HANDLE) -> Rv {
+        call!(self.m, C_VerifyInit(self.h, ptr::null_mut(), key))
+    }
+
+    pub fn verify(&self, data: &[u8], sig: &[u8]) -> Result<(), Rv> {
+        check(call!(
+            self.m,
+            C_Verify(
+                self.h,
+                data.as_ptr() as *mut u8,
+                data.len() as CK_ULONG,
+                sig.as_ptr() as *mut u8,
+                sig.len() as CK_ULONG
+            )
+        ))
+    }
+
+    pub fn verify_update(&self, data: &[u8]) -> Result<(), Rv> {
+        check(call!(
+            self.m,
+            C_VerifyUpdate(self.h, data.as_ptr() as *mut u8, data.len() as CK_ULONG)
+        ))
+    }
+
+    pub fn verify_final(&self, sig: &[u8]) -> Result<(), Rv> {
+        check(call!(
+            self.m,
+            C_VerifyFinal(self.h, sig.as_ptr() as *mut u8, sig.len() as CK_ULONG)
+        ))
+    }
+}
+
+/// A mechanism and its parameter, owned; `ck()` points into it.
+#[derive(Clone)]
+pub struct Mech {
+    pub ty: CK_MECHANISM_TYPE,
+    param: Param,
+}
+
+#[derive(Clone)]
+enum Param {
+    None,
+    Pss(CK_RSA_PKCS_PSS_PARAMS),
+    /// A PSS parameter struct announced with a wrong ulParameterLen.
+    PssBadLen(CK_RSA_PKCS_PSS_PARAMS, CK_ULONG),
+}
+
+impl Mech {
+    pub fn new(ty: CK_MECHANISM_TYPE) -> Mech {
+        Mech {
+            ty,
+            param: Param::None,
+        }
+    }
+
+    pub fn pss(
+        ty: CK_MECHANISM_TYPE,
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_RSA_PKCS_MGF_TYPE,
+        s_len: CK_ULONG,
+    ) -> Mech {
+        Mech {
+            ty,
+            param: Param::Pss(CK_RSA_PKCS_PSS_PARAMS {
+                hashAlg: hash,
+                mgf,
+                sLen: s_len,
+            }),
+        }
+    }
+
+    pub fn pss_bad_len(
+        ty: CK_MECHANISM_TYPE,
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_RSA_PKCS_MGF_TYPE,
+        s_len: CK_ULONG,
+        len: CK_ULONG,
+    ) -> Mech {
+        Mech {
+            ty,
+            param: Param::PssBadLen(
+                CK_RSA_PKCS_PSS_PARAMS {
+                    hashAlg: hash,
+                    mgf,
+                    sLen: s_len,
+                },
+                len,
+            ),
+        }
+    }
+
+    pub fn ck(&self) -> CK_MECHANISM {
+        let (p, len) = match &self.param {
+            Param::None => (ptr::null_mut(), 0),
+            Param::Pss(p) => (
+                p as *const _ as *mut c_void,
+                std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() as CK_ULONG,
+            ),
+            Param::PssBadLen(p, len) => (p as *const _ as *mut c_void, *len),
+        };
+        CK_MECHANISM {
+            mechanism: self.ty,
+            pParameter: p,
+            ulParameterLen: len,
+        }
+    }
+}
+
+impl std::fmt::Debug for Mech {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.param {
+            Param::None => write!(f, "{}", mech_name(self.ty)),
+            Param::Pss(p) => write!(
+                f,
+                "{}{{hashAlg={}, mgf={}, sLen={}}}",
+                mech_name(self.ty),
+                mech_name(p.hashAlg),
+                p.mgf,
+                p.sLen
+            ),
+            Param::PssBadLen(p, l) => write!(
+                f,
+                "{}{{hashAlg={}, mgf={}, sLen={}}} (ulParameterLen {l})",
+                mech_name(self.ty),
+                mech_name(p.hashAlg),
+                p.mgf,
+                p.sLen
+            ),
+        }
+    }
+}
+
+/// An owned attribute template.
+#[derive(Default, Clone)]
+pub struct Template(pub Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>);
+
+impl Template {
+    pub fn new() -> Template {
+        Template(Vec::new())
+    }
+    pub fn bytes(mut self, ty: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Template {
+        self.0.push((ty, v.to_vec()));
+        self
+    }
+    pub fn ulong(self, ty: CK_ATTRIBUTE_TYPE, v: CK_ULONG) -> Template {
+        self.bytes(ty, &v.to_ne_bytes())
+    }
+    pub fn bool(self, ty: CK_ATTRIBUTE_TYPE, v: bool) -> Template {
+        self.bytes(ty, &[if v { CK_TRUE } else { CK_FALSE }])
+    }
+    pub fn class(self, c: CK_OBJECT_CLASS) -> Template {
+        self.ulong(CKA_CLASS, c)
+    }
+    pub fn key_type(self, k: CK_KEY_TYPE) -> Template {
+        self.ulong(CKA_KEY_TYPE, k)
+    }
+    pub fn label(self, l: &str) -> Template {
+        self.bytes(CKA_LABEL, l.as_bytes())
+    }
+    pub fn id(self, id: &[u8]) -> Template {
+        self.bytes(CKA_ID, id)
+    }
+    fn ck(&self) -> Vec<CK_ATTRIBUTE> {
+        self.0
+            .iter()
+            .map(|(t, v)| CK_ATTRIBUTE {
+                type_: *t,
+                pValue: if v.is_empty() {
+                    ptr::null_mut()
+                } else {
+                    v.as_ptr() as *mut c_void
+                },
+                ulValueLen: v.len() as CK_ULONG,
+            })
+            .collect()
+    }
+}
+
+/// A blank-padded PKCS #11 text field without its padding.
+pub fn text(field: &[u8]) -> String {
+    String::from_utf8_lossy(field)
+        .trim_end_matches(' ')
+        .to_string()
+}
+
+/// Asserts `r` is Err(want), naming both return values on failure.
+#[track_caller]
+pub fn assert_rv<T: std::fmt::Debug>(r: Result<T, Rv>, want: Rv, what: &str) {
+    match r {
+        Err(rv) if rv == want => {}
+        Err(rv) => panic!("{what}: expected {}, got {}", rv_name(want), rv_name(rv)),
+        Ok(v) => panic!("{what}: expected {}, got CKR_OK ({v:?})", rv_name(want)),
+    }
+}
+
+/// Unwraps `r`, naming the return value on failure.
+#[track_caller]
+pub fn ok<T>(r: Result<T, Rv>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(rv) => panic!("{what}: expected CKR_OK, got {}", rv_name(rv)),
+    }
+}
+
+macro_rules! names {
+    ($v:expr, $($n:ident),* $(,)?) => {
+        match $v { $(x if x == $n => Some(stringify!($n)),)* _ => None }
+    };
+}
+
+pub fn rv_name(rv: Rv) -> String {
+    names!(
+        rv,
+        CKR_OK,
+        CKR_CANCEL,
+        CKR_HOST_MEMORY,
+        CKR_SLOT_ID_INVALID,
+        CKR_GENERAL_ERROR,
+        CKR_FUNCTION_FAILED,
+        CKR_ARGUMENTS_BAD,
+        CKR_ATTRIBUTE_READ_ONLY,
+        CKR_ATTRIBUTE_SENSITIVE,
+        CKR_ATTRIBUTE_TYPE_INVALID,
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        CKR_ACTION_PROHIBITED,
+        CKR_DATA_INVALID,
+        CKR_DATA_LEN_RANGE,
+        CKR_DEVICE_ERROR,
+        CKR_DEVICE_MEMORY,
+        CKR_DEVICE_REMOVED,
+        CKR_FUNCTION_CANCELED,
+        CKR_FUNCTION_NOT_PARALLEL,
+        CKR_FUNCTION_NOT_SUPPORTED,
+        CKR_KEY_HANDLE_INVALID,
+        CKR_KEY_SIZE_RANGE,
+        CKR_KEY_TYPE_INCONSISTENT,
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+        CKR_MECHANISM_INVALID,
+        CKR_MECHANISM_PARAM_INVALID,
+        CKR_OBJECT_HANDLE_INVALID,
+        CKR_OPERATION_ACTIVE,
+        CKR_OPERATION_NOT_INITIALIZED,
+        CKR_PIN_INCORRECT,
+        CKR_PIN_INVALID,
+        CKR_PIN_LEN_RANGE,
+        CKR_SESSION_CLOSED,
+        CKR_SESSION_COUNT,
+        CKR_SESSION_HANDLE_INVALID,
+        CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+        CKR_SESSION_READ_ONLY,
+        CKR_SESSION_EXISTS,
+        CKR_SESSION_READ_ONLY_EXISTS,
+        CKR_SESSION_READ_WRITE_SO_EXISTS,
+        CKR_SIGNATURE_INVALID,
+        CKR_SIGNATURE_LEN_RANGE,
+        CKR_TEMPLATE_INCOMPLETE,
+        CKR_TEMPLATE_INCONSISTENT,
+        CKR_TOKEN_NOT_PRESENT,
+        CKR_TOKEN_NOT_RECOGNIZED,
+        CKR_TOKEN_WRITE_PROTECTED,
+        CKR_USER_ALREADY_LOGGED_IN,
+        CKR_USER_NOT_LOGGED_IN,
+        CKR_USER_PIN_NOT_INITIALIZED,
+        CKR_USER_TYPE_INVALID,
+        CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+        CKR_BUFFER_TOO_SMALL,
+        CKR_CRYPTOKI_NOT_INITIALIZED,
+        CKR_CRYPTOKI_ALREADY_INITIALIZED,
+        CKR_FUNCTION_REJECTED,
+        CKR_OPERATION_CANCEL_FAILED,
+    )
+    .map_or_else(|| format!("CK_RV {rv:#x}"), |n| format!("{n} ({rv:#x})"))
+}
+
+pub fn mech_name(m: CK_MECHANISM_TYPE) -> String {
+    names!(
+        m,
+        CKM_RSA_PKCS,
+        CKM_RSA_X_509,
+        CKM_RSA_PKCS_PSS,
+        CKM_RSA_PKCS_OAEP,
+        CKM_SHA1_RSA_PKCS,
+        CKM_SHA224_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS,
+        CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS,
+        CKM_SHA1_RSA_PKCS_PSS,
+        CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA512_RSA_PKCS_PSS,
+        CKM_ECDSA,
+        CKM_ECDSA_SHA1,
+        CKM_ECDSA_SHA224,
+        CKM_ECDSA_SHA256,
+        CKM_ECDSA_SHA384,
+        CKM_ECDSA_SHA512,
+        CKM_SHA_1,
+        CKM_SHA224,
+        CKM_SHA256,
+        CKM_SHA384,
+        CKM_SHA512,
+    )
+    .map_or_else(|| format!("CKM {m:#x}"), String::from)
+}
+
+pub fn attr_name(a: CK_ATTRIBUTE_TYPE) -> String {
+    names!(
+        a,
+        CKA_CLASS,
+        CKA_TOKEN,
+        CKA_PRIVATE,
+        CKA_LABEL,
+        CKA_VALUE,
+        CKA_KEY_TYPE,
+        CKA_ID,
+        CKA_SENSITIVE,
+        CKA_ENCRYPT,
+        CKA_DECRYPT,
+        CKA_WRAP,
+        CKA_UNWRAP,
+        CKA_SIGN,
+        CKA_SIGN_RECOVER,
+        CKA_VERIFY,
+        CKA_VERIFY_RECOVER,
+        CKA_DERIVE,
+        CKA_MODULUS,
+        CKA_MODULUS_BITS,
+        CKA_PUBLIC_EXPONENT,
+        CKA_PRIVATE_EXPONENT,
+        CKA_PRIME_1,
+        CKA_PRIME_2,
+        CKA_EXPONENT_1,
+        CKA_EXPONENT_2,
+        CKA_COEFFICIENT,
+        CKA_EXTRACTABLE,
+        CKA_LOCAL,
+        CKA_NEVER_EXTRACTABLE,
+        CKA_ALWAYS_SENSITIVE,
+        CKA_MODIFIABLE,
+        CKA_EC_PARAMS,
+        CKA_EC_POINT,
+        CKA_PUBLIC_KEY_INFO,
+        CKA_ALWAYS_AUTHENTICATE,
+    )
+    .map_or_else(|| format!("CKA {a:#x}"), String::from)
+}

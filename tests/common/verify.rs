@@ -1,0 +1,245 @@
+//! Signature checks by a second implementation: tests/verify/verify.py on
+//! pyca/cryptography (OpenSSL), run once per batch. No Rust crypto here, so
+//! a mistake shared by the module and its own dependencies cannot hide.
+
+use super::json::quote;
+use super::util::hex;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+/// What a signature is claimed to be; see tests/verify/verify.py.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Kind {
+    /// RSASSA-PKCS1-v1_5 over the message, hashed with `hash`.
+    RsaPkcs1,
+    /// RSASSA-PKCS1-v1_5 where the data is the hash value.
+    RsaPkcs1Prehashed,
+    /// CKM_RSA_PKCS exactly: sig^e mod n = 00 01 FF.. 00 || data.
+    RsaPkcs1Block,
+    /// RSASSA-PSS over the message, MGF1 with `hash`, salt length = hash length.
+    RsaPss,
+    RsaPssPrehashed,
+    /// ECDSA over the message hashed with `hash`; signature r || s.
+    Ecdsa,
+    /// ECDSA where the data is the hash value (any of 20/32/48/64 bytes); r || s.
+    EcdsaPrehashed,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::RsaPkcs1 => "rsa_pkcs1",
+            Kind::RsaPkcs1Prehashed => "rsa_pkcs1_prehashed",
+            Kind::RsaPkcs1Block => "rsa_pkcs1_block",
+            Kind::RsaPss => "rsa_pss",
+            Kind::RsaPssPrehashed => "rsa_pss_prehashed",
+            Kind::Ecdsa => "ecdsa",
+            Kind::EcdsaPrehashed => "ecdsa_prehashed",
+        }
+    }
+}
+
+/// Messages bigger than this go to a file rather than into the JSON line.
+const INLINE_MAX: usize = 64 * 1024;
+
+/// A batch of checks, run by one Python process.
+#[derive(Default)]
+pub struct Batch {
+    labels: Vec<String>,
+    lines: Vec<String>,
+    /// Message files written so far: (address, length) of the data, path.
+    files: Vec<((usize, usize), std::path::PathBuf)>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn msg_field(&mut self, data: &[u8]) -> String {
+        if data.len() <= INLINE_MAX {
+            return format!("\"msg\":\"{}\"", hex(data));
+        }
+        // The same big message checked several times is written once.
+        let at = (data.as_ptr() as usize, data.len());
+        let path = match self.files.iter().find(|(a, _)| *a == at) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = super::tmp_dir().join(format!(
+                    "msg-{}-{}.bin",
+                    self.files.len(),
+                    super::util::Rng::new().next_u64()
+                ));
+                std::fs::write(&p, data).expect("write message file");
+                self.files.push((at, p.clone()));
+                p
+            }
+        };
+        format!("\"msg_file\":{}", quote(&path.to_string_lossy()))
+    }
+
+    /// Adds: `sig` must verify (or, with `valid` false, must not) as `kind`
+    /// under the public key `spki` for `data`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        label: impl Into<String>,
+        kind: Kind,
+        hash: Option<&str>,
+        spki: &[u8],
+        data: &[u8],
+        sig: &[u8],
+        valid: bool,
+    ) {
+        let hash = hash
+            .map(|h| format!(",\"hash\":{}", quote(h)))
+            .unwrap_or_default();
+        let msg = self.msg_field(data);
+        self.lines.push(format!(
+            "{{\"op\":\"verify\",\"kind\":\"{}\",\"spki\":\"{}\",\"sig\":\"{}\",{msg}{hash},\"expect\":{valid}}}",
+            kind.name(),
+            hex(spki),
+            hex(sig),
+        ));
+        self.labels.push(label.into());
+    }
+
+    /// `sig` must verify.
+    pub fn good(
+        &mut self,
+        label: impl Into<String>,
+        kind: Kind,
+        hash: Option<&str>,
+        spki: &[u8],
+        data: &[u8],
+        sig: &[u8],
+    ) {
+        self.add(label, kind, hash, spki, data, sig, true);
+    }
+
+    /// `sig` must not verify.
+    pub fn bad(
+        &mut self,
+        label: impl Into<String>,
+        kind: Kind,
+        hash: Option<&str>,
+        spki: &[u8],
+        data: &[u8],
+        sig: &[u8],
+    ) {
+        self.add(label, kind, hash, spki, data, sig, false);
+    }
+
+    /// Runs every check; panics listing each one that failed. Returns how many were checked.
+    pub fn run(mut self) -> usize {
+        assert!(
+            !self.lines.is_empty(),
+            "an empty verification batch proves nothing"
+        );
+        let answers = run_python(&self.lines);
+        let failures: Vec<String> = self
+            .labels
+            .iter()
+            .zip(&answers)
+            .filter(|(_, a)| a.as_str() != "OK")
+            .map(|(l, a)| format!("  {l}: {a}"))
+            .collect();
+        for (_, f) in self.files.drain(..) {
+            let _ = std::fs::remove_file(f);
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} signatures failed independent verification:\n{}",
+            failures.len(),
+            answers.len(),
+            failures.join("\n")
+        );
+        answers.len()
+    }
+}
+
+/// Runs verify.py over `lines`; one answer per line, in order.
+pub fn run_python(lines: &[String]) -> Vec<String> {
+    let script = super::build::repo().join("tests/verify/verify.py");
+    let mut child = Command::new("timeout")
+        .arg("600")
+        .arg(super::build::python())
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tests/verify/verify.py");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = lines.join("\n") + "\n";
+    // Write from another thread: verify.py answers as it reads, and a full
+    // stdout pipe would otherwise stall both sides.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("verify.py output");
+    let _ = writer.join();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let answers: Vec<String> = stdout.lines().map(str::to_string).collect();
+    assert!(
+        out.status.success() && answers.len() == lines.len(),
+        "verify.py ({}) answered {} lines for {} requests; stderr:\n{}",
+        out.status,
+        answers.len(),
+        lines.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    answers
+}
+
+/// A fresh private key as base64 PKCS #8 (for an emulator seed with Material).
+pub fn keygen(specs: &[&str]) -> Vec<String> {
+    let lines: Vec<String> = specs
+        .iter()
+        .map(|s| format!("{{\"op\":\"keygen\",\"spec\":{}}}", quote(s)))
+        .collect();
+    run_python(&lines)
+        .into_iter()
+        .zip(specs)
+        .map(|(a, s)| {
+            a.strip_prefix("OK ")
+                .unwrap_or_else(|| panic!("keygen {s}: {a}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Signatures made by pyca/cryptography with `pkcs8` (base64), one per (kind, hash, data).
+pub fn python_sign(pkcs8: &str, reqs: &[(Kind, Option<&str>, &[u8])]) -> Vec<Vec<u8>> {
+    let lines: Vec<String> = reqs
+        .iter()
+        .map(|(kind, hash, data)| {
+            let hash = hash
+                .map(|h| format!(",\"hash\":{}", quote(h)))
+                .unwrap_or_default();
+            format!(
+                "{{\"op\":\"sign\",\"kind\":\"{}\",\"pkcs8\":{},\"msg\":\"{}\"{hash}}}",
+                kind.name(),
+                quote(pkcs8),
+                hex(data)
+            )
+        })
+        .collect();
+    run_python(&lines)
+        .into_iter()
+        .map(|a| {
+            super::util::unhex(
+                a.strip_prefix("OK ")
+                    .unwrap_or_else(|| panic!("python sign: {a}")),
+            )
+        })
+        .collect()
+}

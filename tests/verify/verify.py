@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Checks kms11's signatures with an implementation that is not kms11's.
+
+The Rust integration tests (tests/common/verify.rs) run this once per batch
+with the repository's venv (.venv/bin/python, which has pyca/cryptography).
+Input: one JSON request per line on stdin. Output: exactly one line per
+request on stdout, in order: "OK", "OK <value>" or "FAIL <reason>".
+
+Requests (binary values are hex; a message may instead be in a file):
+
+  {"op": "verify", "kind": K, "spki": HEX, "sig": HEX,
+   "hash": "sha256", "msg": HEX | "msg_file": PATH, "expect": true}
+      kind is one of
+        rsa_pkcs1            RSASSA-PKCS1-v1_5 over msg, hashed with hash
+        rsa_pkcs1_prehashed  RSASSA-PKCS1-v1_5 where msg is the hash value
+        rsa_pkcs1_block      CKM_RSA_PKCS as PKCS #11 defines it: sig^e mod n
+                             must be 00 01 FF..FF 00 || msg (msg is the exact
+                             block the module was given, e.g. a DigestInfo)
+        rsa_pss              RSASSA-PSS over msg, MGF1(hash), salt = hash length
+        rsa_pss_prehashed    the same where msg is the hash value
+        ecdsa                ECDSA over msg hashed with hash; sig is r || s
+        ecdsa_prehashed      ECDSA where msg is the hash value itself (any
+                             length of 20, 32, 48 or 64 bytes; it is converted
+                             to an integer as ECDSA defines, truncating a value
+                             longer than the curve order); sig is r || s
+      expect false asks for the signature to be rejected.
+
+  {"op": "keygen", "spec": "RSA_2048" | "ECC_NIST_P256" | ...}
+      -> "OK <base64 PKCS #8 DER>"
+
+  {"op": "sign", "kind": K, "pkcs8": BASE64, "hash": ..., "msg": HEX}
+      kind as for verify (not rsa_pkcs1_block) -> "OK <hex signature>"
+      (ECDSA signatures as r || s).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+HASHES = {
+    "sha1": hashes.SHA1,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+# A prehashed value of this many bytes is verified as a hash of this algorithm:
+# ECDSA only uses the length of the value, so any algorithm of that length
+# gives the same integer.
+HASH_BY_LENGTH = {20: hashes.SHA1, 32: hashes.SHA256, 48: hashes.SHA384, 64: hashes.SHA512}
+
+CURVES = {
+    "ECC_NIST_P256": ec.SECP256R1,
+    "ECC_NIST_P384": ec.SECP384R1,
+    "ECC_NIST_P521": ec.SECP521R1,
+    "ECC_SECG_P256K1": ec.SECP256K1,
+}
+
+RSA_BITS = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
+
+
+def message(req: dict) -> bytes:
+    if "msg_file" in req:
+        with open(req["msg_file"], "rb") as f:
+            return f.read()
+    return bytes.fromhex(req.get("msg", ""))
+
+
+def hash_of(req: dict):
+    name = req.get("hash")
+    if name not in HASHES:
+        raise ValueError(f"unknown hash {name!r}")
+    return HASHES[name]()
+
+
+def prehash_of(value: bytes):
+    if len(value) not in HASH_BY_LENGTH:
+        raise ValueError(f"no hash algorithm is {len(value)} bytes long")
+    return utils.Prehashed(HASH_BY_LENGTH[len(value)]())
+
+
+def field_bytes(key) -> int:
+    return (key.curve.key_size + 7) // 8
+
+
+def rs_to_der(key, sig: bytes) -> bytes:
+    size = field_bytes(key)
+    if len(sig) != 2 * size:
+        raise ValueError(f"r||s is {len(sig)} bytes, {2 * size} expected for {key.curve.name}")
+    r = int.from_bytes(sig[:size], "big")
+    s = int.from_bytes(sig[size:], "big")
+    return utils.encode_dss_signature(r, s)
+
+
+def der_to_rs(key, der: bytes) -> bytes:
+    size = field_bytes(key)
+    r, s = utils.decode_dss_signature(der)
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def rsa_size(key) -> int:
+    return (key.key_size + 7) // 8
+
+
+def verify(req: dict) -> str:
+    key = serialization.load_der_public_key(bytes.fromhex(req["spki"]))
+    sig = bytes.fromhex(req["sig"])
+    kind = req["kind"]
+    msg = message(req)
+    expect = req.get("expect", True)
+    try:
+        if kind.startswith("rsa_"):
+            if not isinstance(key, rsa.RSAPublicKey):
+                raise ValueError("not an RSA public key")
+            if len(sig) != rsa_size(key):
+                raise ValueError(f"signature is {len(sig)} bytes, modulus is {rsa_size(key)}")
+        elif kind.startswith("ecdsa"):
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise ValueError("not an EC public key")
+        if kind == "rsa_pkcs1":
+            key.verify(sig, msg, padding.PKCS1v15(), hash_of(req))
+        elif kind == "rsa_pkcs1_prehashed":
+            key.verify(sig, msg, padding.PKCS1v15(), utils.Prehashed(hash_of(req)))
+        elif kind == "rsa_pkcs1_block":
+            numbers = key.public_numbers()
+            k = rsa_size(key)
+            if len(msg) > k - 11:
+                raise ValueError("block too long for CKM_RSA_PKCS")
+            m = pow(int.from_bytes(sig, "big"), numbers.e, numbers.n).to_bytes(k, "big")
+            want = b"\x00\x01" + b"\xff" * (k - 3 - len(msg)) + b"\x00" + msg
+            if m != want:
+                raise InvalidSignature()
+        elif kind in ("rsa_pss", "rsa_pss_prehashed"):
+            h = hash_of(req)
+            pss = padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)
+            algorithm = utils.Prehashed(h) if kind == "rsa_pss_prehashed" else h
+            key.verify(sig, msg, pss, algorithm)
+        elif kind == "ecdsa":
+            key.verify(rs_to_der(key, sig), msg, ec.ECDSA(hash_of(req)))
+        elif kind == "ecdsa_prehashed":
+            key.verify(rs_to_der(key, sig), msg, ec.ECDSA(prehash_of(msg)))
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+    except InvalidSignature:
+        return "OK" if not expect else "FAIL signature does not verify"
+    return "OK" if expect else "FAIL signature verifies but was expected not to"
+
+
+def keygen(req: dict) -> str:
+    spec = req["spec"]
+    if spec in RSA_BITS:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS[spec])
+    elif spec in CURVES:
+        key = ec.generate_private_key(CURVES[spec]())
+    else:
+        raise ValueError(f"unknown key spec {spec!r}")
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return "OK " + base64.b64encode(der).decode()
+
+
+def sign(req: dict) -> str:
+    key = serialization.load_der_private_key(base64.b64decode(req["pkcs8"]), password=None)
+    kind = req["kind"]
+    msg = message(req)
+    if kind == "rsa_pkcs1":
+        sig = key.sign(msg, padding.PKCS1v15(), hash_of(req))
+    elif kind == "rsa_pkcs1_prehashed":
+        sig = key.sign(msg, padding.PKCS1v15(), utils.Prehashed(hash_of(req)))
+    elif kind in ("rsa_pss", "rsa_pss_prehashed"):
+        h = hash_of(req)
+        pss = padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size)
+        sig = key.sign(msg, pss, utils.Prehashed(h) if kind == "rsa_pss_prehashed" else h)
+    elif kind == "ecdsa":
+        sig = der_to_rs(key, key.sign(msg, ec.ECDSA(hash_of(req))))
+    elif kind == "ecdsa_prehashed":
+        sig = der_to_rs(key, key.sign(msg, ec.ECDSA(prehash_of(msg))))
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    return "OK " + sig.hex()
+
+
+OPS = {"verify": verify, "keygen": keygen, "sign": sign}
+
+
+def main() -> int:
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            req = json.loads(line)
+            answer = OPS[req["op"]](req)
+        except Exception as e:  # noqa: BLE001 - every failure is reported, in order
+            answer = f"FAIL {type(e).__name__}: {e}".replace("\n", " ")
+        sys.stdout.write(answer + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
