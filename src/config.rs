@@ -33,10 +33,23 @@ pub struct AwsConfig {
     pub call_timeout_ms: u64,
     #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
+    #[serde(default)]
+    pub retry_mode: RetryMode,
     #[serde(default = "defaults::alias_refresh_seconds")]
     pub alias_refresh_seconds: u64,
     #[serde(default = "defaults::max_concurrent_requests")]
     pub max_concurrent_requests: usize,
+}
+
+/// How the SDK retries throttling and 5xx answers. Both back off with
+/// jitter; adaptive also rate-limits the client after a throttling answer,
+/// which can hold a single signature past its time budget, so it is opt-in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryMode {
+    #[default]
+    Standard,
+    Adaptive,
 }
 
 mod defaults {
@@ -57,6 +70,25 @@ mod defaults {
     }
 }
 
+impl AwsConfig {
+    /// The longest one KMS call may take, retries included: every attempt
+    /// at its timeout plus the SDK's largest backoff before each retry
+    /// (1 s, doubling, at most 20 s). Cutting it shorter would cancel the
+    /// retries that throttling and 5xx answers need.
+    pub fn operation_budget(&self) -> std::time::Duration {
+        let attempts = u64::from(self.max_attempts.max(1));
+        let backoff_ms: u64 = (1..attempts)
+            .map(|i| (1000u64 << (i - 1).min(5)).min(20_000))
+            .sum();
+        std::time::Duration::from_millis(
+            self.call_timeout_ms
+                .saturating_add(self.connect_timeout_ms)
+                .saturating_mul(attempts)
+                .saturating_add(backoff_ms),
+        )
+    }
+}
+
 impl Default for AwsConfig {
     fn default() -> Self {
         AwsConfig {
@@ -67,6 +99,7 @@ impl Default for AwsConfig {
             connect_timeout_ms: defaults::connect_timeout_ms(),
             call_timeout_ms: defaults::call_timeout_ms(),
             max_attempts: defaults::max_attempts(),
+            retry_mode: RetryMode::Standard,
             alias_refresh_seconds: defaults::alias_refresh_seconds(),
             max_concurrent_requests: defaults::max_concurrent_requests(),
         }

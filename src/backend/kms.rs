@@ -3,7 +3,7 @@
 //! C_Initialize makes no network call, and a cap on concurrent requests.
 
 use super::{Backend, BackendError, BoxFuture, Failure, RemoteKey, SigningAlgorithm};
-use crate::config::AwsConfig;
+use crate::config::{AwsConfig, RetryMode};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
@@ -47,12 +47,13 @@ impl KmsBackend {
                 let timeouts = aws_config::timeout::TimeoutConfig::builder()
                     .connect_timeout(Duration::from_millis(s.connect_timeout_ms))
                     .operation_attempt_timeout(Duration::from_millis(s.call_timeout_ms))
-                    .operation_timeout(Duration::from_millis(
-                        s.call_timeout_ms.saturating_mul(u64::from(s.max_attempts)),
-                    ))
+                    .operation_timeout(s.operation_budget())
                     .build();
-                let retry =
-                    aws_config::retry::RetryConfig::adaptive().with_max_attempts(s.max_attempts);
+                let retry = match s.retry_mode {
+                    RetryMode::Standard => aws_config::retry::RetryConfig::standard(),
+                    RetryMode::Adaptive => aws_config::retry::RetryConfig::adaptive(),
+                }
+                .with_max_attempts(s.max_attempts);
                 let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .timeout_config(timeouts)
                     .retry_config(retry);

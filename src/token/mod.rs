@@ -51,13 +51,10 @@ pub fn pad<const N: usize>(s: &str) -> [u8; N] {
     out
 }
 
+/// How long the module waits for a KMS call: the SDK's own budget, and a
+/// margin so that the SDK's timeout, not ours, is what normally fires.
 fn deadline(aws: &AwsConfig) -> Duration {
-    let attempts = u64::from(aws.max_attempts);
-    Duration::from_millis(
-        aws.call_timeout_ms.saturating_mul(attempts)
-            + aws.connect_timeout_ms.saturating_mul(attempts)
-            + 2_000,
-    )
+    aws.operation_budget() + Duration::from_secs(2)
 }
 
 impl Drop for Module {
