@@ -1,0 +1,137 @@
+//! C_Initialize's arguments as PKCS#11 defines them, the configuration path
+//! in pReserved, a bad configuration refused with nothing initialised, and
+//! many initialize/finalize cycles with no growth in threads.
+//!
+//! One test: these all initialise the same process-wide module in turn.
+
+mod common;
+
+use common::*;
+use std::ffi::{c_void, CString};
+use std::ptr;
+
+extern "C" fn create_mutex(_: *mut *mut c_void) -> CK_RV {
+    CKR_OK
+}
+extern "C" fn mutex_op(_: *mut c_void) -> CK_RV {
+    CKR_OK
+}
+
+fn args(flags: CK_FLAGS, mutexes: bool, reserved: *mut c_void) -> CK_C_INITIALIZE_ARGS {
+    CK_C_INITIALIZE_ARGS {
+        CreateMutex: mutexes.then_some(create_mutex as _),
+        DestroyMutex: mutexes.then_some(mutex_op as _),
+        LockMutex: mutexes.then_some(mutex_op as _),
+        UnlockMutex: mutexes.then_some(mutex_op as _),
+        flags,
+        pReserved: reserved,
+    }
+}
+
+fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line[8..].trim().parse().unwrap()
+}
+
+#[test]
+fn initialize_arguments_configuration_and_cycles() {
+    set_aws_env("http://127.0.0.1:9");
+    std::env::remove_var("KMS11_KEYS");
+    let dir = tmp_dir();
+    let env_conf = dir.join("env.toml");
+    write(&env_conf, "[[token]]\nlabel = \"from-env\"\n");
+    std::env::set_var("KMS11_CONFIG", &env_conf);
+    let m = Module::load(&build::module_path());
+    let f = m.list();
+    let init = |a: Option<&mut CK_C_INITIALIZE_ARGS>| -> CK_RV {
+        let p = a.map_or(ptr::null_mut(), |a| {
+            a as *mut CK_C_INITIALIZE_ARGS as *mut c_void
+        });
+        // SAFETY: the test's own arguments, alive for the call.
+        unsafe { f.C_Initialize.unwrap()(p) }
+    };
+    // SAFETY: plain calls of the module's function list.
+    let finalize = || unsafe { f.C_Finalize.unwrap()(ptr::null_mut()) };
+    let not_initialised = || {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: as above.
+        let rv = unsafe { f.C_GetSlotList.unwrap()(CK_FALSE, ptr::null_mut(), &mut n) };
+        assert_eq!(
+            rv,
+            CKR_CRYPTOKI_NOT_INITIALIZED,
+            "C_GetSlotList: {}",
+            rv_name(rv)
+        );
+    };
+    let first_label = || {
+        let slots = ok(m.slots(false), "C_GetSlotList");
+        text(&ok(m.token_info(slots[0]), "C_GetTokenInfo").label)
+    };
+
+    // The application's mutexes without CKF_OS_LOCKING_OK: kms11 cannot use them.
+    assert_eq!(
+        init(Some(&mut args(0, true, ptr::null_mut()))),
+        CKR_CANT_LOCK
+    );
+    not_initialised();
+    // Some mutex functions but not all: bad arguments.
+    let mut partial = args(CKF_OS_LOCKING_OK, true, ptr::null_mut());
+    partial.UnlockMutex = None;
+    assert_eq!(init(Some(&mut partial)), CKR_ARGUMENTS_BAD);
+    // kms11 needs threads of its own for KMS calls.
+    assert_eq!(
+        init(Some(&mut args(
+            CKF_LIBRARY_CANT_CREATE_OS_THREADS,
+            false,
+            ptr::null_mut()
+        ))),
+        CKR_NEED_TO_CREATE_THREADS
+    );
+    not_initialised();
+    // Mutexes offered, but OS locking allowed: fine.
+    assert_eq!(
+        init(Some(&mut args(CKF_OS_LOCKING_OK, true, ptr::null_mut()))),
+        CKR_OK
+    );
+    assert_eq!(first_label(), "from-env", "KMS11_CONFIG is read");
+    assert_eq!(finalize(), CKR_OK);
+
+    // pReserved names the configuration file, ahead of KMS11_CONFIG.
+    let reserved_conf = dir.join("reserved.toml");
+    write(&reserved_conf, "[[token]]\nlabel = \"from-preserved\"\n");
+    let path = CString::new(reserved_conf.to_str().unwrap()).unwrap();
+    assert_eq!(
+        init(Some(&mut args(
+            CKF_OS_LOCKING_OK,
+            false,
+            path.as_ptr() as *mut c_void
+        ))),
+        CKR_OK
+    );
+    assert_eq!(first_label(), "from-preserved");
+    assert_eq!(finalize(), CKR_OK);
+
+    // A bad file is refused, and nothing is initialised.
+    let bad = dir.join("bad.toml");
+    write(&bad, "[aws]\nregoin = \"us-east-1\"\n");
+    std::env::set_var("KMS11_CONFIG", &bad);
+    assert_eq!(init(None), CKR_GENERAL_ERROR);
+    not_initialised();
+    std::env::set_var("KMS11_CONFIG", &env_conf);
+
+    // Many cycles leave no threads behind.
+    assert_eq!(init(None), CKR_OK);
+    assert_eq!(finalize(), CKR_OK);
+    let before = threads();
+    for round in 0..200 {
+        assert_eq!(init(None), CKR_OK, "C_Initialize, round {round}");
+        ok(m.slots(false), "C_GetSlotList");
+        assert_eq!(finalize(), CKR_OK, "C_Finalize, round {round}");
+    }
+    assert_eq!(
+        threads(),
+        before,
+        "threads after 200 initialize/finalize cycles"
+    );
+}
