@@ -57,6 +57,33 @@ fn deadline(aws: &AwsConfig) -> Duration {
     aws.operation_budget() + Duration::from_secs(2)
 }
 
+/// What C_Sign/C_SignFinal and C_Verify/C_VerifyFinal check before doing
+/// anything: an operation is active, and the call can finish it. A call that
+/// cannot ends the operation, as any failure does.
+fn check_finish(op: &mut Option<Operation>, final_call: bool) -> Result<()> {
+    let active = op
+        .as_ref()
+        .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
+    let problem = if !final_call && active.updated {
+        // C_Sign/C_Verify cannot finish a multi-part operation.
+        Some(Error::from(CKR_OPERATION_ACTIVE))
+    } else if final_call && active.hasher.is_none() {
+        Some(Error::new(
+            CKR_FUNCTION_NOT_SUPPORTED,
+            "this mechanism is single-part only",
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(e) => {
+            *op = None;
+            Err(e)
+        }
+        None => Ok(()),
+    }
+}
+
 impl Drop for Module {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
@@ -464,23 +491,8 @@ impl Module {
     ) -> Result<Output> {
         let session = self.session(h)?;
         let mut s = session.state.lock();
-        let op = s
-            .sign
-            .as_ref()
-            .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
-        if !final_call && op.updated {
-            // C_Sign cannot finish a multi-part operation; like any other
-            // failure, this ends it.
-            s.sign = None;
-            return Err(CKR_OPERATION_ACTIVE.into());
-        }
-        if final_call && op.hasher.is_none() {
-            s.sign = None;
-            return Err(Error::new(
-                CKR_FUNCTION_NOT_SUPPORTED,
-                "this mechanism is single-part only",
-            ));
-        }
+        check_finish(&mut s.sign, final_call)?;
+        let op = s.sign.as_ref().expect("checked above");
         let len = op.key.signature_len();
         match capacity {
             None => return Ok(Output::Length(len)),
@@ -546,21 +558,8 @@ impl Module {
     ) -> Result<()> {
         let session = self.session(h)?;
         let mut s = session.state.lock();
-        let op = s
-            .verify
-            .as_ref()
-            .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
-        if !final_call && op.updated {
-            s.verify = None;
-            return Err(CKR_OPERATION_ACTIVE.into());
-        }
+        check_finish(&mut s.verify, final_call)?;
         let op = s.verify.take().expect("checked above");
-        if final_call && op.hasher.is_none() {
-            return Err(Error::new(
-                CKR_FUNCTION_NOT_SUPPORTED,
-                "this mechanism is single-part only",
-            ));
-        }
         let key = op.key.clone();
         let mechanism = op.mechanism;
         let input = op.finish(data);
