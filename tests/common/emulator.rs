@@ -72,7 +72,7 @@ impl Emulator {
             }
         };
         let url = line.trim().to_string();
-        if !url.starts_with("http://127.0.0.1:") {
+        if !url.starts_with("http://127.0.0.1:") && !url.starts_with("https://127.0.0.1:") {
             let _ = child.wait();
             panic!(
                 "the emulator did not start (first line {url:?}); log: {}",
