@@ -374,3 +374,17 @@ fn initialize_and_finalize() {
         }
     }
 }
+
+/// The module must not link the host's OpenSSL: loaded by OpenSSL itself
+/// (pkcs11-provider), a second copy or a clash of versions breaks the host.
+#[test]
+fn does_not_link_openssl() {
+    let so = build::module_path();
+    let out = std::process::Command::new("ldd").arg(&so).output().expect("ldd");
+    assert!(out.status.success(), "ldd {}", so.display());
+    let deps = String::from_utf8_lossy(&out.stdout);
+    assert!(deps.contains("libc.so"), "ldd output without libc: {deps}");
+    for lib in ["libssl", "libcrypto"] {
+        assert!(!deps.contains(lib), "libkms11.so links {lib}:\n{deps}");
+    }
+}
