@@ -380,7 +380,10 @@ fn initialize_and_finalize() {
 #[test]
 fn does_not_link_openssl() {
     let so = build::module_path();
-    let out = std::process::Command::new("ldd").arg(&so).output().expect("ldd");
+    let out = std::process::Command::new("ldd")
+        .arg(&so)
+        .output()
+        .expect("ldd");
     assert!(out.status.success(), "ldd {}", so.display());
     let deps = String::from_utf8_lossy(&out.stdout);
     assert!(deps.contains("libc.so"), "ldd output without libc: {deps}");

@@ -1,7 +1,7 @@
 //! The C ABI and nothing else. Every entry point goes through `guard`:
 //! the body is a `Result<()>` whose error carries its CK_RV, panics are
 //! caught (a panic crossing `extern "C"` would abort the host), and the
-//! outcome is logged once, here.
+//! outcome is traced here; failures are logged once where they happen.
 //!
 //! The module state lives in an `ArcSwapOption`, not behind a lock: a
 //! `fork()` while another thread holds a lock would leave it held forever in
@@ -42,11 +42,10 @@ fn guard(name: &'static str, body: impl FnOnce() -> Result<()>) -> CK_RV {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => {
-            if matches!(e.rv, CKR_GENERAL_ERROR | CKR_DEVICE_ERROR) {
-                log_at!(Error, "{name}: {e}");
-            } else {
-                log_at!(Debug, "{name}: {e}");
-            }
+            // Failures that need the user's attention (KMS refused or could
+            // not be reached, a bad configuration) were logged where they
+            // happened, with their context; here they are only traced.
+            log_at!(Debug, "{name}: {e}");
             e.rv
         }
         Err(panic) => {

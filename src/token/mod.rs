@@ -453,31 +453,33 @@ impl Module {
         let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
         let backend = self.backend.clone();
         let k = key.clone();
-        let sig = crate::runtime::run(self.runtime(), self.deadline, async move {
+        let signature = crate::runtime::run(self.runtime(), self.deadline, async move {
             backend
                 .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
                 .await
-        })?
-        .map_err(|e| {
+        })
+        .and_then(|answer| answer.map_err(Error::from))
+        .and_then(|sig| {
+            if !key.spec.is_rsa() {
+                crate::mechanism::ecdsa::der_to_fixed(key.spec, &sig)
+            } else if sig.len() != key.signature_len() {
+                Err(Error::new(
+                    CKR_DEVICE_ERROR,
+                    "KMS returned an RSA signature of the wrong length",
+                ))
+            } else {
+                Ok(sig)
+            }
+        });
+        if let Err(e) = &signature {
             log_at!(
                 Error,
                 "Sign with {} ({}) failed: {e}",
                 key.arn,
                 algorithm.as_kms()
             );
-            Error::from(e)
-        })?;
-        if key.spec.is_rsa() {
-            if sig.len() != key.signature_len() {
-                return Err(Error::new(
-                    CKR_DEVICE_ERROR,
-                    "KMS returned an RSA signature of the wrong length",
-                ));
-            }
-            Ok(sig)
-        } else {
-            crate::mechanism::ecdsa::der_to_fixed(key.spec, &sig)
         }
+        signature
     }
 
     /// C_Sign and C_SignFinal: a size query leaves the operation active;

@@ -103,16 +103,21 @@ impl Slot {
             .filter(|(_, k)| first || k.is_alias())
             .map(|(i, k)| (i, k.reference().to_string(), k.grant_tokens.clone()))
             .collect();
-        let answers = resolve(wanted)?;
+        let unreachable = |why: String| {
+            let e = Error::new(
+                CKR_DEVICE_ERROR,
+                format!("token '{}': cannot reach KMS: {why}", self.label),
+            );
+            log_at!(Error, "{e}");
+            e
+        };
+        let answers = resolve(wanted).map_err(|e| unreachable(e.to_string()))?;
         if first {
             if let Some((_, Err(e))) = answers
                 .iter()
                 .find(|(_, r)| matches!(r, Err(e) if e.is_transient()))
             {
-                return Err(Error::new(
-                    CKR_DEVICE_ERROR,
-                    format!("token '{}': cannot reach KMS: {e}", self.label),
-                ));
+                return Err(unreachable(e.to_string()));
             }
         }
         let mut t = self.table.write();
