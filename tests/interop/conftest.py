@@ -1,0 +1,90 @@
+"""Fixtures for the interoperability tests: real clients (installed from
+Debian's packages by scripts/setup) sign through libkms11.so against the
+emulator, and a second tool verifies every signature."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "contract"))
+
+import kmshelp  # noqa: E402
+
+MODULE = Path(os.environ.get("KMS11_MODULE", REPO / "target" / "debug" / "libkms11.so"))
+
+# (alias, KeySpec, CKA_ID in hex)
+KEYS = [
+    ("rsa2048", "RSA_2048", "a1"),
+    ("rsa3072", "RSA_3072", "a2"),
+    ("rsa4096", "RSA_4096", "a3"),
+    ("p256", "ECC_NIST_P256", "b1"),
+    ("p384", "ECC_NIST_P384", "b2"),
+    ("p521", "ECC_NIST_P521", "b3"),
+]
+
+
+@dataclass
+class Token:
+    env: dict[str, str]
+    dir: Path
+    kms: object
+
+    def run(self, *argv: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Runs a command with the module's environment, bounded in time."""
+        r = subprocess.run(argv, env=self.env, input=input, capture_output=True, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(argv)} exited {r.returncode}\nstdout: {r.stdout.decode(errors='replace')}\n"
+                f"stderr: {r.stderr.decode(errors='replace')}"
+            )
+        return r
+
+    def pkcs11_tool(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run("pkcs11-tool", "--module", str(MODULE), *args, check=check)
+
+    def public_pem(self, key_id: str) -> Path:
+        """The key's public key as PEM, from KMS GetPublicKey (not through
+        the module), so verification does not trust what the module shows."""
+        pem = self.dir / f"{key_id}.pem"
+        if not pem.exists():
+            alias = next(a for a, _, kid in KEYS if kid == key_id)
+            der = self.kms.get_public_key(KeyId=f"alias/{alias}")["PublicKey"]
+            pem.write_bytes(kmshelp.load_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+        return pem
+
+
+@pytest.fixture(scope="session")
+def token(tmp_path_factory) -> Token:
+    if not MODULE.exists():
+        pytest.fail(f"{MODULE} is missing: run cargo build --lib first")
+    d = tmp_path_factory.mktemp("interop")
+    seed = d / "seed.json"
+    seed.write_text(json.dumps({"Keys": [
+        {"KeySpec": spec, "KeyUsage": "SIGN_VERIFY", "Aliases": [f"alias/{alias}"]} for alias, spec, _ in KEYS
+    ]}))
+    server, url = kmshelp.start_emulator_process("--seed", str(seed))
+    conf = d / "pkcs11.conf"
+    conf.write_text(
+        '[[token]]\nlabel = "interop"\n'
+        + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in KEYS)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KMS11_", "AWS_"))}
+    env.update(
+        KMS11_CONFIG=str(conf),
+        AWS_ENDPOINT_URL_KMS=url,
+        AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    yield Token(env=env, dir=d, kms=kmshelp.make_client(url))
+    server.stop()
