@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 entry! {
     fn C_Initialize(init_args: CK_VOID_PTR) {
+        // KMS11_LOG applies from here on; the configuration may add a file.
+        crate::log::configure(None, None);
         let mut explicit_config = None;
         if !init_args.is_null() {
             // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).
@@ -23,9 +25,11 @@ entry! {
             if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
                 return Err(CKR_ARGUMENTS_BAD.into());
             }
-            if args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0 {
-                return Err(Error::new(CKR_NEED_TO_CREATE_THREADS, "kms11 needs its own threads for KMS calls"));
-            }
+            log_at!(Debug, "C_Initialize: flags {:#x}, mutex functions {given:?}, pReserved {}", args.flags, !args.pReserved.is_null());
+            // CKF_LIBRARY_CANT_CREATE_OS_THREADS is accepted, not refused with
+            // CKR_NEED_TO_CREATE_THREADS: GnuTLS always sets it, and kms11
+            // cannot reach KMS without threads of its own. They are started
+            // at the first KMS call, never here.
             if given[0] && args.flags & CKF_OS_LOCKING_OK == 0 {
                 return Err(Error::new(CKR_CANT_LOCK, "kms11 uses the OS's locks, not the application's"));
             }

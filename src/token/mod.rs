@@ -30,7 +30,9 @@ pub struct Module {
     /// must call C_Initialize again.
     pub pid: u32,
     pub config_source: String,
-    runtime: Option<tokio::runtime::Runtime>,
+    /// Started by the first KMS call, not by C_Initialize: a process that
+    /// initialises and forks, or never signs, has no threads of ours.
+    runtime: std::sync::OnceLock<tokio::runtime::Runtime>,
     backend: Arc<dyn Backend>,
     pub slots: Vec<Slot>,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
@@ -110,7 +112,7 @@ impl Module {
         Ok(Module {
             pid: std::process::id(),
             config_source: config.source,
-            runtime: Some(crate::runtime::new_runtime()?),
+            runtime: std::sync::OnceLock::new(),
             backend,
             slots,
             sessions: RwLock::new(HashMap::new()),
@@ -120,10 +122,13 @@ impl Module {
         })
     }
 
-    fn runtime(&self) -> &tokio::runtime::Runtime {
-        self.runtime
-            .as_ref()
-            .expect("runtime lives as long as the module")
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = crate::runtime::new_runtime()?;
+        // Another thread may have won the race; its runtime is kept.
+        Ok(self.runtime.get_or_init(|| rt))
     }
 
     pub fn slot(&self, id: CK_SLOT_ID) -> Result<&Slot> {
@@ -135,7 +140,7 @@ impl Module {
 
     fn resolve(&self, slot: &Slot) -> Result<()> {
         let backend = self.backend.clone();
-        let rt = self.runtime();
+        let rt = self.runtime()?;
         let deadline = self.deadline;
         slot.ensure_resolved(
             |wanted| crate::runtime::run(rt, deadline, slot::resolve_all(backend, wanted)),
@@ -453,7 +458,7 @@ impl Module {
         let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
         let backend = self.backend.clone();
         let k = key.clone();
-        let signature = crate::runtime::run(self.runtime(), self.deadline, async move {
+        let signature = crate::runtime::run(self.runtime()?, self.deadline, async move {
             backend
                 .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
                 .await
