@@ -2,10 +2,15 @@
 //! never stdout (the host may be writing a signature there). The level comes
 //! from `KMS11_LOG` (off, error, warn, info, debug), else the configuration.
 //! Nothing logged here ever carries credentials, PINs or data to be signed.
+//!
+//! No lock is taken to log: a lock held by some thread at `fork()` stays
+//! held forever in the child, and a child calls C_Initialize, which logs.
+//! Each line is one `write` on a file handle opened for appending.
 
-use parking_lot::Mutex;
+use arc_swap::ArcSwapOption;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 #[repr(u8)]
@@ -31,30 +36,48 @@ impl Level {
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
-static FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// Where lines go: the configured file, or stderr opened anew for
+/// appending (std's own stderr handle has a lock). `None`: std's stderr.
+static SINK: ArcSwapOption<std::fs::File> = ArcSwapOption::const_empty();
+
+fn env_level() -> Option<Level> {
+    std::env::var("KMS11_LOG")
+        .ok()
+        .and_then(|l| Level::parse(&l))
+}
+
+/// Applies `KMS11_LOG` alone, before the configuration is read.
+pub fn level_from_env() {
+    if let Some(level) = env_level() {
+        LEVEL.store(level as u8, Ordering::Relaxed);
+    }
+}
 
 /// Sets the level and destination; `KMS11_LOG` wins over the configuration.
 pub fn configure(level: Option<&str>, file: Option<&std::path::Path>) {
-    let level = std::env::var("KMS11_LOG")
-        .ok()
-        .and_then(|l| Level::parse(&l))
+    let level = env_level()
         .or_else(|| level.and_then(Level::parse))
         .unwrap_or(Level::Warn);
     LEVEL.store(level as u8, Ordering::Relaxed);
-    let opened = file.and_then(|p| {
+    let open = |p: &std::path::Path| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
+    };
+    let sink = match file {
+        Some(p) => open(p)
             .map_err(|e| {
                 eprintln!(
                     "kms11: cannot open log file {}: {e}; logging to stderr",
                     p.display()
                 )
             })
-            .ok()
-    });
-    *FILE.lock() = opened;
+            .ok(),
+        None => None,
+    }
+    .or_else(|| open(std::path::Path::new("/dev/stderr")).ok());
+    SINK.store(sink.map(Arc::new));
 }
 
 pub fn enabled(level: Level) -> bool {
@@ -66,10 +89,9 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
         return;
     }
     let line = format!("kms11[{}]: {:?}: {message}\n", std::process::id(), level);
-    let mut file = FILE.lock();
-    match file.as_mut() {
-        Some(f) => {
-            let _ = f.write_all(line.as_bytes());
+    match SINK.load().as_deref() {
+        Some(mut file) => {
+            let _ = file.write_all(line.as_bytes());
         }
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());

@@ -144,10 +144,13 @@ where
             let code = err.code().unwrap_or("Unknown").to_string();
             let failure = match code.as_str() {
                 "NotFoundException" => Failure::NotFound,
-                "AccessDeniedException"
-                | "UnrecognizedClientException"
+                "AccessDeniedException" => Failure::AccessDenied,
+                // Credentials that expired, were mistyped or are signed with a
+                // skewed clock say nothing about the key: transient.
+                "UnrecognizedClientException"
                 | "InvalidSignatureException"
-                | "ExpiredTokenException" => Failure::AccessDenied,
+                | "ExpiredTokenException"
+                | "ExpiredToken" => Failure::Credentials,
                 "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
                     Failure::KeyUnusable
                 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 entry! {
     fn C_Initialize(init_args: CK_VOID_PTR) {
         // KMS11_LOG applies from here on; the configuration may add a file.
-        crate::log::configure(None, None);
+        crate::log::level_from_env();
         let mut explicit_config = None;
         if !init_args.is_null() {
             // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).

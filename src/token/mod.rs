@@ -89,7 +89,13 @@ fn check_finish(op: &mut Option<Operation>, final_call: bool) -> Result<()> {
 impl Drop for Module {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
+            // Waiting for the runtime's threads is not allowed on a thread
+            // that is itself inside some tokio runtime (a Rust host may be).
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(Duration::from_secs(2));
+            }
         }
     }
 }
@@ -128,7 +134,10 @@ impl Module {
         }
         let rt = crate::runtime::new_runtime()?;
         // Another thread may have won the race; its runtime is kept.
-        Ok(self.runtime.get_or_init(|| rt))
+        if let Err(ours) = self.runtime.set(rt) {
+            ours.shutdown_background();
+        }
+        Ok(self.runtime.get().expect("set above or by the winner"))
     }
 
     pub fn slot(&self, id: CK_SLOT_ID) -> Result<&Slot> {
@@ -340,7 +349,7 @@ impl Module {
             .find
             .as_mut()
             .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
-        let end = (find.next + max).min(find.handles.len());
+        let end = find.next.saturating_add(max).min(find.handles.len());
         let out = find.handles[find.next..end].to_vec();
         find.next = end;
         Ok(out)

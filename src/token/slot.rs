@@ -85,10 +85,24 @@ impl Slot {
             -> Result<Vec<(usize, std::result::Result<RemoteKey, BackendError>)>>,
         next_handle: &AtomicU64,
     ) -> Result<()> {
-        if self.fresh(&self.table.read()) {
-            return Ok(());
-        }
-        let _one_at_a_time = self.resolving.lock();
+        let resolved_before = {
+            let t = self.table.read();
+            if self.fresh(&t) {
+                return Ok(());
+            }
+            t.resolved_at.is_some()
+        };
+        // The first resolution is waited for: there is nothing to answer
+        // with before it. A refresh is not: while one thread refreshes, the
+        // others go on with the objects the token already has.
+        let _one_at_a_time = if resolved_before {
+            match self.resolving.try_lock() {
+                Some(guard) => guard,
+                None => return Ok(()),
+            }
+        } else {
+            self.resolving.lock()
+        };
         let first = {
             let t = self.table.read();
             if self.fresh(&t) {
@@ -111,7 +125,21 @@ impl Slot {
             log_at!(Error, "{e}");
             e
         };
-        let answers = resolve(wanted).map_err(|e| unreachable(e.to_string()))?;
+        let answers = match resolve(wanted) {
+            Ok(answers) => answers,
+            Err(e) if first => return Err(unreachable(e.to_string())),
+            Err(e) => {
+                // A refresh that gets no answer keeps what the token has and
+                // tries again after the next interval.
+                log_at!(
+                    Warn,
+                    "token '{}': alias refresh failed, keeping the current keys: {e}",
+                    self.label
+                );
+                self.table.write().resolved_at = Some(Instant::now());
+                return Ok(());
+            }
+        };
         if first {
             if let Some((_, Err(e))) = answers
                 .iter()
