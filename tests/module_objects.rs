@@ -573,21 +573,7 @@ fn get_attribute_value_rules() {
 fn attributes_through_cryptoki() {
     use cryptoki::object::{Attribute, AttributeType, ObjectClass};
     let fx = fx();
-    let slot = fx
-        .ctx
-        .get_slots_with_token()
-        .expect("slots")
-        .into_iter()
-        .find(|s| {
-            fx.ctx
-                .get_token_info(*s)
-                .map(|t| t.label() == DEFAULT_TOKEN)
-                .unwrap_or(false)
-        });
-    let session = fx
-        .ctx
-        .open_rw_session(slot.expect("the test token"))
-        .expect("open session");
+    let session = fx.cryptoki_session();
     let k = fx.key("alias/obj-p384");
     let found = session
         .find_objects(&[

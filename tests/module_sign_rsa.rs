@@ -329,19 +329,7 @@ fn signing_through_cryptoki() {
     use cryptoki::mechanism::{Mechanism, MechanismType};
     use cryptoki::object::{Attribute, ObjectClass};
     let fx = fx();
-    let slot = fx
-        .ctx
-        .get_slots_with_token()
-        .expect("slots")
-        .into_iter()
-        .find(|s| {
-            fx.ctx
-                .get_token_info(*s)
-                .map(|t| t.label() == DEFAULT_TOKEN)
-                .unwrap_or(false)
-        })
-        .expect("the test token");
-    let session = fx.ctx.open_rw_session(slot).expect("open session");
+    let session = fx.cryptoki_session();
     let mut b = Batch::new();
     let mut rng = Rng::new();
     for name in ["alias/rsa2048", "alias/rsa4096"] {

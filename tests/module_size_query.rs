@@ -266,19 +266,7 @@ fn a_cryptoki_signature_is_one_kms_request() {
     use cryptoki::object::{Attribute, ObjectClass};
     let _serial = serial();
     let fx = fx();
-    let slot = fx
-        .ctx
-        .get_slots_with_token()
-        .expect("slots")
-        .into_iter()
-        .find(|s| {
-            fx.ctx
-                .get_token_info(*s)
-                .map(|t| t.label() == DEFAULT_TOKEN)
-                .unwrap_or(false)
-        })
-        .expect("the test token");
-    let session = fx.ctx.open_rw_session(slot).expect("open session");
+    let session = fx.cryptoki_session();
     let k = fx.key("alias/sq-p256");
     let key = session
         .find_objects(&[

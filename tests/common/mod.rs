@@ -174,6 +174,24 @@ impl Fixture {
     }
 
     /// The slot whose token has `label`.
+    /// A read-write session on the test token opened through cryptoki's
+    /// high-level API, as an application opens one.
+    pub fn cryptoki_session(&self) -> cryptoki::session::Session {
+        let slot = self
+            .ctx
+            .get_slots_with_token()
+            .expect("slots")
+            .into_iter()
+            .find(|s| {
+                self.ctx
+                    .get_token_info(*s)
+                    .map(|t| t.label() == self.token)
+                    .unwrap_or(false)
+            })
+            .expect("the test token");
+        self.ctx.open_rw_session(slot).expect("open session")
+    }
+
     pub fn slot(&self, label: &str) -> CK_SLOT_ID {
         find_slot(&self.m, label)
     }
