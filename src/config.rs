@@ -264,31 +264,50 @@ impl Config {
         Config::parse(&text, &path.display().to_string())
     }
 
-    /// Finds the configuration: the path given to C_Initialize, else
-    /// `$KMS11_CONFIG`, else `$KMS11_KEYS`, else the per-user file, else
-    /// `/etc/kms11/pkcs11.conf`. With none of these, no tokens.
+    /// Loads the configuration `locate` finds; with none, no tokens.
     pub fn load(explicit: Option<&str>) -> Result<Config, String> {
-        if let Some(path) = explicit.filter(|p| !p.is_empty()) {
-            return Config::from_file(Path::new(path));
+        match locate(explicit) {
+            Location::File(path, _) => Config::from_file(&path),
+            Location::KeyList(list) => Ok(Config::from_key_list(&list)),
+            Location::Nothing => Ok(Config {
+                source: "no configuration file".to_string(),
+                ..Config::default()
+            }),
         }
-        if let Some(path) = std::env::var_os("KMS11_CONFIG").filter(|p| !p.is_empty()) {
-            return Config::from_file(Path::new(&path));
-        }
-        if let Ok(list) = std::env::var("KMS11_KEYS") {
-            if !list.trim().is_empty() {
-                return Ok(Config::from_key_list(&list));
-            }
-        }
-        for path in default_paths() {
-            if path.is_file() {
-                return Config::from_file(&path);
-            }
-        }
-        Ok(Config {
-            source: "no configuration file".to_string(),
-            ..Config::default()
-        })
     }
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file, and what named it.
+    File(PathBuf, &'static str),
+    /// `KMS11_KEYS`.
+    KeyList(String),
+    Nothing,
+}
+
+/// Finds the configuration: the path given to C_Initialize, else
+/// `$KMS11_CONFIG`, else `$KMS11_KEYS`, else the per-user file, else
+/// `/etc/kms11/pkcs11.conf`.
+pub fn locate(explicit: Option<&str>) -> Location {
+    if let Some(path) = explicit.filter(|p| !p.is_empty()) {
+        return Location::File(PathBuf::from(path), "given explicitly");
+    }
+    if let Some(path) = std::env::var_os("KMS11_CONFIG").filter(|p| !p.is_empty()) {
+        return Location::File(PathBuf::from(path), "KMS11_CONFIG");
+    }
+    if let Ok(list) = std::env::var("KMS11_KEYS") {
+        if !list.trim().is_empty() {
+            return Location::KeyList(list);
+        }
+    }
+    for path in default_paths() {
+        if path.is_file() {
+            return Location::File(path, "default location");
+        }
+    }
+    Location::Nothing
 }
 
 pub fn default_paths() -> Vec<PathBuf> {

@@ -12,8 +12,11 @@ pub mod error;
 mod ffi;
 pub mod log;
 pub mod mechanism;
+pub mod public_key;
 pub mod runtime;
 pub mod token;
+pub mod uri;
+pub mod x509;
 
 /// The module's version, as CK_INFO and CK_TOKEN_INFO report it.
 pub fn version() -> (u8, u8) {

@@ -235,6 +235,10 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
             ))))
         }
     };
+    if target.is_empty() && is_post && is_get_caller_identity(&body) {
+        emulator.counters.count_request("sts:GetCallerIdentity");
+        return Ok(caller_identity(&emulator.store.account));
+    }
     let name = target.strip_prefix("TrentService.").unwrap_or("");
     let op = match ops::lookup(name) {
         Some(op) if is_post => op,
@@ -290,6 +294,27 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
         Ok(v) => respond(200, serde_json::to_vec(&v).unwrap_or_default()),
         Err(e) => error(&e),
     })
+}
+
+/// STS GetCallerIdentity (the AWS query protocol), so that a client pointed
+/// at the emulator with `AWS_ENDPOINT_URL_STS` learns whose credentials it
+/// uses, as `kms11 doctor` asks.
+fn is_get_caller_identity(body: &[u8]) -> bool {
+    std::str::from_utf8(body).is_ok_and(|b| b.split('&').any(|p| p == "Action=GetCallerIdentity"))
+}
+
+fn caller_identity(account: &str) -> Response<Full<Bytes>> {
+    let xml = format!(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+         <GetCallerIdentityResult><Arn>arn:aws:iam::{account}:user/kms11-emulator</Arn>\
+         <UserId>AIDAKMS11EMULATOR</UserId><Account>{account}</Account></GetCallerIdentityResult>\
+         <ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
+        uuid::Uuid::new_v4()
+    );
+    let mut r = respond(200, xml.into_bytes());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    r
 }
 
 /// The AccessDeniedException a key policy without the permission gives.

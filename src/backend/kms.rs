@@ -2,7 +2,7 @@
 //! ARN is used in the ARN's region), created on first use so that
 //! C_Initialize makes no network call, and a cap on concurrent requests.
 
-use super::{Backend, BackendError, BoxFuture, Failure, RemoteKey, SigningAlgorithm};
+use super::{Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, SigningAlgorithm};
 use crate::config::{AwsConfig, RetryMode};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
@@ -40,7 +40,11 @@ impl KmsBackend {
         }
     }
 
-    async fn sdk_config(&self) -> Result<&aws_config::SdkConfig, BackendError> {
+    pub(crate) fn settings(&self) -> &AwsConfig {
+        &self.settings
+    }
+
+    pub(crate) async fn sdk_config(&self) -> Result<&aws_config::SdkConfig, BackendError> {
         self.sdk
             .get_or_try_init(|| async {
                 let s = &self.settings;
@@ -62,9 +66,6 @@ impl KmsBackend {
                 }
                 if let Some(profile) = &s.profile {
                     loader = loader.profile_name(profile);
-                }
-                if let Some(url) = &s.endpoint_url {
-                    loader = loader.endpoint_url(url);
                 }
                 if let Some(bundle) = &s.ca_bundle {
                     loader = loader.http_client(http_client_with_roots(bundle)?);
@@ -92,10 +93,14 @@ impl KmsBackend {
         Ok(clients
             .entry(region.clone())
             .or_insert_with(|| {
-                let conf = aws_sdk_kms::config::Builder::from(sdk)
-                    .region(aws_sdk_kms::config::Region::new(region))
-                    .build();
-                Client::from_conf(conf)
+                // The endpoint is KMS's alone: the credential providers'
+                // own calls (STS, SSO) keep their endpoints.
+                let mut conf = aws_sdk_kms::config::Builder::from(sdk)
+                    .region(aws_sdk_kms::config::Region::new(region));
+                if let Some(url) = &self.settings.endpoint_url {
+                    conf = conf.endpoint_url(url);
+                }
+                Client::from_conf(conf.build())
             })
             .clone())
     }
@@ -201,7 +206,7 @@ where
 
 /// The error and its causes on one line: the SDK's top-level message alone
 /// ("dispatch failure") does not say what to fix.
-fn source_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
@@ -245,6 +250,48 @@ impl Backend for KmsBackend {
                     .map(|a| a.as_str().to_string())
                     .collect(),
                 public_key: out.public_key.map(Blob::into_inner).unwrap_or_default(),
+            })
+        })
+    }
+
+    fn describe_key<'a>(
+        &'a self,
+        key: &'a str,
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>> {
+        Box::pin(async move {
+            let client = self.client(arn_region(key)).await?;
+            let _permit = self.limit.acquire().await.ok();
+            let out = client
+                .describe_key()
+                .key_id(key)
+                .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
+                .send()
+                .await
+                .map_err(classify)?;
+            let m = out.key_metadata.ok_or_else(|| BackendError {
+                failure: Failure::InvalidRequest,
+                code: "EmptyResponse".into(),
+                message: "DescribeKey returned no KeyMetadata".into(),
+                request_id: None,
+            })?;
+            Ok(KeyMetadata {
+                arn: m.arn.unwrap_or_default(),
+                creation_date: m.creation_date.map_or(0, |d| d.secs()),
+                enabled: m.enabled,
+                key_state: m
+                    .key_state
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                key_spec: m
+                    .key_spec
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                key_usage: m
+                    .key_usage
+                    .map(|u| u.as_str().to_string())
+                    .unwrap_or_default(),
+                description: m.description.unwrap_or_default(),
             })
         })
     }

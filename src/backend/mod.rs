@@ -2,6 +2,7 @@
 //! layer uses, and its AWS KMS implementation. Nothing above this module sees
 //! an AWS type; the mapping from KMS errors to CK_RV is written once, here.
 
+pub mod diagnose;
 pub mod kms;
 
 use crate::error::Error;
@@ -128,6 +129,20 @@ impl RemoteKey {
     }
 }
 
+/// What DescribeKey tells about a key.
+#[derive(Debug, Clone)]
+pub struct KeyMetadata {
+    pub arn: String,
+    /// Whole seconds since the Unix epoch.
+    pub creation_date: i64,
+    pub enabled: bool,
+    /// Enabled, Disabled, PendingDeletion, ...
+    pub key_state: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    pub description: String,
+}
+
 /// How a KMS call failed, in the terms the module maps to CK_RV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -203,6 +218,13 @@ pub trait Backend: Send + Sync {
         key: &'a str,
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<RemoteKey, BackendError>>;
+
+    /// DescribeKey: the key's state and creation date.
+    fn describe_key<'a>(
+        &'a self,
+        key: &'a str,
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>>;
 
     /// Sign with MessageType=DIGEST.
     fn sign<'a>(

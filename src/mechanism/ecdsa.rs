@@ -5,7 +5,7 @@ use crate::backend::{Hash, KeySpec};
 use crate::error::{Error, Result};
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR};
 use der::asn1::UintRef;
-use der::{Decode, Sequence};
+use der::{Decode, Encode, Sequence};
 
 /// KMS allows one algorithm per curve; this is its hash.
 pub fn curve_hash(spec: KeySpec) -> Hash {
@@ -72,9 +72,38 @@ pub fn der_to_fixed(spec: KeySpec, der: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// PKCS#11's r||s as the DER `ECDSA-Sig-Value` of X.509 and OpenSSL.
+pub fn fixed_to_der(fixed: &[u8]) -> Result<Vec<u8>> {
+    let bad = || Error::new(CKR_DATA_LEN_RANGE, "an r||s signature has an even length");
+    if fixed.is_empty() || !fixed.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let (r, s) = fixed.split_at(fixed.len() / 2);
+    let strip = |x: &[u8]| -> Vec<u8> {
+        let start = x.iter().position(|b| *b != 0).unwrap_or(x.len() - 1);
+        x[start..].to_vec()
+    };
+    let (r, s) = (strip(r), strip(s));
+    let sig = EcdsaSig {
+        r: UintRef::new(&r).map_err(|_| bad())?,
+        s: UintRef::new(&s).map_err(|_| bad())?,
+    };
+    sig.to_der().map_err(|_| bad())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_and_der_round_trip() {
+        let mut fixed = vec![0u8; 64];
+        fixed[31] = 1;
+        fixed[32..].fill(0xff);
+        let der = fixed_to_der(&fixed).unwrap();
+        assert_eq!(der_to_fixed(KeySpec::EccNistP256, &der).unwrap(), fixed);
+        assert!(fixed_to_der(&[1, 2, 3]).is_err());
+    }
 
     #[test]
     fn short_r_is_left_padded() {

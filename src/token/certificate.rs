@@ -23,41 +23,15 @@ fn ck_date(t: &x509_cert::time::Time) -> Vec<u8> {
     format!("{:04}{:02}{:02}", dt.year(), dt.month(), dt.day()).into_bytes()
 }
 
+/// The first CERTIFICATE block of a PEM file; text around it (as
+/// `openssl x509 -text` writes) is allowed.
 fn pem_to_der(text: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(text).ok()?;
-    let begin = "-----BEGIN CERTIFICATE-----";
-    let start = text.find(begin)? + begin.len();
-    let end = text[start..].find("-----END CERTIFICATE-----")? + start;
-    let b64: String = text[start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64_decode(&b64)
-}
-
-/// Standard base64, enough for PEM bodies.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    let begin = text.find("-----BEGIN CERTIFICATE-----")?;
+    let end_marker = "-----END CERTIFICATE-----";
+    let end = text[begin..].find(end_marker)? + begin + end_marker.len();
+    let (label, der) = der::pem::decode_vec(&text.as_bytes()[begin..end]).ok()?;
+    (label == "CERTIFICATE").then_some(der)
 }
 
 impl Certificate {

@@ -147,6 +147,25 @@ impl Module {
             .ok_or_else(|| CKR_SLOT_ID_INVALID.into())
     }
 
+    /// Resolves a token's keys now (the `kms11` command lists them).
+    pub fn resolve_token(&self, id: CK_SLOT_ID) -> Result<()> {
+        self.resolve(self.slot(id)?)
+    }
+
+    /// DescribeKey through the module's backend and runtime.
+    pub fn describe_key(
+        &self,
+        key: &str,
+        grant_tokens: &[String],
+    ) -> Result<crate::backend::KeyMetadata> {
+        let backend = self.backend.clone();
+        let (key, grants) = (key.to_string(), grant_tokens.to_vec());
+        crate::runtime::run(self.runtime()?, self.deadline, async move {
+            backend.describe_key(&key, &grants).await
+        })?
+        .map_err(Error::from)
+    }
+
     fn resolve(&self, slot: &Slot) -> Result<()> {
         let backend = self.backend.clone();
         let rt = self.runtime()?;

@@ -19,7 +19,23 @@ use std::time::{Duration, Instant};
 /// The objects of one configured key, while it resolves to one KMS key.
 struct Resolved {
     arn: String,
+    key: Arc<KeyInfo>,
     handles: Vec<CK_OBJECT_HANDLE>,
+}
+
+/// One configured key as the token sees it now (for the `kms11` command).
+#[derive(Debug, Clone)]
+pub struct KeyView {
+    /// The key as configured: key ID, ARN, alias name or alias ARN.
+    pub reference: String,
+    pub resolved: std::result::Result<ResolvedKey, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResolvedKey {
+    pub key: Arc<KeyInfo>,
+    /// The key's objects: (CKA_CLASS, handle).
+    pub objects: Vec<(CK_OBJECT_CLASS, CK_OBJECT_HANDLE)>,
 }
 
 #[derive(Default)]
@@ -27,6 +43,8 @@ struct Table {
     resolved_at: Option<Instant>,
     /// Per configured key, in configuration order.
     keys: Vec<Option<Resolved>>,
+    /// Why a configured key has no objects, per configured key.
+    errors: Vec<Option<String>>,
     objects: BTreeMap<CK_OBJECT_HANDLE, Arc<Object>>,
 }
 
@@ -151,6 +169,7 @@ impl Slot {
         let mut t = self.table.write();
         if t.keys.len() != self.keys.len() {
             t.keys = (0..self.keys.len()).map(|_| None).collect();
+            t.errors = vec![None; self.keys.len()];
         }
         for (i, answer) in answers {
             let config = &self.keys[i];
@@ -173,20 +192,26 @@ impl Slot {
                     match self.make_objects(i, &remote, next_handle) {
                         Ok(objects) => {
                             let handles = objects.iter().map(|o| o.handle).collect();
+                            let key = objects[0].key.clone();
                             for o in objects {
                                 t.objects.insert(o.handle, Arc::new(o));
                             }
                             t.keys[i] = Some(Resolved {
                                 arn: remote.arn,
+                                key,
                                 handles,
                             });
+                            t.errors[i] = None;
                         }
-                        Err(e) => log_at!(
-                            Warn,
-                            "token '{}': key {} left out: {e}",
-                            self.label,
-                            config.reference()
-                        ),
+                        Err(e) => {
+                            log_at!(
+                                Warn,
+                                "token '{}': key {} left out: {e}",
+                                self.label,
+                                config.reference()
+                            );
+                            t.errors[i] = Some(e.reason.unwrap_or_default());
+                        }
                     }
                 }
                 Err(e) if e.is_transient() => {
@@ -209,6 +234,7 @@ impl Slot {
                             t.objects.remove(&h);
                         }
                     }
+                    t.errors[i] = Some(e.to_string());
                 }
             }
         }
@@ -272,6 +298,33 @@ impl Slot {
             objects.push(Object::certificate(handle(), info, c));
         }
         Ok(objects)
+    }
+
+    /// Each configured key, with its objects or why it has none.
+    pub fn key_views(&self) -> Vec<KeyView> {
+        let t = self.table.read();
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, config)| {
+                let resolved = match (t.keys.get(i).and_then(Option::as_ref), t.errors.get(i)) {
+                    (Some(r), _) => Ok(ResolvedKey {
+                        key: r.key.clone(),
+                        objects: r
+                            .handles
+                            .iter()
+                            .filter_map(|h| t.objects.get(h).map(|o| (o.class, *h)))
+                            .collect(),
+                    }),
+                    (None, Some(Some(e))) => Err(e.clone()),
+                    (None, _) => Err("not resolved".to_string()),
+                };
+                KeyView {
+                    reference: config.reference().to_string(),
+                    resolved,
+                }
+            })
+            .collect()
     }
 
     pub fn object(&self, handle: CK_OBJECT_HANDLE) -> Option<Arc<Object>> {

@@ -1,0 +1,131 @@
+//! `kms11 list`: every token and key of the configuration, the KMS key each
+//! resolves to, and the PKCS#11 URI of each object.
+
+use crate::tokens::Tokens;
+use cryptoki_sys::*;
+use kms11::uri::object_uri;
+use serde_json::json;
+use std::path::Path;
+
+fn class_name(class: CK_OBJECT_CLASS) -> &'static str {
+    match class {
+        CKO_PRIVATE_KEY => "private",
+        CKO_PUBLIC_KEY => "public",
+        CKO_CERTIFICATE => "cert",
+        _ => "data",
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lists the tokens; returns whether every token and key resolved.
+pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
+    let mut tokens = Tokens::load(config)?;
+    let mut all_ok = true;
+    let mut out = Vec::new();
+    for slot in tokens.slot_ids() {
+        let label = tokens.label(slot).to_string();
+        let token_uri = format!("pkcs11:token={}", kms11::uri::encode(label.as_bytes()));
+        if let Err(e) = tokens.resolve(slot) {
+            all_ok = false;
+            out.push(json!({"slot": slot, "label": label, "uri": token_uri, "error": e}));
+            continue;
+        }
+        let mut keys = Vec::new();
+        for view in tokens.views(slot) {
+            match &view.resolved {
+                Ok(r) => {
+                    let k = &r.key;
+                    let objects: serde_json::Map<String, serde_json::Value> = r
+                        .objects
+                        .iter()
+                        .map(|(class, _)| {
+                            let kind = class_name(*class);
+                            (
+                                kind.to_string(),
+                                object_uri(&label, &k.label, &k.id, kind).into(),
+                            )
+                        })
+                        .collect();
+                    keys.push(json!({
+                        "key": view.reference,
+                        "arn": k.arn,
+                        "key_spec": k.spec.as_kms(),
+                        "key_usage": "SIGN_VERIFY",
+                        "label": k.label,
+                        "id": hex(&k.id),
+                        "certificate": k.certificate.is_some(),
+                        "objects": objects,
+                    }));
+                }
+                Err(e) => {
+                    all_ok = false;
+                    keys.push(json!({"key": view.reference, "error": e}));
+                }
+            }
+        }
+        out.push(json!({"slot": slot, "label": label, "uri": token_uri, "keys": keys}));
+    }
+    if as_json {
+        let doc = json!({"config": tokens.source, "tokens": out});
+        out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print_text(&tokens.source, &out);
+    }
+    if !all_ok {
+        eprintln!(
+            "kms11: some keys could not be resolved; `kms11 doctor` says why and how to fix it"
+        );
+    }
+    Ok(all_ok)
+}
+
+fn print_text(source: &str, tokens: &[serde_json::Value]) {
+    out!("configuration: {source}");
+    if tokens.is_empty() {
+        out!("no tokens: add [[token]] sections (see pkcs11.conf.sample) or set KMS11_KEYS");
+    }
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    for t in tokens {
+        out!("");
+        out!(
+            "token '{}' (slot {})  {}",
+            s(&t["label"]),
+            t["slot"],
+            s(&t["uri"])
+        );
+        if let Some(e) = t["error"].as_str() {
+            out!("  error: {e}");
+            continue;
+        }
+        for k in t["keys"].as_array().into_iter().flatten() {
+            out!("  {}", s(&k["key"]));
+            if let Some(e) = k["error"].as_str() {
+                out!("    error: {e}");
+                continue;
+            }
+            out!("    arn          {}", s(&k["arn"]));
+            out!(
+                "    key spec     {} {}",
+                s(&k["key_spec"]),
+                s(&k["key_usage"])
+            );
+            out!("    label, id    {} {}", s(&k["label"]), s(&k["id"]));
+            out!(
+                "    certificate  {}",
+                if k["certificate"] == true {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+            if let Some(objects) = k["objects"].as_object() {
+                for (kind, uri) in objects {
+                    out!("    {kind:<12} {}", s(uri));
+                }
+            }
+        }
+    }
+}

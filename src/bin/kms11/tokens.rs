@@ -1,0 +1,274 @@
+//! The configuration's tokens as the module sees them: the same `Module`
+//! the C entry points use, resolved on demand, and the key a user names on
+//! the command line (a PKCS#11 URI, a label, a configured key reference, a
+//! key ARN or ID, or any KMS key reference outside the configuration).
+
+use crate::progress::waiting;
+use cryptoki_sys::*;
+use kms11::config::Config;
+use kms11::error::Error;
+use kms11::mechanism::Param;
+use kms11::token::key::KeyInfo;
+use kms11::token::session::Output;
+use kms11::token::slot::{KeyView, ResolvedKey};
+use kms11::token::Module;
+use kms11::uri::Pkcs11Uri;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+pub struct Tokens {
+    pub module: Module,
+    pub source: String,
+    /// Per slot: not tried yet, or how resolving went.
+    resolved: Vec<Option<Result<(), String>>>,
+}
+
+/// A key the user named, and where it is.
+pub struct Found {
+    pub slot: CK_SLOT_ID,
+    pub token: String,
+    pub reference: String,
+    pub key: Arc<KeyInfo>,
+    pub objects: Vec<(CK_OBJECT_CLASS, CK_OBJECT_HANDLE)>,
+}
+
+impl Found {
+    pub fn handle(&self, class: CK_OBJECT_CLASS) -> Option<CK_OBJECT_HANDLE> {
+        self.objects
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, h)| *h)
+    }
+}
+
+/// The module's reason, without the CK_RV name a user has no use for.
+pub fn reason(e: &Error) -> String {
+    e.reason
+        .clone()
+        .unwrap_or_else(|| kms11::error::rv_name(e.rv))
+}
+
+/// A KMS key reference: alias name or ARN, key ARN, key ID.
+pub fn looks_like_kms_key(s: &str) -> bool {
+    let uuid = |s: &str| {
+        s.len() == 36
+            && s.chars().enumerate().all(|(i, c)| {
+                matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
+            })
+    };
+    s.starts_with("alias/")
+        || s.starts_with("arn:")
+        || uuid(s)
+        || s.strip_prefix("mrk-")
+            .is_some_and(|r| r.len() == 32 && r.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
+    Config::load(path.and_then(Path::to_str))
+}
+
+impl Tokens {
+    pub fn new(config: Config) -> Result<Tokens, String> {
+        let source = config.source.clone();
+        let module = Module::new(config).map_err(|e| reason(&e))?;
+        let resolved = vec![None; module.slots.len()];
+        Ok(Tokens {
+            module,
+            source,
+            resolved,
+        })
+    }
+
+    pub fn load(path: Option<&Path>) -> Result<Tokens, String> {
+        Tokens::new(load_config(path)?)
+    }
+
+    /// One token holding only `key`, with the configuration's [aws].
+    pub fn ad_hoc(path: Option<&Path>, key: &str) -> Result<Tokens, String> {
+        let base = load_config(path)?;
+        let mut config = Config::from_key_list(key);
+        config.aws = base.aws;
+        config.source = format!("{} (key {key} named on the command line)", base.source);
+        Tokens::new(config)
+    }
+
+    pub fn slot_ids(&self) -> std::ops::Range<CK_SLOT_ID> {
+        0..self.module.slots.len() as CK_SLOT_ID
+    }
+
+    pub fn label(&self, slot: CK_SLOT_ID) -> &str {
+        &self.module.slots[slot as usize].label
+    }
+
+    /// Resolves a token's keys (once), with a progress line.
+    pub fn resolve(&mut self, slot: CK_SLOT_ID) -> Result<(), String> {
+        let i = slot as usize;
+        if self.resolved[i].is_none() {
+            let label = self.label(slot).to_string();
+            let module = &self.module;
+            let r = waiting(format!("resolving the keys of token '{label}'"), || {
+                module.resolve_token(slot)
+            });
+            self.resolved[i] = Some(r.map_err(|e| reason(&e)));
+        }
+        self.resolved[i].clone().unwrap_or(Ok(()))
+    }
+
+    pub fn views(&self, slot: CK_SLOT_ID) -> Vec<KeyView> {
+        self.module.slots[slot as usize].key_views()
+    }
+
+    fn found(&self, slot: CK_SLOT_ID, view: &KeyView, key: &ResolvedKey) -> Found {
+        Found {
+            slot,
+            token: self.label(slot).to_string(),
+            reference: view.reference.clone(),
+            key: key.key.clone(),
+            objects: key.objects.clone(),
+        }
+    }
+
+    /// The configured keys `name` selects.
+    fn matches(&mut self, name: &str) -> Result<Vec<Found>, String> {
+        let uri = if name.starts_with("pkcs11:") {
+            Some(Pkcs11Uri::parse(name)?)
+        } else {
+            None
+        };
+        let mut found = Vec::new();
+        let mut failures = Vec::new();
+        // A configured reference selects its token(s) with no network call
+        // for the others.
+        let configured = |t: &Tokens, slot| t.views(slot).iter().any(|v| v.reference == name);
+        let referenced = uri.is_none() && self.slot_ids().any(|s| configured(self, s));
+        for slot in self.slot_ids() {
+            let label = self.label(slot).to_string();
+            if let Some(u) = &uri {
+                if !u.allows("token", label.as_bytes()) {
+                    continue;
+                }
+            } else if referenced && !configured(self, slot) {
+                continue;
+            }
+            if let Err(e) = self.resolve(slot) {
+                failures.push(e);
+                continue;
+            }
+            for view in self.views(slot) {
+                let Ok(key) = &view.resolved else { continue };
+                let k = &key.key;
+                let hit = match &uri {
+                    Some(u) => {
+                        u.allows("object", k.label.as_bytes())
+                            && u.allows("id", &k.id)
+                            && u.allows("manufacturer", b"kms11")
+                            && u.allows("model", b"AWS KMS")
+                    }
+                    None => {
+                        view.reference == name
+                            || k.arn == name
+                            || k.arn.rsplit_once("key/").is_some_and(|(_, id)| id == name)
+                            || k.label == name
+                    }
+                };
+                if hit {
+                    found.push(self.found(slot, &view, key));
+                }
+            }
+        }
+        if found.is_empty() && !failures.is_empty() {
+            return Err(failures.join("; "));
+        }
+        Ok(found)
+    }
+
+    /// The one key `name` selects: from the configuration, else (for a KMS
+    /// key reference) on its own.
+    pub fn find(config: Option<&Path>, name: &str) -> Result<(Tokens, Found), String> {
+        let mut tokens = Tokens::load(config)?;
+        let mut found = tokens.matches(name)?;
+        match found.len() {
+            1 => {
+                let f = found.remove(0);
+                return Ok((tokens, f));
+            }
+            0 => {}
+            _ => {
+                let list: Vec<String> = found
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "  {}",
+                            kms11::uri::object_uri(&f.token, &f.key.label, &f.key.id, "private")
+                        )
+                    })
+                    .collect();
+                return Err(format!(
+                    "'{name}' names {} keys; name one by its PKCS#11 URI:\n{}",
+                    found.len(),
+                    list.join("\n")
+                ));
+            }
+        }
+        if !looks_like_kms_key(name) {
+            return Err(format!(
+                "no key '{name}' in {}: `kms11 list` shows the keys and their URIs; a KMS key \
+                 outside the configuration can be named by alias, ARN or key ID",
+                tokens.source
+            ));
+        }
+        let mut tokens = Tokens::ad_hoc(config, name)?;
+        tokens.resolve(0)?;
+        let view = tokens.views(0).remove(0);
+        match &view.resolved {
+            Ok(key) => {
+                let f = tokens.found(0, &view, key);
+                Ok((tokens, f))
+            }
+            Err(e) => Err(format!("{name}: {e}")),
+        }
+    }
+
+    /// Signs `input` with the key through the module, as C_SignInit,
+    /// C_SignUpdate in 1 MiB pieces and C_SignFinal would.
+    pub fn sign(
+        &self,
+        found: &Found,
+        mechanism: CK_MECHANISM_TYPE,
+        param: Param,
+        mut input: impl Read,
+    ) -> Result<Vec<u8>, String> {
+        let m = &self.module;
+        let private = found
+            .handle(CKO_PRIVATE_KEY)
+            .ok_or_else(|| format!("{} has no private key object", found.reference))?;
+        let session = m
+            .open_session(found.slot, CKF_SERIAL_SESSION)
+            .map_err(|e| reason(&e))?;
+        let result = (|| {
+            m.sign_init(session, mechanism, param, private)
+                .map_err(|e| reason(&e))?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = input
+                    .read(&mut buf)
+                    .map_err(|e| format!("cannot read the input: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                m.sign_update(session, &buf[..n]).map_err(|e| reason(&e))?;
+            }
+            let out = waiting(format!("signing with {}", found.key.arn), || {
+                m.sign_final(session, Some(usize::MAX))
+            })
+            .map_err(|e| format!("{}: {}", found.reference, reason(&e)))?;
+            match out {
+                Output::Done(sig) => Ok(sig),
+                _ => Err("the module returned no signature".to_string()),
+            }
+        })();
+        let _ = m.close_session(session);
+        result
+    }
+}
