@@ -108,7 +108,13 @@ impl KmsBackend {
 mod tests {
     #[test]
     fn provider_name_from_debug() {
-        let c = aws_credential_types::Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI", None, None, "Env");
+        let c = aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI",
+            None,
+            None,
+            "Env",
+        );
         let debug = format!("{c:?}");
         assert!(!debug.contains("wJalrXUtnFEMI"));
         assert_eq!(super::provider_name(&debug), "Env");

@@ -495,7 +495,22 @@ async fn check_key(
 
 #[cfg(test)]
 mod tests {
-    use super::host_port;
+    use super::{advice, host_port};
+    use kms11::backend::{BackendError, Failure};
+
+    /// The emulator does not check SigV4 times, so the clock-skew advice is
+    /// checked here with the message AWS sends.
+    #[test]
+    fn advice_for_clock_skew() {
+        let e = BackendError {
+            failure: Failure::Credentials,
+            code: "InvalidSignatureException".into(),
+            message: "Signature expired: 20260101T000000Z is now earlier than 20260101T000500Z"
+                .into(),
+            request_id: None,
+        };
+        assert!(advice("Sign", &e, "alias/k", "us-east-1", "me").contains("clock is skewed"));
+    }
 
     #[test]
     fn endpoints() {

@@ -1,0 +1,136 @@
+"""`kms11 doctor`: each failure the emulator can produce, and the usual
+setup mistakes, are found and answered with the fix."""
+
+import subprocess
+
+from conftest import KEYS, KMS11, token_config
+
+ONE_KEY = '[[token]]\nlabel = "t"\n[[token.key]]\nkey = "alias/p256"\n'
+
+
+def doctor(cli, config=None, env=None):
+    r = cli.run("doctor", config=config, env=env, check=False)
+    return r.returncode, r.stdout.decode()
+
+
+def failures(out: str) -> list[str]:
+    """Each FAIL line joined with the fix line under it."""
+    lines = out.splitlines()
+    return [f"{l}\n{lines[i + 1]}" for i, l in enumerate(lines) if l.startswith("[FAIL]")]
+
+
+def test_a_good_setup_passes_every_check_and_names_the_identity(cli):
+    code, out = doctor(cli, env={"AWS_ENDPOINT_URL_STS": cli.url})
+    assert code == 0, out
+    assert out.rstrip().endswith("all checks passed")
+    assert "credentials: from the EnvironmentVariable provider (access key test)" in out
+    assert "identity: arn:aws:iam::111122223333:user/kms11-emulator" in out
+    assert f"endpoint: {cli.url} accepts connections" in out
+    for alias, spec, _ in KEYS:
+        assert f"[ok]   key alias/{alias} (token 'cli'): GetPublicKey: {spec} SIGN_VERIFY {cli.arn(alias)}" in out
+        assert f"[ok]   key alias/{alias} (token 'cli'): DescribeKey: Enabled" in out
+    assert out.count("signature verified with the public key") == len(KEYS)
+    # Secrets never appear.
+    assert "AWS_SECRET_ACCESS_KEY" not in out
+
+
+def fails_with(cli, *needles, config=None, env=None):
+    code, out = doctor(cli, config=config, env=env)
+    assert code == 1, out
+    found = failures(out)
+    assert any(all(n in f for n in needles) for f in found), out
+    return out
+
+
+def test_sign_denied_by_the_key_policy(cli, faults):
+    conf = cli.write_config("one.conf", ONE_KEY)
+    faults(deny=[{"operation": "Sign", "key": "alias/p256"}])
+    out = fails_with(cli, "Sign: AccessDeniedException", 'add "kms:Sign" to the key policy', config=conf,
+                     env={"AWS_ENDPOINT_URL_STS": cli.url})
+    # The principal is named when STS told who it is.
+    assert "arn:aws:iam::111122223333:user/kms11-emulator may not call kms:Sign" in out
+
+
+def test_throttling(cli, faults):
+    conf = cli.write_config("throttle.conf", ONE_KEY, aws="max_attempts = 2")
+    faults(throttle_every=1)
+    fails_with(cli, "ThrottlingException", "throttled", "max_concurrent_requests", config=conf)
+
+
+def test_internal_errors(cli, faults):
+    conf = cli.write_config("errors.conf", ONE_KEY, aws="max_attempts = 2")
+    faults(error_rate=1.0)
+    fails_with(cli, "KMSInternalException", "transient", config=conf)
+
+
+def test_dropped_connections(cli, faults):
+    conf = cli.write_config("drops.conf", ONE_KEY, aws="max_attempts = 2")
+    faults(drop_rate=1.0)
+    fails_with(cli, "DispatchFailure", "connection broke", config=conf)
+
+
+def test_answers_slower_than_the_timeout(cli, faults):
+    conf = cli.write_config("slow.conf", ONE_KEY, aws="max_attempts = 1\ncall_timeout_ms = 300")
+    faults(latency_ms=1500)
+    fails_with(cli, "Timeout", "raise call_timeout_ms", config=conf)
+
+
+def test_disabled_and_pending_deletion_keys(cli):
+    off = cli.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    cli.kms.disable_key(KeyId=off["KeyId"])
+    gone = cli.kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    cli.kms.schedule_key_deletion(KeyId=gone["KeyId"], PendingWindowInDays=7)
+    conf = cli.write_config("states.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{off["Arn"]}"\n'
+                            f'[[token.key]]\nkey = "{gone["Arn"]}"\n')
+    out = fails_with(cli, "the key is Disabled", f"aws kms enable-key --key-id {off['Arn']}", config=conf)
+    assert any("the key is PendingDeletion" in f and "cancel-key-deletion" in f for f in failures(out)), out
+
+
+def test_missing_alias_and_key_in_another_region(cli):
+    conf = cli.write_config("missing.conf", '[[token]]\nlabel = "t"\n[[token.key]]\nkey = "alias/typo"\n'
+                            '[[token.key]]\nkey = "1234abcd-12ab-34cd-56ef-1234567890ab"\n')
+    out = fails_with(cli, "NotFoundException", "the alias does not exist in us-east-1", config=conf)
+    assert any("no such key in us-east-1" in f and "another region" in f for f in failures(out)), out
+
+
+def test_a_key_that_cannot_sign(cli):
+    enc = cli.kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    conf = cli.write_config("enc.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{enc["Arn"]}"\n')
+    fails_with(cli, "a RSA_2048 ENCRYPT_DECRYPT key cannot sign", "SIGN_VERIFY", config=conf)
+
+
+def test_wrong_endpoint(cli):
+    conf = cli.dir / "wrong-endpoint.conf"
+    conf.write_text('[aws]\nregion = "us-east-1"\nendpoint_url = "http://127.0.0.1:1"\n' + ONE_KEY)
+    conf.chmod(0o600)
+    out = fails_with(cli, "endpoint: http://127.0.0.1:1", "Connection refused", "endpoint_url", config=conf)
+    assert "[skip] keys: the endpoint cannot be reached" in out
+
+
+def test_no_credentials(cli):
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    r = subprocess.run([str(KMS11), "--config", str(cli.config), "doctor"], capture_output=True, timeout=60,
+                       env={k: v for k, v in cli.env.items() if k not in env})
+    out = r.stdout.decode()
+    assert r.returncode == 1, out
+    assert any("no AWS credentials found" in f and "AWS_ACCESS_KEY_ID" in f for f in failures(out)), out
+
+
+def test_configuration_others_can_write(cli):
+    conf = cli.write_config("open.conf", ONE_KEY)
+    conf.chmod(0o666)
+    fails_with(cli, "can be changed by other users (mode 0666)", f"chmod go-w {conf}", config=conf)
+
+
+def test_configuration_syntax_error_names_the_line(cli):
+    conf = cli.dir / "typo.conf"
+    conf.write_text('[aws]\nregion = "us-east-1"\nregoin = "x"\n')
+    conf.chmod(0o600)
+    fails_with(cli, f"{conf}, line 3", "regoin", "pkcs11.conf.sample", config=conf)
+
+
+def test_no_region(cli):
+    conf = cli.dir / "noregion.conf"
+    conf.write_text(ONE_KEY)
+    conf.chmod(0o600)
+    fails_with(cli, "no AWS region", "AWS_REGION", config=conf)
