@@ -89,3 +89,23 @@ def test_kms11_keys_is_read_like_the_module_reads_it(cli):
     assert doc["config"] == "KMS11_KEYS"
     assert doc["tokens"][0]["label"] == "kms11"
     assert doc["tokens"][0]["keys"][0]["arn"] == cli.arn("p384")
+
+
+def test_a_minted_certificate_becomes_the_keys_certificate_object(cli):
+    """`kms11 cert` output configured as `certificate` shows up in the list
+    and as a CKO_CERTIFICATE object that p11tool reads back."""
+    crt = cli.dir / "p256.crt"
+    cli.run("cert", "alias/p256", "--subject", "CN=p256 holder", "--out", str(crt))
+    conf = cli.write_config("with-cert.conf", '[[token]]\nlabel = "c"\n[[token.key]]\nkey = "alias/p256"\n'
+                            f'certificate = "{crt}"\n')
+    r, doc = listing(cli, conf)
+    assert r.returncode == 0, r.stderr
+    [k] = doc["tokens"][0]["keys"]
+    assert k["certificate"] is True
+    uri = k["objects"]["cert"]
+    assert uri.endswith(";type=cert")
+    env = {**cli.env, "KMS11_CONFIG": str(conf)}
+    r = subprocess.run(["p11tool", "--provider", str(MODULE), "--export", uri], env=env,
+                       capture_output=True, timeout=60, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == crt.read_text().strip()
