@@ -50,8 +50,10 @@ entry! {
             Error::new(CKR_GENERAL_ERROR, "bad configuration")
         })?;
         crate::log::configure(config.log.level.as_deref(), config.log.file.as_deref());
+        // Info, not a warning: installed through p11-kit, the module is
+        // loaded by every GnuTLS program, most of which never use it.
         if config.tokens.is_empty() {
-            log_at!(Warn, "no tokens configured ({}): set KMS11_CONFIG to a configuration file or KMS11_KEYS to a list of keys", config.source);
+            log_at!(Info, "no tokens configured ({}): set KMS11_CONFIG to a configuration file or KMS11_KEYS to a list of keys", config.source);
         }
         let fresh = Some(Arc::new(Module::new(config)?));
         let previous = STATE.compare_and_swap(&current, fresh);
