@@ -75,7 +75,11 @@ fn finish(r: Report) -> bool {
 fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
     const WHAT: &str = "configuration";
     let sample = "every option is described in pkcs11.conf.sample";
-    let config = match locate(explicit.and_then(Path::to_str)) {
+    let location = match explicit {
+        Some(p) => Location::File(p.to_path_buf(), "given explicitly"),
+        None => locate(None),
+    };
+    let config = match location {
         Location::Nothing => {
             r.fail(
                 WHAT,

@@ -65,7 +65,10 @@ pub fn looks_like_kms_key(s: &str) -> bool {
 }
 
 pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
-    Config::load(path.and_then(Path::to_str))
+    match path {
+        Some(p) => Config::from_file(p),
+        None => Config::load(None),
+    }
 }
 
 impl Tokens {
