@@ -208,10 +208,7 @@ impl Module {
         let (sessions, rw) = self.sessions_of(id as usize);
         // The serial depends only on the label, so it is the same on every host.
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, slot.label.as_bytes());
-        let serial: String = digest.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let serial = data_encoding::HEXLOWER.encode(&digest.as_ref()[..8]);
         let (major, minor) = crate::version();
         Ok(CK_TOKEN_INFO {
             label: pad(&slot.label),

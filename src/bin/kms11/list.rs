@@ -16,10 +16,6 @@ fn class_name(class: CK_OBJECT_CLASS) -> &'static str {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Lists the tokens; returns whether every token and key resolved.
 pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
     let mut tokens = Tokens::load(config)?;
@@ -55,7 +51,7 @@ pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
                         "key_spec": k.spec.as_kms(),
                         "key_usage": "SIGN_VERIFY",
                         "label": k.label,
-                        "id": hex(&k.id),
+                        "id": data_encoding::HEXLOWER.encode(&k.id),
                         "certificate": k.certificate.is_some(),
                         "objects": objects,
                     }));
