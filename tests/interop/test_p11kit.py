@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MODULE, REPO
+from recipes import recipes, unmarked_sh_blocks
 
 DOC = REPO / "docs" / "p11-kit.md"
 MODULE_FILE = REPO / "kms11.module"
@@ -41,14 +42,8 @@ RECIPES = ["settings", "build", "install", "user-install", "proxy", "server", "c
            "client-sign", "client-sign-ecdsa", "client-verify", "stop"]
 
 
-def recipes() -> dict[str, str]:
-    text = DOC.read_text()
-    found = re.findall(r"<!-- test: ([\w-]+) -->\n```sh\n(.*?)```\n", text, re.S)
-    return dict(found)
-
-
 def recipe(name: str) -> str:
-    return recipes()[name]
+    return recipes("p11-kit.md")[name]
 
 
 def settings(key_id: str, mechanism: str) -> str:
@@ -172,10 +167,8 @@ def host_untouched() -> None:
 
 
 def test_every_recipe_in_the_docs_is_run():
-    text = DOC.read_text()
-    found = re.findall(r"<!-- test: ([\w-]+) -->\n```sh\n", text)
-    assert found == RECIPES
-    assert text.count("```sh") == len(RECIPES), "a shell block without a <!-- test: name --> marker"
+    assert list(recipes("p11-kit.md")) == RECIPES
+    assert unmarked_sh_blocks("p11-kit.md") == 0, "a shell block without a <!-- test: name --> marker"
     # The test's settings replace every variable the docs' settings set.
     assigned = re.findall(r"^(\w+)=", recipe("settings"), re.M)
     assert assigned == re.findall(r"^(\w+)=", settings("b1", "ECDSA-SHA256"), re.M)
