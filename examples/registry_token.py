@@ -7,8 +7,12 @@ signs through PKCS#11 does it: the private key never leaves KMS.
         --key registry-token --alg ES256 --subject alice \
         --scope repository:library/app:pull,push
 
-The header's kid is the libtrust key ID of the key (what the registry's
-rootcertbundle or jwks configuration matches on). Prints the token.
+The header's kid is computed from the public key object's attributes:
+--kid libtrust (the default) gives the libtrust key ID that registry 2.x
+matches against its rootcertbundle, --kid thumbprint the RFC 7638 JWK
+thumbprint that registry 3.x uses; with a jwks file, use the kid it lists
+(see docs/jwt.md). The key is found by its label (--key) or CKA_ID (--id).
+Prints the token.
 """
 import argparse
 import base64
@@ -35,8 +39,26 @@ def libtrust_kid(spki_der: bytes) -> str:
     return ":".join(b32[i : i + 4] for i in range(0, len(b32), 4))
 
 
-def public_key_info(key) -> bytes:
-    """The key's DER SubjectPublicKeyInfo, from its public attributes."""
+def jwk_thumbprint(public) -> str:
+    """RFC 7638: SHA-256 of the required JWK members, sorted, no whitespace."""
+    numbers = public.public_numbers()
+    if isinstance(public, rsa.RSAPublicKey):
+        members = {"e": uint(numbers.e), "kty": "RSA", "n": uint(numbers.n)}
+    else:
+        size = (public.curve.key_size + 7) // 8
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}[public.curve.name]
+        members = {"crv": crv, "kty": "EC", "x": uint(numbers.x, size), "y": uint(numbers.y, size)}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def uint(value: int, size: int = 0) -> str:
+    """base64url of a big-endian unsigned integer: minimal, or size bytes."""
+    return b64url(value.to_bytes(size or (value.bit_length() + 7) // 8, "big"))
+
+
+def public_key(key):
+    """The `cryptography` public key, from the public key object's attributes."""
     if key.key_type == KeyType.RSA:
         n = int.from_bytes(key[Attribute.MODULUS], "big")
         e = int.from_bytes(key[Attribute.PUBLIC_EXPONENT], "big")
@@ -46,7 +68,7 @@ def public_key_info(key) -> bytes:
         oid = decode_oid(key[Attribute.EC_PARAMS])
         point = decode_octet_string(key[Attribute.EC_POINT])
         public = ec.EllipticCurvePublicKey.from_encoded_point(curve[oid], point)
-    return public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return public
 
 
 def decode_oid(der: bytes) -> str:
@@ -70,37 +92,55 @@ def decode_octet_string(der: bytes) -> bytes:
 
 
 def parse_scope(scope: str) -> dict:
-    kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else (None, None, None)
-    if not kind:
+    """TYPE:NAME:ACTIONS; the name may hold ':' (a registry host with a port)."""
+    kind, _, rest = scope.partition(":")
+    name, _, actions = rest.rpartition(":")
+    if not kind or not name:
         sys.exit(f"scope '{scope}' is not TYPE:NAME:ACTIONS (for example repository:library/app:pull,push)")
-    return {"type": kind, "name": name, "actions": actions.split(",")}
+    return {"type": kind, "name": name, "actions": [a for a in actions.split(",") if a]}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--module", required=True, help="path to libkms11.so")
     p.add_argument("--token", required=True, help="PKCS#11 token label")
-    p.add_argument("--key", required=True, help="label of the private key object")
+    named = p.add_mutually_exclusive_group(required=True)
+    named.add_argument("--key", help="CKA_LABEL of the private key object")
+    named.add_argument("--id", help="CKA_ID of the private key object, in hex")
     p.add_argument("--alg", choices=["ES256", "RS256"], default="ES256")
+    p.add_argument("--kid", choices=["libtrust", "thumbprint"], default="libtrust")
     p.add_argument("--issuer", default="kms11-token-issuer")
     p.add_argument("--audience", default="registry.example.com")
     p.add_argument("--subject", default="alice")
     p.add_argument("--scope", action="append", default=[], help="TYPE:NAME:ACTIONS, repeatable")
-    p.add_argument("--lifetime", type=int, default=300, help="seconds")
+    p.add_argument("--ttl", "--lifetime", type=int, default=300, help="lifetime in seconds")
     args = p.parse_args()
 
     lib = pkcs11.lib(args.module)
     token = lib.get_token(token_label=args.token)
     with token.open() as session:
-        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=args.key)
-        spki = public_key_info(key)
+        which = {"label": args.key} if args.key else {"id": bytes.fromhex(args.id)}
+        try:
+            key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, **which)
+            # The public attributes are read from the public key object with the
+            # private key's CKA_ID (a private EC key need not carry CKA_EC_POINT).
+            public = public_key(session.get_key(object_class=ObjectClass.PUBLIC_KEY, id=key[Attribute.ID]))
+        except (pkcs11.NoSuchKey, pkcs11.MultipleObjectsReturned) as e:
+            sys.exit(f"{type(e).__name__}: {which} on token {args.token!r}")
+        want = rsa.RSAPublicKey if args.alg == "RS256" else ec.EllipticCurvePublicKey
+        if not isinstance(public, want) or (args.alg == "ES256" and public.curve.name != "secp256r1"):
+            sys.exit(f"{args.alg} needs {'an RSA' if args.alg == 'RS256' else 'a P-256'} key")
+        if args.kid == "libtrust":
+            kid = libtrust_kid(public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+        else:
+            kid = jwk_thumbprint(public)
         now = int(time.time())
-        header = {"typ": "JWT", "alg": args.alg, "kid": libtrust_kid(spki)}
+        header = {"typ": "JWT", "alg": args.alg, "kid": kid}
         claims = {
             "iss": args.issuer,
             "sub": args.subject,
             "aud": args.audience,
-            "exp": now + args.lifetime,
+            "exp": now + args.ttl,
             "nbf": now - 5,
             "iat": now,
             "jti": uuid.uuid4().hex,

@@ -13,6 +13,10 @@ pub struct Config {
     pub aws: AwsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub signing: SigningConfig,
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenConfig>,
     /// Where the configuration came from, for messages.
@@ -68,6 +72,9 @@ mod defaults {
     pub fn max_concurrent_requests() -> usize {
         64
     }
+    pub fn yes() -> bool {
+        true
+    }
 }
 
 impl AwsConfig {
@@ -102,6 +109,42 @@ impl Default for AwsConfig {
             retry_mode: RetryMode::Standard,
             alias_refresh_seconds: defaults::alias_refresh_seconds(),
             max_concurrent_requests: defaults::max_concurrent_requests(),
+        }
+    }
+}
+
+/// The on-disk public-key cache (`src/cache.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+    /// Default: `$XDG_CACHE_HOME/kms11`, else `~/.cache/kms11`.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Check every signature KMS returns against the key's public key
+    /// before the caller gets it.
+    #[serde(default = "defaults::yes")]
+    pub verify_signatures: bool,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            verify_signatures: true,
         }
     }
 }

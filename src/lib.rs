@@ -7,9 +7,11 @@
 //! nothing above `backend` sees an AWS type.
 
 pub mod backend;
+pub mod cache;
 pub mod config;
 pub mod error;
 mod ffi;
+pub mod files;
 pub mod log;
 pub mod mechanism;
 pub mod public_key;

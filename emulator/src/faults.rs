@@ -20,6 +20,9 @@ pub struct Faults {
     pub error_rate: f64,
     /// Fraction of requests whose connection is closed with no answer.
     pub drop_rate: f64,
+    /// Fraction of Sign answers whose signature is well-formed but wrong
+    /// (its last byte changed), as a corrupting proxy or a wrong key gives.
+    pub wrong_signature_rate: f64,
     /// AccessDeniedException for an operation on a key, as a key policy
     /// without that permission gives.
     pub deny: Vec<Deny>,
@@ -67,6 +70,7 @@ pub struct Counters {
     pub errors: AtomicU64,
     pub dropped: AtomicU64,
     pub denied: AtomicU64,
+    pub wrong_signatures: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -84,6 +88,7 @@ pub struct InjectedStats {
     pub errors: u64,
     pub dropped: u64,
     pub denied: u64,
+    pub wrong_signatures: u64,
 }
 
 impl Counters {
@@ -99,6 +104,7 @@ impl Counters {
                 errors: get(&self.errors),
                 dropped: get(&self.dropped),
                 denied: get(&self.denied),
+                wrong_signatures: get(&self.wrong_signatures),
             },
         }
     }
@@ -111,6 +117,7 @@ impl Counters {
             &self.errors,
             &self.dropped,
             &self.denied,
+            &self.wrong_signatures,
         ] {
             a.store(0, Ordering::Relaxed);
         }
@@ -190,6 +197,11 @@ impl Injector {
             *b = (tokens, now);
             true
         }
+    }
+
+    /// Whether to spoil this Sign answer's signature.
+    pub fn wrong_signature(&self, faults: &Faults) -> bool {
+        faults.wrong_signature_rate > 0.0 && self.uniform() < faults.wrong_signature_rate
     }
 
     /// Decides the fault for one request, after its latency has been added.

@@ -15,7 +15,11 @@ pub use server::{start, Options, Running};
 
 /// Rejects fault settings that make no sense, with a message naming the field.
 pub fn check_faults(f: &Faults) -> Result<(), String> {
-    for (name, v) in [("error_rate", f.error_rate), ("drop_rate", f.drop_rate)] {
+    for (name, v) in [
+        ("error_rate", f.error_rate),
+        ("drop_rate", f.drop_rate),
+        ("wrong_signature_rate", f.wrong_signature_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             return Err(format!("{name} must be between 0 and 1, not {v}"));
         }

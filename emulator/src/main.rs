@@ -47,6 +47,13 @@ struct Args {
     /// Fraction (0 to 1) of requests whose connection is closed without an answer.
     #[arg(long, default_value_t = 0.0, env = "KMS11_EMULATOR_DROP_RATE")]
     drop_rate: f64,
+    /// Fraction (0 to 1) of Sign answers whose signature is well-formed but wrong.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        env = "KMS11_EMULATOR_WRONG_SIGNATURE_RATE"
+    )]
+    wrong_signature_rate: f64,
     /// AccessDeniedException for OPERATION on KEY (key ID, ARN, alias, or *), e.g. Sign:alias/release. Repeatable.
     #[arg(
         long = "deny",
@@ -72,6 +79,7 @@ fn run(args: Args) -> Result<(), String> {
         throttle_rps: args.throttle_rps,
         error_rate: args.error_rate,
         drop_rate: args.drop_rate,
+        wrong_signature_rate: args.wrong_signature_rate,
         deny: args
             .deny
             .iter()

@@ -284,7 +284,13 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
         counters.denied.fetch_add(1, Ordering::Relaxed);
         return Ok(error(&e));
     }
-    let result = op.run(&emulator.store, &request);
+    let mut result = op.run(&emulator.store, &request);
+    if name == "Sign" && emulator.injector.wrong_signature(&faults) {
+        if let Ok(v) = &mut result {
+            spoil_signature(v);
+            counters.wrong_signatures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     if result.is_ok() && op.mutates {
         if let Err(e) = emulator.save() {
             eprintln!("kms11-emulator: cannot save state: {e}");
@@ -294,6 +300,21 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
         Ok(v) => respond(200, serde_json::to_vec(&v).unwrap_or_default()),
         Err(e) => error(&e),
     })
+}
+
+/// Changes the last byte of a Sign answer's signature: still the right
+/// length, and for ECDSA still valid DER (the last byte is inside s).
+fn spoil_signature(answer: &mut serde_json::Value) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(sig) = answer.get_mut("Signature") {
+        if let Some(mut bytes) = sig.as_str().and_then(|s| b64.decode(s).ok()) {
+            if let Some(last) = bytes.last_mut() {
+                *last ^= 0x01;
+            }
+            *sig = serde_json::Value::String(b64.encode(bytes));
+        }
+    }
 }
 
 /// STS GetCallerIdentity (the AWS query protocol), so that a client pointed

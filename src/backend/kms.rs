@@ -296,6 +296,26 @@ impl Backend for KmsBackend {
         })
     }
 
+    fn cache_scope<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let sdk = self.sdk_config().await.ok()?;
+            let region = arn_region(key)
+                .map(str::to_string)
+                .or_else(|| sdk.region().map(|r| r.to_string()))?;
+            let profile = self
+                .settings
+                .profile
+                .clone()
+                .or_else(|| std::env::var("AWS_PROFILE").ok())
+                .unwrap_or_else(|| "default".into());
+            // (An endpoint_url in a profile file is covered by the profile.)
+            let endpoint = self.endpoint(&region);
+            Some(format!(
+                "endpoint={endpoint} region={region} profile={profile}"
+            ))
+        })
+    }
+
     fn sign<'a>(
         &'a self,
         arn: &'a str,

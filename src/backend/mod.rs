@@ -226,6 +226,13 @@ pub trait Backend: Send + Sync {
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>>;
 
+    /// Where this backend would send requests about `key`, as the
+    /// public-key cache's scope (endpoint, region, profile); `None`: do not
+    /// cache. Makes no network call.
+    fn cache_scope<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async { None })
+    }
+
     /// Sign with MessageType=DIGEST.
     fn sign<'a>(
         &'a self,

@@ -48,6 +48,8 @@ pub struct KeyInfo {
     pub parts: PublicParts,
     /// The certificate configured for this key, if any (DER).
     pub certificate: Option<Vec<u8>>,
+    /// The disk cache entry this key was read from, if it was.
+    pub cache_entry: Option<std::path::PathBuf>,
 }
 
 fn malformed(what: &str) -> Error {
@@ -126,6 +128,7 @@ impl KeyInfo {
             public_key,
             parts,
             certificate: None,
+            cache_entry: None,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod verify;
 
 use crate::backend::kms::KmsBackend;
 use crate::backend::Backend;
+use crate::cache::DiskCache;
 use crate::config::{AwsConfig, Config};
 use crate::error::{Error, Result};
 use crate::log_at;
@@ -40,6 +41,11 @@ pub struct Module {
     next_object: AtomicU64,
     /// The longest a KMS call may take, retries included.
     deadline: Duration,
+    /// The on-disk public-key cache, unless turned off.
+    cache: Option<DiskCache>,
+    alias_ttl: Duration,
+    /// Check each signature from KMS before handing it out.
+    verify_signatures: bool,
 }
 
 /// Blank-padded fixed-width text for the info structures.
@@ -109,6 +115,12 @@ impl Module {
 
     pub fn with_backend(config: Config, backend: Arc<dyn Backend>) -> Result<Module> {
         let refresh = Duration::from_secs(config.aws.alias_refresh_seconds);
+        let cache = config
+            .cache
+            .enabled
+            .then(|| config.cache.dir.clone().or_else(DiskCache::default_dir))
+            .flatten()
+            .map(DiskCache::new);
         let slots = config
             .tokens
             .into_iter()
@@ -125,6 +137,9 @@ impl Module {
             next_session: AtomicU64::new(1),
             next_object: AtomicU64::new(1),
             deadline: deadline(&config.aws),
+            cache,
+            alias_ttl: refresh,
+            verify_signatures: config.signing.verify_signatures,
         })
     }
 
@@ -170,8 +185,11 @@ impl Module {
         let backend = self.backend.clone();
         let rt = self.runtime()?;
         let deadline = self.deadline;
+        let (cache, ttl) = (self.cache.clone(), self.alias_ttl);
         slot.ensure_resolved(
-            |wanted| crate::runtime::run(rt, deadline, slot::resolve_all(backend, wanted)),
+            |wanted| {
+                crate::runtime::run(rt, deadline, slot::resolve_all(backend, cache, ttl, wanted))
+            },
             &self.next_object,
         )
     }
@@ -483,6 +501,9 @@ impl Module {
         let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
         let backend = self.backend.clone();
         let k = key.clone();
+        let digest_copy = digest.clone();
+        let started = std::time::Instant::now();
+        let mut unverified = false;
         let signature = crate::runtime::run(self.runtime()?, self.deadline, async move {
             backend
                 .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
@@ -500,8 +521,36 @@ impl Module {
             } else {
                 Ok(sig)
             }
+        })
+        .and_then(|sig| {
+            if self.verify_signatures {
+                verify::verify(&key, algorithm, &digest_copy, &sig).map_err(|_| {
+                    unverified = true;
+                    Error::new(
+                        CKR_DEVICE_ERROR,
+                        "the signature KMS returned does not verify with the key's public key \
+                         (a wrong key, a corrupted answer or a misbehaving proxy); not returned",
+                    )
+                })?;
+            }
+            Ok(sig)
         });
+        if signature.is_ok() {
+            log_at!(
+                Debug,
+                "Sign with {} ({}) in {} ms",
+                key.arn,
+                algorithm.as_kms(),
+                started.elapsed().as_millis()
+            );
+        }
         if let Err(e) = &signature {
+            // A cached key that KMS no longer knows, or whose signatures do
+            // not verify, was a wrong cache entry: the next process asks KMS.
+            let contradicted = unverified || e.rv == CKR_KEY_HANDLE_INVALID;
+            if let (true, Some(path)) = (contradicted, &key.cache_entry) {
+                DiskCache::forget(path);
+            }
             log_at!(
                 Error,
                 "Sign with {} ({}) failed: {e}",

@@ -6,6 +6,7 @@ use super::certificate::Certificate;
 use super::key::{default_id, KeyInfo};
 use super::object::Object;
 use crate::backend::{Backend, BackendError, KeySpec, RemoteKey};
+use crate::cache::DiskCache;
 use crate::config::{parse_hex, KeyConfig};
 use crate::error::{Error, Result};
 use crate::log_at;
@@ -37,6 +38,26 @@ pub struct ResolvedKey {
     /// The key's objects: (CKA_CLASS, handle).
     pub objects: Vec<(CK_OBJECT_CLASS, CK_OBJECT_HANDLE)>,
 }
+
+/// A configured key to resolve.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    pub index: usize,
+    /// The key as configured.
+    pub reference: String,
+    pub grant_tokens: Vec<String>,
+    pub is_alias: bool,
+}
+
+/// What a key resolved to, and whether the answer came from the disk cache.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: RemoteKey,
+    /// The cache entry used, and its age.
+    pub cached: Option<(std::path::PathBuf, Duration)>,
+}
+
+pub type Answers = Vec<(usize, std::result::Result<Found, BackendError>)>;
 
 #[derive(Default)]
 struct Table {
@@ -97,10 +118,7 @@ impl Slot {
     /// next call; a refresh that cannot reach KMS keeps what it had.
     pub fn ensure_resolved(
         &self,
-        resolve: impl FnOnce(
-            Vec<(usize, String, Vec<String>)>,
-        )
-            -> Result<Vec<(usize, std::result::Result<RemoteKey, BackendError>)>>,
+        resolve: impl FnOnce(Vec<Wanted>) -> Result<Answers>,
         next_handle: &AtomicU64,
     ) -> Result<()> {
         let resolved_before = {
@@ -128,12 +146,17 @@ impl Slot {
             }
             t.resolved_at.is_none()
         };
-        let wanted: Vec<(usize, String, Vec<String>)> = self
+        let wanted: Vec<Wanted> = self
             .keys
             .iter()
             .enumerate()
             .filter(|(_, k)| first || k.is_alias())
-            .map(|(i, k)| (i, k.reference().to_string(), k.grant_tokens.clone()))
+            .map(|(i, k)| Wanted {
+                index: i,
+                reference: k.reference().to_string(),
+                grant_tokens: k.grant_tokens.clone(),
+                is_alias: k.is_alias(),
+            })
             .collect();
         let unreachable = |why: String| {
             let e = Error::new(
@@ -143,7 +166,7 @@ impl Slot {
             log_at!(Error, "{e}");
             e
         };
-        let answers = match resolve(wanted) {
+        let mut answers = match resolve(wanted) {
             Ok(answers) => answers,
             Err(e) if first => return Err(unreachable(e.to_string())),
             Err(e) => {
@@ -166,6 +189,20 @@ impl Slot {
                 return Err(unreachable(e.to_string()));
             }
         }
+        // Keys resolve concurrently; objects are made in configuration
+        // order, so handles and C_FindObjects order are the same in every
+        // process (clients that take "the first private key" stay stable).
+        answers.sort_by_key(|(i, _)| *i);
+        // An alias answered from the cache is as old as its entry: the next
+        // refresh comes when the oldest such entry reaches the interval.
+        let now = Instant::now();
+        let resolved_at = answers
+            .iter()
+            .filter(|(i, _)| self.keys[*i].is_alias())
+            .filter_map(|(_, r)| r.as_ref().ok()?.cached.as_ref().map(|(_, age)| *age))
+            .max()
+            .and_then(|age| now.checked_sub(age))
+            .unwrap_or(now);
         let mut t = self.table.write();
         if t.keys.len() != self.keys.len() {
             t.keys = (0..self.keys.len()).map(|_| None).collect();
@@ -174,7 +211,19 @@ impl Slot {
         for (i, answer) in answers {
             let config = &self.keys[i];
             match answer {
-                Ok(remote) => {
+                Ok(found) => {
+                    let remote = &found.key;
+                    log_at!(
+                        Debug,
+                        "token '{}': {} is {} ({})",
+                        self.label,
+                        config.reference(),
+                        remote.arn,
+                        match &found.cached {
+                            Some((_, age)) => format!("from the cache, {} s old", age.as_secs()),
+                            None => "from KMS".to_string(),
+                        }
+                    );
                     if t.keys[i].as_ref().is_some_and(|r| r.arn == remote.arn) {
                         continue;
                     }
@@ -189,7 +238,7 @@ impl Slot {
                             t.objects.remove(&h);
                         }
                     }
-                    match self.make_objects(i, &remote, next_handle) {
+                    match self.make_objects(i, &found, next_handle) {
                         Ok(objects) => {
                             let handles = objects.iter().map(|o| o.handle).collect();
                             let key = objects[0].key.clone();
@@ -197,7 +246,7 @@ impl Slot {
                                 t.objects.insert(o.handle, Arc::new(o));
                             }
                             t.keys[i] = Some(Resolved {
-                                arn: remote.arn,
+                                arn: found.key.arn.clone(),
                                 key,
                                 handles,
                             });
@@ -210,6 +259,9 @@ impl Slot {
                                 self.label,
                                 config.reference()
                             );
+                            if let Some((path, _)) = &found.cached {
+                                DiskCache::forget(path);
+                            }
                             t.errors[i] = Some(e.reason.unwrap_or_default());
                         }
                     }
@@ -238,16 +290,17 @@ impl Slot {
                 }
             }
         }
-        t.resolved_at = Some(Instant::now());
+        t.resolved_at = Some(resolved_at);
         Ok(())
     }
 
     fn make_objects(
         &self,
         i: usize,
-        remote: &RemoteKey,
+        found: &Found,
         next_handle: &AtomicU64,
     ) -> Result<Vec<Object>> {
+        let remote = &found.key;
         let config = &self.keys[i];
         let Some(spec) =
             KeySpec::from_kms(&remote.key_spec).filter(|_| remote.key_usage == "SIGN_VERIFY")
@@ -275,6 +328,7 @@ impl Slot {
             None => default_id(remote.key_id()),
         };
         let mut info = KeyInfo::new(remote, spec, label, id, config.grant_tokens.clone())?;
+        info.cache_entry = found.cached.as_ref().map(|(path, _)| path.clone());
         let certificate = self.certificates[i].as_ref().filter(|c| {
             let same = c.spki == info.spki;
             if !same {
@@ -343,15 +397,40 @@ impl Slot {
     }
 }
 
-/// Resolves keys concurrently through the backend (used by the module).
+/// Resolves keys concurrently: from the disk cache where it has a usable
+/// entry, else with GetPublicKey (whose answer is then cached).
 pub async fn resolve_all(
     backend: Arc<dyn Backend>,
-    wanted: Vec<(usize, String, Vec<String>)>,
-) -> Vec<(usize, std::result::Result<RemoteKey, BackendError>)> {
+    cache: Option<DiskCache>,
+    alias_ttl: Duration,
+    wanted: Vec<Wanted>,
+) -> Answers {
     let mut set = tokio::task::JoinSet::new();
-    for (i, key, grants) in wanted {
+    for w in wanted {
         let backend = backend.clone();
-        set.spawn(async move { (i, backend.get_public_key(&key, &grants).await) });
+        let cache = cache.clone();
+        set.spawn(async move {
+            let scope = match &cache {
+                Some(_) => backend.cache_scope(&w.reference).await,
+                None => None,
+            };
+            let usable = cache.as_ref().zip(scope.as_ref());
+            if let Some((c, scope)) = usable {
+                let max_age = w.is_alias.then_some(alias_ttl);
+                if let Some(hit) = c.load(scope, &w.reference, max_age) {
+                    let found = Found {
+                        key: hit.key,
+                        cached: Some((hit.path, hit.age)),
+                    };
+                    return (w.index, Ok(found));
+                }
+            }
+            let answer = backend.get_public_key(&w.reference, &w.grant_tokens).await;
+            if let (Some((c, scope)), Ok(key)) = (usable, &answer) {
+                c.store(scope, &w.reference, key);
+            }
+            (w.index, answer.map(|key| Found { key, cached: None }))
+        });
     }
     let mut out = Vec::new();
     while let Some(r) = set.join_next().await {

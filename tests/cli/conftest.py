@@ -103,7 +103,9 @@ def cli(tmp_path_factory) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KMS11_", "AWS_"))}
     env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_EC2_METADATA_DISABLED="true",
                # Credentials and config files of whoever runs the tests stay out.
-               AWS_CONFIG_FILE=str(d / "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(d / "no-aws-creds"))
+               AWS_CONFIG_FILE=str(d / "no-aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(d / "no-aws-creds"),
+               # This emulator's public-key cache: another emulator may get its port later.
+               XDG_CACHE_HOME=str(d / "cache"))
     c = Cli(url=url, dir=d, kms=kmshelp.make_client(url), config=d / "unset", env=env)
     c.config = c.write_config("pkcs11.conf", token_config(KEYS))
     yield c

@@ -3,7 +3,7 @@ setup mistakes, are found and answered with the fix."""
 
 import subprocess
 
-from conftest import KEYS, KMS11, token_config
+from conftest import KEYS, KMS11
 
 ONE_KEY = '[[token]]\nlabel = "t"\n[[token.key]]\nkey = "alias/p256"\n'
 

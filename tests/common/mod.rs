@@ -332,6 +332,10 @@ fn build_fixture(setup: &'static Setup) -> Fixture {
     );
 
     set_aws_env(&emu.url);
+    // The public-key cache of this emulator's keys only: another test's
+    // emulator may get the same port and hand out other keys under the
+    // same aliases.
+    std::env::set_var("XDG_CACHE_HOME", dir.join("cache"));
     let (config_path, token) = match &setup.config {
         Config::EnvKeys => {
             let list: Vec<String> = keys.0.iter().map(|k| k.reference()).collect();

@@ -229,4 +229,43 @@ def test_no_faults_by_default(start_emulator):
     kms = make_client(url)
     assert random_outcomes(kms, 20) == ["ok"] * 20
     injected = emuhelp.stats(url)["injected"]
-    assert injected == {"throttled": 0, "errors": 0, "dropped": 0, "denied": 0}, injected
+    assert injected == {"throttled": 0, "errors": 0, "dropped": 0, "denied": 0, "wrong_signatures": 0}, injected
+
+
+# ---------------------------------------------------------------- wrong signatures
+
+
+@pytest.mark.parametrize("spec,algorithm", [("ECC_NIST_P256", "ECDSA_SHA_256"),
+                                            ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256")])
+def test_wrong_signature_rate_one(start_emulator, tmp_path, spec, algorithm):
+    """Every Sign answer holds a signature of the right form that does not
+    verify; Verify and the public key are untouched."""
+    from kmshelp import load_public_key, verify_signature
+    from cryptography.exceptions import InvalidSignature
+    seed = emuhelp.write_seed(tmp_path / "seed.json", [emuhelp.seed_key(spec, "SIGN_VERIFY", Aliases=["alias/k"])])
+    url = start_emulator("--seed", seed, "--wrong-signature-rate", 1)
+    kms = make_client(url)
+    public = load_public_key(kms.get_public_key(KeyId="alias/k")["PublicKey"])
+    for i in range(3):
+        message = b"message %d" % i
+        sig = kms.sign(KeyId="alias/k", Message=message, MessageType="RAW", SigningAlgorithm=algorithm)["Signature"]
+        with pytest.raises(InvalidSignature):
+            verify_signature(public, algorithm, sig, message)
+        if spec.startswith("RSA"):
+            assert len(sig) == 256
+        else:
+            # Still DER that parses as (r, s).
+            from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+            decode_dss_signature(sig)
+    assert emuhelp.stats(url)["injected"]["wrong_signatures"] == 3
+    emuhelp.set_faults(url)
+    sig = kms.sign(KeyId="alias/k", Message=b"m", MessageType="RAW", SigningAlgorithm=algorithm)["Signature"]
+    verify_signature(public, algorithm, sig, b"m")
+
+
+def test_wrong_signature_rate_out_of_range_is_refused():
+    import subprocess
+    from kmshelp import emulator_binary
+    r = subprocess.run([str(emulator_binary()), "--port", "0", "--wrong-signature-rate", "1.5"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "wrong_signature_rate must be between 0 and 1" in r.stderr

@@ -14,6 +14,7 @@ OFF = {
     "throttle_rps": 0,
     "error_rate": 0,
     "drop_rate": 0,
+    "wrong_signature_rate": 0,
     "deny": [],
 }
 

@@ -81,6 +81,8 @@ def token(tmp_path_factory) -> Token:
     env.update(
         KMS11_CONFIG=str(conf),
         AWS_ENDPOINT_URL_KMS=url,
+        # This emulator's public-key cache: another emulator may get its port later.
+        XDG_CACHE_HOME=str(d / "cache"),
         AWS_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="test",
         AWS_SECRET_ACCESS_KEY="test",

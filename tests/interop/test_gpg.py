@@ -111,6 +111,7 @@ def runs(emulator):
         PATH=f"{KMS11_BIN}:{env.get('PATH', '/usr/bin:/bin')}",
         KMS11_MODULE=str(MODULE),
         AWS_ENDPOINT_URL_KMS=emulator.url,
+        XDG_CACHE_HOME=str(base / "cache"),
         AWS_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="test",
         AWS_SECRET_ACCESS_KEY="test",

@@ -19,7 +19,6 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from processes import alive, stop
 from conftest import MODULE, REPO
 from recipes import recipes, unmarked_sh_blocks
 
@@ -64,15 +64,6 @@ def chown_to_nobody(path: Path) -> None:
     pw = pwd.getpwnam("nobody")
     for p in [path, *path.rglob("*")]:
         os.chown(p, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
-
-
-def alive(pid: int) -> bool:
-    """True while pid runs (a zombie nobody reaps has stopped running)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def verify(token, key_id: str, work: Path) -> None:
@@ -133,14 +124,7 @@ def ws():
         yield w
     finally:
         if w.server_pid.exists() and w.server_pid.read_text().strip():
-            pid = int(w.server_pid.read_text())
-            if alive(pid):
-                os.kill(pid, signal.SIGTERM)
-                deadline = time.monotonic() + 10
-                while alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+            stop(int(w.server_pid.read_text()))
         shutil.rmtree(root, ignore_errors=True)
 
 

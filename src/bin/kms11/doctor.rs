@@ -118,7 +118,7 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
                 );
             }
             let uid = meta.uid();
-            let me = current_uid();
+            let me = kms11::files::current_uid();
             if uid != me && uid != 0 {
                 r.warn(
                     WHAT,
@@ -153,20 +153,6 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
         return None;
     }
     Some(config)
-}
-
-/// The uid of this process, from /proc (std has no getuid, and unsafe code
-/// stays in the module's ffi layer).
-fn current_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|u| u.parse().ok())
-        })
-        .unwrap_or(u32::MAX)
 }
 
 async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {

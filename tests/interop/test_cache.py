@@ -1,0 +1,272 @@
+"""The on-disk public-key cache, seen from one-process-per-signature clients
+(pkcs11-tool here; `openssl dgst` and gpg behave the same): a cold process
+asks KMS for every key of its token, a warm one makes one request, the Sign;
+a corrupt, edited, stale or foreign cache costs requests but never a wrong
+signature. Every signature is verified by openssl with the public key from
+KMS GetPublicKey. Emulator counters, not time, are the measure."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import KEYS, MODULE
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+MAGIC = "kms11-cache 1"
+
+
+def admin(token, method: str, path: str, body: dict | None = None) -> dict:
+    url = token.env["AWS_ENDPOINT_URL_KMS"] + path
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read()
+    return json.loads(text) if text.strip() else {}
+
+
+def requests(token) -> dict[str, int]:
+    return admin(token, "GET", "/_emulator/stats")["requests"]
+
+
+@pytest.fixture
+def env(token, tmp_path):
+    """The token's environment with a cache of this test's own; emulator
+    counters reset, faults off before and after."""
+    admin(token, "POST", "/_emulator/faults", {})
+    for _, _, key_id in KEYS:
+        token.public_pem(key_id)  # the verifier's own GetPublicKey, outside the counts
+    admin(token, "POST", "/_emulator/stats/reset")
+    e = dict(token.env, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    yield e
+    admin(token, "POST", "/_emulator/faults", {})
+
+
+def cache_dir(env) -> Path:
+    return Path(env["XDG_CACHE_HOME"]) / "kms11"
+
+
+def entries(env) -> list[Path]:
+    d = cache_dir(env)
+    return sorted(d.glob("*.json")) if d.exists() else []
+
+
+def sign_once(token, env, tmp_path: Path, key_id: str = "b1", check: bool = True) -> subprocess.CompletedProcess:
+    """One pkcs11-tool process, one ECDSA-SHA256 signature (DER), verified
+    by openssl when it succeeds."""
+    data = tmp_path / "data"
+    data.write_bytes(b"sign me, once per process")
+    sig = tmp_path / f"{key_id}.sig"
+    sig.unlink(missing_ok=True)
+    r = subprocess.run(
+        ["pkcs11-tool", "--module", str(MODULE), "--token-label", "interop", "--sign", "--id", key_id,
+         "-m", "ECDSA-SHA256", "--signature-format", "openssl", "-i", str(data), "-o", str(sig)],
+        env=env, capture_output=True, timeout=120)
+    if check:
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(token.public_pem(key_id)),
+                            "-signature", str(sig), str(data)], capture_output=True, timeout=60)
+        assert v.returncode == 0 and b"Verified OK" in v.stdout, v.stdout + v.stderr
+    return r
+
+
+def test_a_warm_process_makes_one_request(token, env, tmp_path):
+    sign_once(token, env, tmp_path)
+    cold = requests(token)
+    assert cold == {"GetPublicKey": len(KEYS), "Sign": 1}, cold
+    assert len(entries(env)) == len(KEYS)
+
+    for n in range(3):
+        admin(token, "POST", "/_emulator/stats/reset")
+        sign_once(token, env, tmp_path)
+        warm = requests(token)
+        assert warm == {"Sign": 1}, f"warm run {n}: {warm}"
+
+
+def test_files_are_private(token, env, tmp_path):
+    sign_once(token, env, tmp_path)
+    d = cache_dir(env)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    for f in entries(env):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+        assert f.stat().st_uid == os.geteuid()
+    # Nothing but the entries: no temporary files left behind.
+    assert sorted(d.iterdir()) == entries(env)
+
+
+def test_entries_hold_what_kms_said(token, env, tmp_path):
+    sign_once(token, env, tmp_path)
+    by_arn = {}
+    for f in entries(env):
+        head, body = f.read_text().split("\n", 1)
+        assert head == f"{MAGIC} {hashlib.sha256(body.encode()).hexdigest()}"
+        e = json.loads(body)
+        by_arn[e["arn"]] = e
+    for alias, spec, _ in KEYS:
+        kms = token.kms.get_public_key(KeyId=f"alias/{alias}")
+        e = by_arn[kms["KeyId"]]
+        assert e["reference"] == f"alias/{alias}"
+        assert e["key_spec"] == spec
+        assert base64.b64decode(e["public_key"]) == kms["PublicKey"]
+        assert token.env["AWS_ENDPOINT_URL_KMS"] in e["scope"] and "us-east-1" in e["scope"]
+
+
+CORRUPTIONS = {
+    "empty": lambda text: "",
+    "garbage": lambda text: "\x00\xff not a cache entry",
+    "truncated": lambda text: text[: len(text) // 2],
+    "one byte changed": lambda text: text[:-5] + ("A" if text[-5] != "A" else "B") + text[-4:],
+    "trailing newline": lambda text: text + "\n",
+}
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_a_corrupt_cache_costs_requests_not_signatures(token, env, tmp_path, how):
+    sign_once(token, env, tmp_path)
+    for f in entries(env):
+        f.write_text(CORRUPTIONS[how](f.read_text()))
+    admin(token, "POST", "/_emulator/stats/reset")
+    sign_once(token, env, tmp_path)
+    assert requests(token) == {"GetPublicKey": len(KEYS), "Sign": 1}
+    # Rewritten: the next process is warm again.
+    admin(token, "POST", "/_emulator/stats/reset")
+    sign_once(token, env, tmp_path)
+    assert requests(token) == {"Sign": 1}
+
+
+def rewrite(path: Path, **changes) -> None:
+    """Edits an entry and gives it a valid checksum: what a bug or another
+    program writing the file could leave."""
+    e = json.loads(path.read_text().split("\n", 1)[1])
+    e.update(changes)
+    body = json.dumps(e)
+    path.write_text(f"{MAGIC} {hashlib.sha256(body.encode()).hexdigest()}\n{body}")
+
+
+def entry_of(env, arn: str) -> Path:
+    for f in entries(env):
+        if json.loads(f.read_text().split("\n", 1)[1])["arn"] == arn:
+            return f
+    raise AssertionError(f"no cache entry for {arn}")
+
+
+def test_a_wrong_public_key_in_the_cache_never_yields_a_bad_signature(token, env, tmp_path):
+    """A well-formed entry whose public key is not the key's: the module's
+    check of KMS's signature fails, the call fails (no signature), the entry
+    is dropped, and the next process signs correctly."""
+    sign_once(token, env, tmp_path)
+    arn = token.kms.describe_key(KeyId="alias/p256")["KeyMetadata"]["Arn"]
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    path = entry_of(env, arn)
+    rewrite(path, public_key=base64.b64encode(other.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).decode())
+    r = sign_once(token, env, tmp_path, check=False)
+    assert r.returncode != 0, "signed with a public key that is not the key's"
+    assert b"CKR_DEVICE_ERROR" in r.stderr + r.stdout, r.stderr
+    assert not (tmp_path / "b1.sig").exists() or (tmp_path / "b1.sig").stat().st_size == 0
+    assert not path.exists(), "the contradicted entry was kept"
+    sign_once(token, env, tmp_path)
+
+
+def test_an_alias_entry_past_the_refresh_interval_is_asked_again(token, env, tmp_path):
+    """Entries for aliases are trusted for alias_refresh_seconds (300 by
+    default); an older one is a miss, and KMS's current answer wins."""
+    sign_once(token, env, tmp_path)
+    arn = token.kms.describe_key(KeyId="alias/p256")["KeyMetadata"]["Arn"]
+    path = entry_of(env, arn)
+    e = json.loads(path.read_text().split("\n", 1)[1])
+    rewrite(path, stored_at_ms=e["stored_at_ms"] - 301_000)
+    admin(token, "POST", "/_emulator/stats/reset")
+    sign_once(token, env, tmp_path)
+    assert requests(token) == {"GetPublicKey": 1, "Sign": 1}
+
+
+def test_an_alias_moved_within_the_interval_is_followed_after_it(token, env, tmp_path):
+    """The alias now names another key, but a fresh entry says the old one:
+    within the interval the old key signs (as a running process would keep
+    it), and its signature verifies with the public key the token shows;
+    past the interval the new key signs."""
+    conf = tmp_path / "moved.conf"
+    conf.write_text('[aws]\nalias_refresh_seconds = 300\n[[token]]\nlabel = "interop"\n'
+                    '[[token.key]]\nkey = "alias/cache-moving"\nid = "c1"\n')
+    a = token.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    b = token.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    token.kms.create_alias(AliasName="alias/cache-moving", TargetKeyId=a)
+    e = dict(env, KMS11_CONFIG=str(conf))
+
+    def sign_with(expected_arn: str):
+        data = tmp_path / "data"
+        data.write_bytes(b"moving alias")
+        sig = tmp_path / "c1.sig"
+        subprocess.run(["pkcs11-tool", "--module", str(MODULE), "--sign", "--id", "c1", "-m", "ECDSA-SHA256",
+                        "--signature-format", "openssl", "-i", str(data), "-o", str(sig)],
+                       env=e, capture_output=True, timeout=120, check=True)
+        pem = tmp_path / "expected.pem"
+        from kmshelp import load_public_key
+        pem.write_bytes(load_public_key(token.kms.get_public_key(KeyId=expected_arn)["PublicKey"])
+                        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+        v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(data)],
+                           capture_output=True, timeout=60)
+        assert v.returncode == 0, f"not signed by {expected_arn}: {v.stdout + v.stderr}"
+
+    sign_with(a)
+    token.kms.update_alias(AliasName="alias/cache-moving", TargetKeyId=b)
+    sign_with(a)
+    path = entry_of(e, a)
+    rewrite(path, stored_at_ms=json.loads(path.read_text().split("\n", 1)[1])["stored_at_ms"] - 301_000)
+    sign_with(b)
+    assert entry_of(e, b).exists()
+
+
+def test_another_endpoint_or_region_does_not_share_entries(token, env, tmp_path):
+    sign_once(token, env, tmp_path)
+    before = {f.name for f in entries(env)}
+    e = dict(env, AWS_REGION="eu-west-1")
+    subprocess.run(["pkcs11-tool", "--module", str(MODULE), "--list-objects"], env=e,
+                   capture_output=True, timeout=120)
+    # The emulator keeps keys per region: eu-west-1 has none of these aliases,
+    # so nothing new is cached, and the us-east-1 entries were not used.
+    assert {f.name for f in entries(env)} == before
+
+
+def test_a_cache_directory_others_can_write_is_ignored(token, env, tmp_path):
+    sign_once(token, env, tmp_path)
+    cache_dir(env).chmod(0o777)
+    admin(token, "POST", "/_emulator/stats/reset")
+    sign_once(token, env, tmp_path)
+    assert requests(token) == {"GetPublicKey": len(KEYS), "Sign": 1}
+    cache_dir(env).chmod(0o700)
+
+
+def test_cache_off(token, env, tmp_path):
+    conf = tmp_path / "off.conf"
+    conf.write_text("[cache]\nenabled = false\n" + Path(token.env["KMS11_CONFIG"]).read_text())
+    e = dict(env, KMS11_CONFIG=str(conf))
+    for _ in range(2):
+        admin(token, "POST", "/_emulator/stats/reset")
+        sign_once(token, e, tmp_path)
+        assert requests(token) == {"GetPublicKey": len(KEYS), "Sign": 1}
+    assert entries(env) == []
+
+
+def test_verify_signatures_refuses_a_wrong_signature_and_can_be_turned_off(token, env, tmp_path):
+    admin(token, "POST", "/_emulator/faults", {"wrong_signature_rate": 1})
+    r = sign_once(token, env, tmp_path, check=False)
+    assert r.returncode != 0 and b"CKR_DEVICE_ERROR" in r.stderr + r.stdout, r.stderr
+    # Off: the spoiled signature reaches the caller, and openssl rejects it.
+    conf = tmp_path / "noverify.conf"
+    conf.write_text("[signing]\nverify_signatures = false\n" + Path(token.env["KMS11_CONFIG"]).read_text())
+    e = dict(env, KMS11_CONFIG=str(conf))
+    sign_once(token, e, tmp_path, check=False).check_returncode()
+    v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(token.public_pem("b1")), "-signature",
+                        str(tmp_path / "b1.sig"), str(tmp_path / "data")], capture_output=True, timeout=60)
+    assert v.returncode != 0 and b"Verification failure" in v.stdout + v.stderr
+    admin(token, "POST", "/_emulator/faults", {})
+    sign_once(token, env, tmp_path)
