@@ -160,6 +160,9 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     pub label: Spanned<String>,
+    /// An argon2id PHC string (`kms11 pin-hash`); when set, signing needs
+    /// C_Login with the PIN.
+    pub pin_hash: Option<Spanned<String>>,
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyConfig>,
 }
@@ -235,6 +238,14 @@ impl Config {
                     format!("two tokens are labelled '{label}'"),
                 ));
             }
+            if let Some(h) = &token.pin_hash {
+                crate::pin::check(h.get_ref()).map_err(|e| {
+                    at(
+                        h.span().start,
+                        format!("pin_hash: {e}; make one with `kms11 pin-hash`"),
+                    )
+                })?;
+            }
             for key in &token.keys {
                 if key.reference().trim().is_empty() {
                     return Err(at(
@@ -294,6 +305,7 @@ impl Config {
         Config {
             tokens: vec![TokenConfig {
                 label: Spanned::new(0..0, "kms11".to_string()),
+                pin_hash: None,
                 keys,
             }],
             source: "KMS11_KEYS".to_string(),
@@ -301,9 +313,15 @@ impl Config {
         }
     }
 
+    /// Reads a configuration file. One that another user could write is
+    /// refused: it names the keys the module signs with.
     pub fn from_file(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
+        check_owner_and_mode(path, &meta)
+            .map_err(|(what, fix)| format!("refusing {what}: {fix}"))?;
         Config::parse(&text, &path.display().to_string())
     }
 
@@ -318,6 +336,34 @@ impl Config {
             }),
         }
     }
+}
+
+/// A configuration file must belong to the user who reads it or to root,
+/// and no one else may write it: it names the keys the process signs with.
+/// The error is (what is wrong, how to fix it).
+pub fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), (String, String)> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = path.display();
+    let me = crate::files::current_uid();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err((
+            format!(
+                "{shown} belongs to uid {}, not to you (uid {me}) or root, and could point the module at other keys",
+                meta.uid()
+            ),
+            format!("chown {me} {shown}, or use a copy of your own"),
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err((
+            format!(
+                "{shown} can be changed by other users (mode {mode:04o}), who could point the module at their keys"
+            ),
+            format!("chmod go-w {shown}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Where the configuration comes from.
@@ -389,6 +435,40 @@ mod tests {
         assert_eq!(c.tokens.len(), 1);
         assert_eq!(c.tokens[0].keys.len(), 2);
         assert!(c.tokens[0].keys[0].is_alias());
+    }
+
+    #[test]
+    fn pin_hash_must_be_argon2id() {
+        let text = "[[token]]\nlabel = \"a\"\npin_hash = \"1234\"\n";
+        let e = Config::parse(text, "t.conf").unwrap_err();
+        assert!(e.starts_with("t.conf, line 3:"), "{e}");
+        assert!(e.contains("kms11 pin-hash"), "{e}");
+        let good = crate::pin::hash(b"1234").unwrap();
+        let text = format!("[[token]]\nlabel = \"a\"\npin_hash = \"{good}\"\n");
+        Config::parse(&text, "t.conf").unwrap();
+    }
+
+    #[test]
+    fn a_file_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let path =
+            std::env::temp_dir().join(format!("kms11-config-mode-{}.conf", std::process::id()));
+        std::fs::write(&path, "[aws]\nregion = \"us-east-1\"\n").unwrap();
+        for (mode, ok) in [
+            (0o600, true),
+            (0o644, true),
+            (0o664, false),
+            (0o666, false),
+            (0o646, false),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let r = Config::from_file(&path);
+            assert_eq!(r.is_ok(), ok, "mode {mode:o}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.contains("chmod go-w"), "{e}");
+            }
+        }
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

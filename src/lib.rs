@@ -14,6 +14,7 @@ mod ffi;
 pub mod files;
 pub mod log;
 pub mod mechanism;
+pub mod pin;
 pub mod public_key;
 pub mod runtime;
 pub mod token;

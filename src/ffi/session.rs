@@ -1,6 +1,6 @@
 //! Session management and login.
 
-use super::{entry, module, out};
+use super::{entry, input, module, out};
 use cryptoki_sys::*;
 
 entry! {
@@ -28,12 +28,18 @@ entry! {
         Ok(())
     }
 
-    fn C_Login(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, _pin: CK_UTF8CHAR_PTR, _pin_len: CK_ULONG) {
-        module()?.login(session, user)
+    fn C_Login(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) {
+        let m = module()?;
+        // SAFETY: a non-NULL pin points to pin_len bytes (PKCS#11 §5.6).
+        let pin = unsafe { input(pin, pin_len) }?;
+        m.login(session, user, pin)
     }
 
-    fn C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, _pin: CK_UTF8CHAR_PTR, _pin_len: CK_ULONG, _username: CK_UTF8CHAR_PTR, _username_len: CK_ULONG) {
-        module()?.login(session, user)
+    fn C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, _username: CK_UTF8CHAR_PTR, _username_len: CK_ULONG) {
+        let m = module()?;
+        // SAFETY: a non-NULL pin points to pin_len bytes (PKCS#11 §5.6).
+        let pin = unsafe { input(pin, pin_len) }?;
+        m.login(session, user, pin)
     }
 
     fn C_Logout(session: CK_SESSION_HANDLE) {

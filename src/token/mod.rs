@@ -125,7 +125,16 @@ impl Module {
             .tokens
             .into_iter()
             .enumerate()
-            .map(|(i, t)| Slot::new(i as CK_SLOT_ID, t.label.into_inner(), t.keys, refresh))
+            .map(|(i, t)| {
+                let pin_hash = t.pin_hash.map(|h| h.into_inner());
+                Slot::new(
+                    i as CK_SLOT_ID,
+                    t.label.into_inner(),
+                    t.keys,
+                    refresh,
+                    pin_hash,
+                )
+            })
             .collect();
         Ok(Module {
             pid: std::process::id(),
@@ -233,7 +242,13 @@ impl Module {
             manufacturerID: pad("kms11"),
             model: pad("AWS KMS"),
             serialNumber: pad(&serial),
-            flags: CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED,
+            flags: CKF_TOKEN_INITIALIZED
+                | CKF_USER_PIN_INITIALIZED
+                | if slot.pin_hash.is_some() {
+                    CKF_LOGIN_REQUIRED
+                } else {
+                    0
+                },
             ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
             ulSessionCount: sessions as CK_ULONG,
             ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
@@ -315,10 +330,24 @@ impl Module {
         })
     }
 
-    /// Any PIN is accepted: KMS authorises with AWS credentials, not PINs.
-    pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> Result<()> {
+    /// With no `pin_hash` configured any PIN is accepted (KMS authorises
+    /// with AWS credentials, not PINs); with one, the PIN must match it.
+    pub fn login(&self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
         let session = self.session(h)?;
         let (slot, signing) = (session.slot, session.state.lock().sign.is_some());
+        if matches!(user, CKU_USER | CKU_SO | CKU_CONTEXT_SPECIFIC) {
+            if let Some(phc) = &self.slots[slot].pin_hash {
+                // Slow by design (argon2id); no lock is held meanwhile.
+                if !crate::pin::verify(phc, pin) {
+                    log_at!(
+                        Warn,
+                        "token '{}': C_Login with a wrong PIN",
+                        self.slots[slot].label
+                    );
+                    return Err(CKR_PIN_INCORRECT.into());
+                }
+            }
+        }
         match user {
             CKU_CONTEXT_SPECIFIC => {
                 return if signing {
@@ -418,6 +447,9 @@ impl Module {
         handle: CK_OBJECT_HANDLE,
         class: CK_OBJECT_CLASS,
     ) -> Result<Arc<key::KeyInfo>> {
+        if class == CKO_PRIVATE_KEY && !self.slots[slot].private_visible() {
+            return Err(CKR_USER_NOT_LOGGED_IN.into());
+        }
         let o = self.slots[slot]
             .object(handle)
             .ok_or(Error::from(CKR_KEY_HANDLE_INVALID))?;
@@ -573,6 +605,11 @@ impl Module {
         let session = self.session(h)?;
         let mut s = session.state.lock();
         check_finish(&mut s.sign, final_call)?;
+        if !self.slots[session.slot].private_visible() {
+            // Logged out since C_SignInit.
+            s.sign = None;
+            return Err(CKR_USER_NOT_LOGGED_IN.into());
+        }
         let op = s.sign.as_ref().expect("checked above");
         let len = op.key.signature_len();
         match capacity {

@@ -13,6 +13,8 @@ pub struct Object {
     pub handle: CK_OBJECT_HANDLE,
     pub class: CK_OBJECT_CLASS,
     pub key: Arc<KeyInfo>,
+    /// CKA_PRIVATE: seen only after C_Login.
+    pub private: bool,
     attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
 }
 
@@ -101,8 +103,16 @@ fn key_attributes(
 }
 
 impl Object {
-    pub fn private_key(handle: CK_OBJECT_HANDLE, key: Arc<KeyInfo>, subject: &[u8]) -> Object {
+    /// The private key; `private` (the token has a PIN) makes it
+    /// CKA_PRIVATE, visible only after C_Login.
+    pub fn private_key(
+        handle: CK_OBJECT_HANDLE,
+        key: Arc<KeyInfo>,
+        subject: &[u8],
+        private: bool,
+    ) -> Object {
         let mut a = key_attributes(&key, CKO_PRIVATE_KEY, subject);
+        a.insert(CKA_PRIVATE, boolean(private));
         for (t, v) in [
             (CKA_SENSITIVE, true),
             (CKA_DECRYPT, false),
@@ -121,6 +131,7 @@ impl Object {
             handle,
             class: CKO_PRIVATE_KEY,
             key,
+            private,
             attributes: a,
         }
     }
@@ -140,6 +151,7 @@ impl Object {
             handle,
             class: CKO_PUBLIC_KEY,
             key,
+            private: false,
             attributes: a,
         }
     }
@@ -176,6 +188,7 @@ impl Object {
             handle,
             class: CKO_CERTIFICATE,
             key,
+            private: false,
             attributes: a,
         }
     }

@@ -80,10 +80,18 @@ pub struct Slot {
     resolving: Mutex<()>,
     refresh: Duration,
     pub logged_in: Mutex<Option<CK_USER_TYPE>>,
+    /// The token's PIN as an argon2id PHC string; `None`: no login needed.
+    pub pin_hash: Option<String>,
 }
 
 impl Slot {
-    pub fn new(id: CK_SLOT_ID, label: String, keys: Vec<KeyConfig>, refresh: Duration) -> Slot {
+    pub fn new(
+        id: CK_SLOT_ID,
+        label: String,
+        keys: Vec<KeyConfig>,
+        refresh: Duration,
+        pin_hash: Option<String>,
+    ) -> Slot {
         let certificates = keys
             .iter()
             .map(|k| {
@@ -103,6 +111,7 @@ impl Slot {
             resolving: Mutex::new(()),
             refresh,
             logged_in: Mutex::new(None),
+            pin_hash,
         }
     }
 
@@ -345,7 +354,7 @@ impl Slot {
         let info = Arc::new(info);
         let handle = || next_handle.fetch_add(1, Ordering::Relaxed);
         let mut objects = vec![
-            Object::private_key(handle(), info.clone(), &subject),
+            Object::private_key(handle(), info.clone(), &subject, self.pin_hash.is_some()),
             Object::public_key(handle(), info.clone(), &subject),
         ];
         if let Some(c) = certificate {
@@ -381,17 +390,26 @@ impl Slot {
             .collect()
     }
 
+    /// Whether private objects are visible: the token has no PIN, or the
+    /// user is logged in.
+    pub fn private_visible(&self) -> bool {
+        self.pin_hash.is_none() || self.logged_in.lock().is_some()
+    }
+
+    /// An object the session may see (private objects only after login).
     pub fn object(&self, handle: CK_OBJECT_HANDLE) -> Option<Arc<Object>> {
-        self.table.read().objects.get(&handle).cloned()
+        let o = self.table.read().objects.get(&handle).cloned()?;
+        (!o.private || self.private_visible()).then_some(o)
     }
 
     /// Handles of the objects matching a template, in handle order.
     pub fn find(&self, template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Vec<CK_OBJECT_HANDLE> {
+        let private = self.private_visible();
         self.table
             .read()
             .objects
             .values()
-            .filter(|o| o.matches(template))
+            .filter(|o| (private || !o.private) && o.matches(template))
             .map(|o| o.handle)
             .collect()
     }

@@ -5,9 +5,11 @@ openssl and by pkcs11-tool --verify, and --test-fork."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import KEYS
+from conftest import KEYS, MODULE
 
 DATA = b"kms11 interop: the quick brown fox\n" * 3
 RSA = [k for k in KEYS if k[1].startswith("RSA")]
@@ -114,3 +116,39 @@ def test_read_object_gives_the_kms_public_key(token, tmp_path, alias, spec, key_
 def test_test_fork(token):
     r = token.pkcs11_tool("--test-fork")
     assert b"Calling C_Initialize in forked child process" in r.stdout
+
+
+def test_a_token_with_a_pin(token, tmp_path):
+    """pin_hash set: pkcs11-tool sees the token needs login, finds no private
+    key without it, is refused a wrong PIN, and signs with --login --pin
+    (openssl verifies with the key from KMS)."""
+    phc = subprocess.run([str(MODULE.parent / "kms11"), "pin-hash"], input=b"4321\n", capture_output=True,
+                         timeout=60, check=True).stdout.decode().strip()
+    conf = tmp_path / "pin.conf"
+    conf.write_text(Path(token.env["KMS11_CONFIG"]).read_text().replace(
+        'label = "interop"\n', f'label = "interop"\npin_hash = "{phc}"\n', 1))
+    env = dict(token.env, KMS11_CONFIG=str(conf))
+
+    def tool(*args, check=True):
+        r = subprocess.run(["pkcs11-tool", "--module", str(MODULE), *args], env=env, capture_output=True,
+                           timeout=120)
+        assert not check or r.returncode == 0, r.stderr.decode(errors="replace")
+        return r
+
+    slots = tool("--list-slots").stdout.decode()
+    assert "login required" in slots, slots
+    assert "Private Key Object" not in tool("--list-objects").stdout.decode()
+    inp, sig = tmp_path / "in.bin", tmp_path / "pin.sig"
+    inp.write_bytes(DATA)
+    r = tool("--sign", "-m", "ECDSA-SHA256", "--id", "b1", "-i", str(inp), "-o", str(sig), check=False)
+    assert r.returncode != 0
+    r = tool("--login", "--pin", "1234", "--sign", "-m", "ECDSA-SHA256", "--id", "b1", "-i", str(inp),
+             "-o", str(sig), check=False)
+    assert r.returncode != 0 and b"CKR_PIN_INCORRECT" in r.stderr + r.stdout, r.stderr
+    listed = tool("--login", "--pin", "4321", "--list-objects").stdout.decode()
+    assert listed.count("Private Key Object") == len(KEYS), listed
+    tool("--login", "--pin", "4321", "--sign", "-m", "ECDSA-SHA256", "--signature-format", "openssl",
+         "--id", "b1", "-i", str(inp), "-o", str(sig))
+    v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(token.public_pem("b1")), "-signature", str(sig),
+                        str(inp)], capture_output=True, timeout=60)
+    assert v.returncode == 0 and b"Verified OK" in v.stdout, v.stdout + v.stderr

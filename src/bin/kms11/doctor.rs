@@ -110,20 +110,10 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
                 }
             };
             let mode = meta.mode() & 0o777;
-            if mode & 0o022 != 0 {
-                r.fail(
-                    WHAT,
-                    format!("{shown} can be changed by other users (mode {mode:04o}), who could point the module at their keys"),
-                    format!("chmod go-w {shown}"),
-                );
-            }
-            let uid = meta.uid();
-            let me = kms11::files::current_uid();
-            if uid != me && uid != 0 {
-                r.warn(
-                    WHAT,
-                    format!("{shown} belongs to uid {uid}, not to you (uid {me}) or root"),
-                );
+            if let Err((what, fix)) = kms11::config::check_owner_and_mode(&path, &meta) {
+                // The module refuses such a file, so nothing else can be checked.
+                r.fail(WHAT, what, fix);
+                return None;
             }
             match Config::from_file(&path) {
                 Ok(c) => {

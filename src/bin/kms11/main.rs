@@ -13,6 +13,7 @@ macro_rules! out {
 mod doctor;
 mod list;
 mod mint;
+mod pin;
 mod progress;
 mod pubkey;
 mod sign;
@@ -117,6 +118,13 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Hash a token PIN for the configuration's `pin_hash` (argon2id).
+    ///
+    /// Asks twice on a terminal; otherwise reads the PIN from standard
+    /// input (a final newline is not part of it). Prints the PHC string;
+    /// put it in the token's section as pin_hash = "...". The PIN itself is
+    /// stored nowhere.
+    PinHash,
     /// Sign a file (or - for standard input) through the module's C_Sign path.
     ///
     /// RSA signatures are written as they are; ECDSA as DER, which
@@ -190,6 +198,12 @@ fn run(cli: Cli) -> Result<bool, String> {
             write_out(out.as_deref(), &sig).map(|_| true)
         }
         Command::Doctor => Ok(doctor::run(config)),
+        Command::PinHash => {
+            let phc = pin::hash()?;
+            out!("{phc}");
+            eprintln!("add to the token's [[token]] section: pin_hash = \"{phc}\"");
+            Ok(true)
+        }
     }
 }
 

@@ -250,6 +250,16 @@ impl Tokens {
             .open_session(found.slot, CKF_SERIAL_SESSION)
             .map_err(|e| reason(&e))?;
         let result = (|| {
+            if m.slots[found.slot as usize].pin_hash.is_some() {
+                let pin = crate::pin::for_token(self.label(found.slot))?;
+                m.login(session, CKU_USER, pin.as_bytes()).map_err(|e| {
+                    if e.rv == CKR_PIN_INCORRECT {
+                        format!("wrong PIN for token '{}'", self.label(found.slot))
+                    } else {
+                        reason(&e)
+                    }
+                })?;
+            }
             m.sign_init(session, mechanism, param, private)
                 .map_err(|e| reason(&e))?;
             let mut buf = vec![0u8; 1 << 20];
