@@ -1,6 +1,6 @@
 //! A small logger: one line per event to stderr or a configured file,
 //! never stdout (the host may be writing a signature there). The level comes
-//! from `KMS11_LOG` (off, error, warn, info, debug), else the configuration.
+//! from `KMS11_LOG` (off, error, warn, audit, info, debug), else the configuration.
 //! Nothing logged here ever carries credentials, PINs or data to be signed.
 //!
 //! No lock is taken to log: a lock held by some thread at `fork()` stays
@@ -18,8 +18,10 @@ pub enum Level {
     Off = 0,
     Error = 1,
     Warn = 2,
-    Info = 3,
-    Debug = 4,
+    /// One line per KMS call made for a signature: quiet enough to stay on.
+    Audit = 3,
+    Info = 4,
+    Debug = 5,
 }
 
 impl Level {
@@ -28,6 +30,7 @@ impl Level {
             "off" | "none" => Level::Off,
             "error" => Level::Error,
             "warn" | "warning" => Level::Warn,
+            "audit" => Level::Audit,
             "info" => Level::Info,
             "debug" | "trace" => Level::Debug,
             _ => return None,
@@ -88,7 +91,12 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let line = format!("kms11[{}]: {:?}: {message}\n", std::process::id(), level);
+    let line = format!(
+        "{} kms11[{}]: {:?}: {message}\n",
+        timestamp(),
+        std::process::id(),
+        level
+    );
     match SINK.load().as_deref() {
         Some(mut file) => {
             let _ = file.write_all(line.as_bytes());
@@ -96,6 +104,27 @@ pub fn write(level: Level, message: std::fmt::Arguments<'_>) {
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
+    }
+}
+
+/// Now, as RFC 3339 UTC with milliseconds: 2026-01-02T03:04:05.678Z.
+fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let whole = std::time::Duration::from_secs(now.as_secs());
+    match der::DateTime::from_unix_duration(whole) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minutes(),
+            t.seconds(),
+            now.subsec_millis()
+        ),
+        Err(_) => now.as_secs().to_string(),
     }
 }
 

@@ -2,7 +2,9 @@
 //! ARN is used in the ARN's region), created on first use so that
 //! C_Initialize makes no network call, and a cap on concurrent requests.
 
-use super::{Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, SigningAlgorithm};
+use super::{
+    Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed, SigningAlgorithm,
+};
 use crate::config::{AwsConfig, RetryMode};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
@@ -322,7 +324,7 @@ impl Backend for KmsBackend {
         algorithm: SigningAlgorithm,
         digest: &'a [u8],
         grant_tokens: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<u8>, BackendError>> {
+    ) -> BoxFuture<'a, Result<Signed, BackendError>> {
         Box::pin(async move {
             let client = self.client(arn_region(arn)).await?;
             let _permit = self.limit.acquire().await.ok();
@@ -336,14 +338,20 @@ impl Backend for KmsBackend {
                 .send()
                 .await
                 .map_err(classify)?;
-            out.signature
+            let request_id = out.request_id().map(str::to_string);
+            let signature = out
+                .signature
                 .map(Blob::into_inner)
                 .ok_or_else(|| BackendError {
                     failure: Failure::InvalidRequest,
                     code: "EmptyResponse".into(),
                     message: "Sign returned no signature".into(),
-                    request_id: None,
-                })
+                    request_id: request_id.clone(),
+                })?;
+            Ok(Signed {
+                signature,
+                request_id,
+            })
         })
     }
 }

@@ -129,6 +129,13 @@ impl RemoteKey {
     }
 }
 
+/// A signature from KMS, and the request that made it (for the audit line).
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub signature: Vec<u8>,
+    pub request_id: Option<String>,
+}
+
 /// What DescribeKey tells about a key.
 #[derive(Debug, Clone)]
 pub struct KeyMetadata {
@@ -240,5 +247,5 @@ pub trait Backend: Send + Sync {
         algorithm: SigningAlgorithm,
         digest: &'a [u8],
         grant_tokens: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<u8>, BackendError>>;
+    ) -> BoxFuture<'a, Result<Signed, BackendError>>;
 }

@@ -28,6 +28,27 @@ pub enum Mechanism {
     EcdsaHash(Hash),
 }
 
+impl Mechanism {
+    /// The CKM_* name, for log and audit lines.
+    pub fn ck_name(&self) -> &'static str {
+        use Hash::*;
+        match self {
+            Mechanism::RsaPkcs => "CKM_RSA_PKCS",
+            Mechanism::RsaPkcsHash(Sha256) => "CKM_SHA256_RSA_PKCS",
+            Mechanism::RsaPkcsHash(Sha384) => "CKM_SHA384_RSA_PKCS",
+            Mechanism::RsaPkcsHash(Sha512) => "CKM_SHA512_RSA_PKCS",
+            Mechanism::RsaPss(_) => "CKM_RSA_PKCS_PSS",
+            Mechanism::RsaPssHash(Sha256) => "CKM_SHA256_RSA_PKCS_PSS",
+            Mechanism::RsaPssHash(Sha384) => "CKM_SHA384_RSA_PKCS_PSS",
+            Mechanism::RsaPssHash(Sha512) => "CKM_SHA512_RSA_PKCS_PSS",
+            Mechanism::Ecdsa => "CKM_ECDSA",
+            Mechanism::EcdsaHash(Sha256) => "CKM_ECDSA_SHA256",
+            Mechanism::EcdsaHash(Sha384) => "CKM_ECDSA_SHA384",
+            Mechanism::EcdsaHash(Sha512) => "CKM_ECDSA_SHA512",
+        }
+    }
+}
+
 /// Every mechanism the module offers, in C_GetMechanismList order.
 pub const MECHANISMS: &[CK_MECHANISM_TYPE] = &[
     CKM_RSA_PKCS,

@@ -525,8 +525,10 @@ impl Module {
         self.init_operation(h, mechanism, param, key, false)
     }
 
-    /// Asks KMS to sign the mechanism's input and returns the PKCS#11 signature.
-    fn sign_with_kms(&self, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
+    /// Asks KMS to sign the mechanism's input and returns the PKCS#11
+    /// signature, checked against the key's public key unless that is
+    /// turned off. Writes the audit line of the KMS call.
+    fn sign_with_kms(&self, slot: usize, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
         let key = op.key.clone();
         let mechanism = op.mechanism;
         let input = op.finish(data);
@@ -535,47 +537,68 @@ impl Module {
         let k = key.clone();
         let digest_copy = digest.clone();
         let started = std::time::Instant::now();
-        let mut unverified = false;
-        let signature = crate::runtime::run(self.runtime()?, self.deadline, async move {
+        let answer = crate::runtime::run(self.runtime()?, self.deadline, async move {
             backend
                 .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
                 .await
-        })
-        .and_then(|answer| answer.map_err(Error::from))
-        .and_then(|sig| {
-            if !key.spec.is_rsa() {
-                crate::mechanism::ecdsa::der_to_fixed(key.spec, &sig)
-            } else if sig.len() != key.signature_len() {
-                Err(Error::new(
-                    CKR_DEVICE_ERROR,
-                    "KMS returned an RSA signature of the wrong length",
-                ))
-            } else {
-                Ok(sig)
-            }
-        })
-        .and_then(|sig| {
-            if self.verify_signatures {
-                verify::verify(&key, algorithm, &digest_copy, &sig).map_err(|_| {
-                    unverified = true;
-                    Error::new(
-                        CKR_DEVICE_ERROR,
-                        "the signature KMS returned does not verify with the key's public key \
-                         (a wrong key, a corrupted answer or a misbehaving proxy); not returned",
-                    )
-                })?;
-            }
-            Ok(sig)
         });
-        if signature.is_ok() {
-            log_at!(
-                Debug,
-                "Sign with {} ({}) in {} ms",
-                key.arn,
-                algorithm.as_kms(),
-                started.elapsed().as_millis()
-            );
-        }
+        let mut request_id = None;
+        let mut aws_code = None;
+        let mut unverified = false;
+        let signature = answer
+            .and_then(|a| match a {
+                Ok(signed) => {
+                    request_id = signed.request_id;
+                    Ok(signed.signature)
+                }
+                Err(e) => {
+                    request_id = e.request_id.clone();
+                    aws_code = Some(e.code.clone());
+                    Err(Error::from(e))
+                }
+            })
+            .and_then(|sig| {
+                if !key.spec.is_rsa() {
+                    crate::mechanism::ecdsa::der_to_fixed(key.spec, &sig)
+                } else if sig.len() != key.signature_len() {
+                    Err(Error::new(
+                        CKR_DEVICE_ERROR,
+                        "KMS returned an RSA signature of the wrong length",
+                    ))
+                } else {
+                    Ok(sig)
+                }
+            })
+            .and_then(|sig| {
+                if self.verify_signatures {
+                    verify::verify(&key, algorithm, &digest_copy, &sig).map_err(|_| {
+                        unverified = true;
+                        Error::new(
+                            CKR_DEVICE_ERROR,
+                            "the signature KMS returned does not verify with the key's public key \
+                             (a wrong key, a corrupted answer or a misbehaving proxy); not returned",
+                        )
+                    })?;
+                }
+                Ok(sig)
+            });
+        let outcome = match (&signature, &aws_code) {
+            (Ok(_), _) => "ok".to_string(),
+            (Err(e), Some(code)) => format!("{} ({code})", crate::error::rv_name(e.rv)),
+            (Err(_), None) if unverified => "CKR_DEVICE_ERROR (signature did not verify)".into(),
+            (Err(e), None) => crate::error::rv_name(e.rv),
+        };
+        // One line per KMS Sign, for audit: no data, digest or signature.
+        log_at!(
+            Audit,
+            "sign token={:?} key={} mechanism={} algorithm={} outcome={outcome} request_id={} ms={}",
+            self.slots[slot].label,
+            key.arn,
+            mechanism.ck_name(),
+            algorithm.as_kms(),
+            request_id.as_deref().unwrap_or("-"),
+            started.elapsed().as_millis()
+        );
         if let Err(e) = &signature {
             // A cached key that KMS no longer knows, or whose signatures do
             // not verify, was a wrong cache entry: the next process asks KMS.
@@ -620,7 +643,7 @@ impl Module {
         let op = s.sign.take().expect("checked above");
         // No lock is held across the KMS call, not even the session's.
         drop(s);
-        self.sign_with_kms(op, data).map(Output::Done)
+        self.sign_with_kms(session.slot, op, data).map(Output::Done)
     }
 
     pub fn sign(

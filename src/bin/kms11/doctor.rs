@@ -451,7 +451,8 @@ async fn check_key(
         backend.sign(&info.arn, alg, &digest, grants).await
     };
     match signed {
-        Ok(sig) => {
+        Ok(signed) => {
+            let sig = signed.signature;
             let fixed = if info.spec.is_rsa() {
                 Ok(sig)
             } else {
