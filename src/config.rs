@@ -194,15 +194,14 @@ impl KeyConfig {
 /// Longest label a CK_TOKEN_INFO holds.
 pub const TOKEN_LABEL_LEN: usize = 32;
 
+/// Hex digits (either case) as bytes; `None` for anything else, including
+/// the sign that `u8::from_str_radix` would take ("+1").
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if !s.len().is_multiple_of(2) || s.is_empty() {
+    if s.is_empty() {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    data_encoding::HEXLOWER_PERMISSIVE.decode(s.as_bytes()).ok()
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -277,8 +276,10 @@ impl Config {
                 }
             }
         }
-        if config.aws.max_attempts == 0 {
-            return Err(format!("{source}: [aws] max_attempts must be at least 1"));
+        if !(1..=20).contains(&config.aws.max_attempts) {
+            return Err(format!(
+                "{source}: [aws] max_attempts must be 1 to 20 (the first try and the retries)"
+            ));
         }
         if config.aws.max_concurrent_requests == 0 {
             return Err(format!(
@@ -427,6 +428,18 @@ mod tests {
         let text = "[[token]]\nlabel = \"a\"\n[[token.key]]\nkey = \"alias/x\"\nid = \"zz\"\n";
         let e = Config::parse(text, "t.conf").unwrap_err();
         assert!(e.starts_with("t.conf, line 5:"), "{e}");
+    }
+
+    #[test]
+    fn hex_ids_are_hex_digits_only() {
+        // Found by fuzz_config: from_str_radix took a sign ("+1+2").
+        assert_eq!(parse_hex("+1+2"), None);
+        assert_eq!(parse_hex("-1"), None);
+        assert_eq!(parse_hex("abc"), None);
+        assert_eq!(parse_hex(""), None);
+        assert_eq!(parse_hex("01aB"), Some(vec![0x01, 0xab]));
+        let e = Config::parse("[aws]\nmax_attempts = 4294967295\n", "t.conf").unwrap_err();
+        assert!(e.contains("max_attempts must be 1 to 20"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod cache;
 pub mod config;
 pub mod error;
+#[cfg(feature = "aws")]
 mod ffi;
 pub mod files;
 pub mod log;

@@ -51,8 +51,8 @@ fn decode(value: &str) -> Result<Vec<u8>, String> {
         if bytes[i] == b'%' {
             let hex = bytes
                 .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .and_then(|h| data_encoding::HEXLOWER_PERMISSIVE.decode(h).ok())
+                .map(|b| b[0])
                 .ok_or_else(|| format!("'{value}' has a '%' not followed by two hex digits"))?;
             out.push(hex);
             i += 3;
@@ -140,6 +140,14 @@ mod tests {
         let p = Pkcs11Uri::parse("pkcs11:object=k?pin-value=1234").unwrap();
         assert_eq!(p.get("object"), Some(&b"k"[..]));
         assert!(Pkcs11Uri::parse("pkcs11:object=%zz").is_err());
+        // Found by fuzz_uri: from_str_radix took a sign ("%+1" as 0x01).
+        assert!(Pkcs11Uri::parse("pkcs11:object=%+1").is_err());
+        assert!(Pkcs11Uri::parse("pkcs11:object=%+7").is_err());
+        assert!(Pkcs11Uri::parse("pkcs11:object=%a").is_err());
+        assert_eq!(
+            Pkcs11Uri::parse("pkcs11:id=%aB").unwrap().get("id"),
+            Some(&[0xab][..])
+        );
         assert!(Pkcs11Uri::parse("pkcs11:object=a;object=b").is_err());
         assert!(Pkcs11Uri::parse("pkcs11:colour=red").is_err());
         assert!(Pkcs11Uri::parse("pkcs11:x-vendor=1").is_ok());

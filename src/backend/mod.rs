@@ -2,7 +2,9 @@
 //! layer uses, and its AWS KMS implementation. Nothing above this module sees
 //! an AWS type; the mapping from KMS errors to CK_RV is written once, here.
 
+#[cfg(feature = "aws")]
 pub mod diagnose;
+#[cfg(feature = "aws")]
 pub mod kms;
 
 use crate::error::Error;

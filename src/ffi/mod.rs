@@ -90,9 +90,40 @@ unsafe fn input<'a>(p: *const CK_BYTE, len: CK_ULONG) -> Result<&'a [u8]> {
             Err(CKR_ARGUMENTS_BAD.into())
         };
     }
-    let len = usize::try_from(len).map_err(|_| Error::from(CKR_ARGUMENTS_BAD))?;
     // SAFETY: the caller guarantees p points to len readable bytes.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+    unsafe { caller_slice(p, len) }
+}
+
+/// `count` elements of the caller's at `p` (not NULL). A count no buffer can
+/// have (over isize::MAX bytes) is CKR_ARGUMENTS_BAD: making a slice of it
+/// would be undefined behaviour, and debug builds abort the host on it.
+///
+/// # Safety
+/// `p` must point to `count` readable elements for the call's duration.
+unsafe fn caller_slice<'a, T>(p: *const T, count: CK_ULONG) -> Result<&'a [T]> {
+    let count = valid_count::<T>(count)?;
+    // SAFETY: p is non-NULL and holds count elements (the caller's contract),
+    // and count * size_of::<T>() <= isize::MAX (checked above).
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// `count` as a length of `T`s, if such an array can exist in memory.
+fn valid_count<T>(count: CK_ULONG) -> Result<usize> {
+    usize::try_from(count)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize / std::mem::size_of::<T>().max(1))
+        .ok_or_else(|| CKR_ARGUMENTS_BAD.into())
+}
+
+/// For the calls that PKCS#11 says end the active operation on any error
+/// (C_Sign, C_SignUpdate, C_SignFinal and their C_Verify peers): an
+/// argument error found here, before the token layer is reached, ends it
+/// too. An invalid session is reported as such.
+fn end_operation(m: &Module, session: CK_SESSION_HANDLE, sign: bool, e: Error) -> Error {
+    match m.cancel_operation(session, sign) {
+        Ok(()) => e,
+        Err(session_error) => session_error,
+    }
 }
 
 /// A required out-pointer.

@@ -1,6 +1,6 @@
 //! Object search and attributes.
 
-use super::{entry, input, module, out};
+use super::{caller_slice, entry, input, module, out, valid_count};
 use crate::error::{Error, Result};
 use crate::token::object::AttributeValue;
 use cryptoki_sys::*;
@@ -22,7 +22,7 @@ unsafe fn read_template(
         };
     }
     // SAFETY: template holds count attributes (the caller's contract).
-    let attrs = unsafe { std::slice::from_raw_parts(template, count as usize) };
+    let attrs = unsafe { caller_slice(template, count) }?;
     attrs
         .iter()
         .map(|a| {
@@ -33,11 +33,83 @@ unsafe fn read_template(
         .collect()
 }
 
+/// Attributes whose value is a CK_ULONG (or a type defined as one).
+const ULONG_ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_CLASS,
+    CKA_KEY_TYPE,
+    CKA_CERTIFICATE_TYPE,
+    CKA_CERTIFICATE_CATEGORY,
+    CKA_JAVA_MIDP_SECURITY_DOMAIN,
+    CKA_NAME_HASH_ALGORITHM,
+    CKA_KEY_GEN_MECHANISM,
+    CKA_MODULUS_BITS,
+    CKA_VALUE_BITS,
+    CKA_VALUE_LEN,
+    CKA_PRIME_BITS,
+    CKA_SUBPRIME_BITS,
+    CKA_HW_FEATURE_TYPE,
+    CKA_MECHANISM_TYPE,
+    CKA_PROFILE_ID,
+];
+
+/// Attributes whose value is a CK_BBOOL.
+const BOOL_ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
+    CKA_TOKEN,
+    CKA_PRIVATE,
+    CKA_MODIFIABLE,
+    CKA_COPYABLE,
+    CKA_DESTROYABLE,
+    CKA_TRUSTED,
+    CKA_SENSITIVE,
+    CKA_ENCRYPT,
+    CKA_DECRYPT,
+    CKA_WRAP,
+    CKA_UNWRAP,
+    CKA_SIGN,
+    CKA_SIGN_RECOVER,
+    CKA_VERIFY,
+    CKA_VERIFY_RECOVER,
+    CKA_DERIVE,
+    CKA_EXTRACTABLE,
+    CKA_LOCAL,
+    CKA_NEVER_EXTRACTABLE,
+    CKA_ALWAYS_SENSITIVE,
+    CKA_WRAP_WITH_TRUSTED,
+    CKA_ALWAYS_AUTHENTICATE,
+];
+
+/// A search value of the wrong size for its attribute's C type (a CK_ULONG
+/// of 4 bytes, a CK_BBOOL of 8) is CKR_ATTRIBUTE_VALUE_INVALID: PKCS#11
+/// also allows a search that matches nothing, but that hides the caller's
+/// mistake behind "no such key".
+fn check_search_template(template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<()> {
+    for (t, v) in template {
+        let size = if ULONG_ATTRIBUTES.contains(t) {
+            std::mem::size_of::<CK_ULONG>()
+        } else if BOOL_ATTRIBUTES.contains(t) {
+            std::mem::size_of::<CK_BBOOL>()
+        } else {
+            continue;
+        };
+        if v.len() != size {
+            return Err(Error::new(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                format!(
+                    "search attribute {t:#x} has a {}-byte value; its type has {size}",
+                    v.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 entry! {
     fn C_FindObjectsInit(session: CK_SESSION_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) {
         let m = module()?;
         // SAFETY: template and count are the caller's template.
         let template = unsafe { read_template(template, count) }?;
+        check_search_template(&template)?;
         m.find_init(session, &template)
     }
 
@@ -48,9 +120,13 @@ entry! {
         if objects.is_null() && max > 0 {
             return Err(CKR_ARGUMENTS_BAD.into());
         }
-        let handles = m.find(session, max as usize)?;
-        // SAFETY: objects holds max handles and handles.len() <= max.
-        unsafe { std::ptr::copy_nonoverlapping(handles.as_ptr(), objects, handles.len()) };
+        let handles = m.find(session, usize::try_from(max).unwrap_or(usize::MAX))?;
+        if !handles.is_empty() {
+            // SAFETY: objects holds max handles and 0 < handles.len() <= max,
+            // so it is not NULL. (C_FindObjects(s, NULL, 0, &n) is legal C;
+            // nothing is copied then, not even through a NULL pointer.)
+            unsafe { std::ptr::copy_nonoverlapping(handles.as_ptr(), objects, handles.len()) };
+        }
         *found = handles.len() as CK_ULONG;
         Ok(())
     }
@@ -64,12 +140,14 @@ entry! {
         if template.is_null() && count > 0 {
             return Err(CKR_ARGUMENTS_BAD.into());
         }
+        let count = valid_count::<CK_ATTRIBUTE>(count)?;
         let rv = m.with_object(session, object, |o| {
             if count == 0 {
                 return CKR_OK;
             }
-            // SAFETY: template holds count attributes (the caller's contract).
-            let attrs = unsafe { std::slice::from_raw_parts_mut(template, count as usize) };
+            // SAFETY: template (not NULL) holds count attributes (the
+            // caller's contract), and count is a possible array length.
+            let attrs = unsafe { std::slice::from_raw_parts_mut(template, count) };
             // Every attribute is processed; the first problem is the result.
             let mut rv = CKR_OK;
             for a in attrs {

@@ -35,10 +35,14 @@ entry! {
         m.login(session, user, pin)
     }
 
-    fn C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, _username: CK_UTF8CHAR_PTR, _username_len: CK_ULONG) {
+    fn C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, username: CK_UTF8CHAR_PTR, username_len: CK_ULONG) {
         let m = module()?;
         // SAFETY: a non-NULL pin points to pin_len bytes (PKCS#11 §5.6).
         let pin = unsafe { input(pin, pin_len) }?;
+        // Tokens have no user names, but a NULL name with a length is a bad
+        // argument all the same (it is never read).
+        // SAFETY: a non-NULL username points to username_len bytes.
+        unsafe { input(username, username_len) }?;
         m.login(session, user, pin)
     }
 

@@ -1,6 +1,6 @@
 //! C_SignInit, C_Sign, C_SignUpdate, C_SignFinal.
 
-use super::{capacity, entry, input, module, out, write_output};
+use super::{capacity, end_operation, entry, input, module, out, write_output};
 use crate::mechanism::{Param, PssParams};
 use cryptoki_sys::*;
 
@@ -14,12 +14,11 @@ pub(super) unsafe fn read_mechanism(
 ) -> crate::error::Result<(CK_MECHANISM_TYPE, Param)> {
     // SAFETY: the caller's mechanism pointer (NULL is refused).
     let m = unsafe { mechanism.as_ref() }.ok_or(CKR_ARGUMENTS_BAD)?;
-    let param = if m.pParameter.is_null() {
-        if m.ulParameterLen == 0 {
-            Param::None
-        } else {
-            Param::Malformed
-        }
+    let param = if m.ulParameterLen == 0 {
+        // No bytes of parameter is no parameter, whatever pParameter is.
+        Param::None
+    } else if m.pParameter.is_null() {
+        Param::Malformed
     } else if m.ulParameterLen as usize == std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
         // SAFETY: pParameter holds a CK_RSA_PKCS_PSS_PARAMS (its length says so);
         // read_unaligned because C callers owe us no alignment.
@@ -48,10 +47,9 @@ entry! {
 
     fn C_Sign(session: CK_SESSION_HANDLE, data: CK_BYTE_PTR, data_len: CK_ULONG, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
         let m = module()?;
-        // SAFETY: signature_len is the caller's in/out length.
-        let len = unsafe { out(signature_len) }?;
-        // SAFETY: data holds data_len bytes.
-        let data = unsafe { input(data, data_len) }?;
+        // SAFETY: signature_len is the caller's in/out length; data holds data_len bytes.
+        let (len, data) = unsafe { out(signature_len).and_then(|len| Ok((len, input(data, data_len)?))) }
+            .map_err(|e| end_operation(&m, session, true, e))?;
         let output = m.sign(session, data, capacity(signature, len))?;
         // SAFETY: a non-NULL signature holds *len bytes.
         unsafe { write_output(output, signature, len) }
@@ -60,14 +58,14 @@ entry! {
     fn C_SignUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) {
         let m = module()?;
         // SAFETY: part holds part_len bytes.
-        let part = unsafe { input(part, part_len) }?;
+        let part = unsafe { input(part, part_len) }.map_err(|e| end_operation(&m, session, true, e))?;
         m.sign_update(session, part)
     }
 
     fn C_SignFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
         let m = module()?;
         // SAFETY: signature_len is the caller's in/out length.
-        let len = unsafe { out(signature_len) }?;
+        let len = unsafe { out(signature_len) }.map_err(|e| end_operation(&m, session, true, e))?;
         let output = m.sign_final(session, capacity(signature, len))?;
         // SAFETY: a non-NULL signature holds *len bytes.
         unsafe { write_output(output, signature, len) }

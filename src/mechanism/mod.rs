@@ -218,27 +218,49 @@ impl Mechanism {
     /// Turns the mechanism's input (the data for single-part raw
     /// mechanisms, the finished hash for the others) into the KMS algorithm
     /// and the digest to send.
+    /// How many bytes of a single-part mechanism's `len`-byte input it
+    /// uses, decided from the length alone (so a caller's buffer is never
+    /// read further than needed), or why the length is refused.
+    pub fn raw_input_len(&self, spec: KeySpec, len: usize) -> Result<usize> {
+        match self {
+            Mechanism::RsaPkcs if len > spec.rsa_modulus_len().saturating_sub(11) => {
+                Err(Error::new(
+                    CKR_DATA_LEN_RANGE,
+                    "CKM_RSA_PKCS input is longer than the modulus allows",
+                ))
+            }
+            Mechanism::RsaPss(h) if len != h.output_len() => Err(Error::new(
+                CKR_DATA_LEN_RANGE,
+                format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
+            )),
+            // fit_hash keeps the leading bytes of a longer hash, so those
+            // are all it needs; P-521 cannot cut one (its order has 521 bits).
+            Mechanism::Ecdsa => {
+                let want = ecdsa::curve_hash(spec).output_len();
+                if len > want && spec == KeySpec::EccNistP521 {
+                    Err(Error::new(
+                        CKR_DATA_LEN_RANGE,
+                        "CKM_ECDSA input over 64 bytes cannot be signed on P-521",
+                    ))
+                } else {
+                    Ok(len.min(want))
+                }
+            }
+            _ => Ok(len),
+        }
+    }
+
     pub fn to_kms(self, spec: KeySpec, input: &[u8]) -> Result<(SigningAlgorithm, Vec<u8>)> {
         match self {
             Mechanism::RsaPkcs => {
                 // PKCS#1 v1.5 padding needs 11 bytes of the modulus.
-                if input.len() > spec.rsa_modulus_len().saturating_sub(11) {
-                    return Err(Error::new(
-                        CKR_DATA_LEN_RANGE,
-                        "CKM_RSA_PKCS input is longer than the modulus allows",
-                    ));
-                }
+                self.raw_input_len(spec, input.len())?;
                 let (hash, digest) = digest_info::parse(input)?;
                 Ok((SigningAlgorithm::RsaPkcs1(hash), digest.to_vec()))
             }
             Mechanism::RsaPkcsHash(h) => Ok((SigningAlgorithm::RsaPkcs1(h), input.to_vec())),
             Mechanism::RsaPss(h) => {
-                if input.len() != h.output_len() {
-                    return Err(Error::new(
-                        CKR_DATA_LEN_RANGE,
-                        format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
-                    ));
-                }
+                self.raw_input_len(spec, input.len())?;
                 Ok((SigningAlgorithm::RsaPss(h), input.to_vec()))
             }
             Mechanism::RsaPssHash(h) => Ok((SigningAlgorithm::RsaPss(h), input.to_vec())),

@@ -100,6 +100,13 @@ impl KeyInfo {
             }
             let rsa =
                 RsaPublicKey::from_der(&public_key).map_err(|_| malformed("an RSAPublicKey"))?;
+            // The modulus must be as long as the KeySpec says: signatures
+            // are that long, and callers size their buffers by it.
+            let modulus = rsa.modulus.as_bytes();
+            if modulus.len() != spec.rsa_modulus_len() || modulus.first().is_none_or(|b| *b < 0x80)
+            {
+                return Err(malformed("an RSA modulus of its KeySpec's size"));
+            }
             PublicParts::Rsa {
                 modulus: rsa.modulus.as_bytes().to_vec(),
                 exponent: rsa.public_exponent.as_bytes().to_vec(),
@@ -112,6 +119,11 @@ impl KeyInfo {
                 .ok_or_else(|| malformed("an EC key with a named curve"))?;
             if spki.algorithm.oid != EC_PUBLIC_KEY || Some(curve) != curve_of(spec) {
                 return Err(malformed("on the curve of its KeySpec"));
+            }
+            // An uncompressed point, 04 || x || y, of the curve's size.
+            let n = crate::mechanism::ecdsa::field_len(spec);
+            if public_key.len() != 1 + 2 * n || public_key[0] != 0x04 {
+                return Err(malformed("an uncompressed point of its curve"));
             }
             PublicParts::Ec {
                 curve,
@@ -165,5 +177,42 @@ impl KeyInfo {
                 .and_then(|o| o.to_der().ok()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(spki: &[u8]) -> RemoteKey {
+        RemoteKey {
+            arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+            key_spec: String::new(),
+            key_usage: "SIGN_VERIFY".into(),
+            signing_algorithms: Vec::new(),
+            public_key: spki.to_vec(),
+        }
+    }
+
+    fn info(spki: &[u8], spec: KeySpec) -> Result<KeyInfo> {
+        KeyInfo::new(&remote(spki), spec, "k".into(), vec![1], Vec::new())
+    }
+
+    const RSA2048: &[u8] = include_bytes!("../../fuzz/keys/rsa2048.spki.der");
+    const P256: &[u8] = include_bytes!("../../fuzz/keys/p256.spki.der");
+
+    #[test]
+    fn public_keys_must_match_their_key_spec() {
+        info(RSA2048, KeySpec::Rsa2048).unwrap();
+        info(P256, KeySpec::EccNistP256).unwrap();
+        // Found by fuzz_spki: a modulus of another size, or a point that
+        // is not 04 || x || y of the curve, was taken.
+        assert!(info(RSA2048, KeySpec::Rsa3072).is_err());
+        assert!(info(P256, KeySpec::EccNistP384).is_err());
+        let mut compressed = P256.to_vec();
+        let point_at = compressed.len() - 65;
+        assert_eq!(compressed[point_at], 0x04);
+        compressed[point_at] = 0x02;
+        assert!(info(&compressed, KeySpec::EccNistP256).is_err());
     }
 }

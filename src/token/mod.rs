@@ -9,6 +9,7 @@ pub mod session;
 pub mod slot;
 pub mod verify;
 
+#[cfg(feature = "aws")]
 use crate::backend::kms::KmsBackend;
 use crate::backend::Backend;
 use crate::cache::DiskCache;
@@ -108,6 +109,7 @@ impl Drop for Module {
 
 impl Module {
     /// Builds the state from a configuration. No network call.
+    #[cfg(feature = "aws")]
     pub fn new(config: Config) -> Result<Module> {
         let backend: Arc<dyn Backend> = Arc::new(KmsBackend::new(config.aws.clone()));
         Module::with_backend(config, backend)
@@ -531,7 +533,7 @@ impl Module {
     fn sign_with_kms(&self, slot: usize, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
         let key = op.key.clone();
         let mechanism = op.mechanism;
-        let input = op.finish(data);
+        let input = op.finish(data)?;
         let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
         let backend = self.backend.clone();
         let k = key.clone();
@@ -703,7 +705,7 @@ impl Module {
         let op = s.verify.take().expect("checked above");
         let key = op.key.clone();
         let mechanism = op.mechanism;
-        let input = op.finish(data);
+        let input = op.finish(data)?;
         let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
         verify::verify(&key, algorithm, &digest, signature)
     }
@@ -725,6 +727,9 @@ impl Module {
         }
         if flags & CKF_VERIFY != 0 {
             s.verify = None;
+        }
+        if flags & CKF_FIND_OBJECTS != 0 {
+            s.find = None;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! A session: its slot, flags, and the search and operations in progress.
 
 use super::key::KeyInfo;
+use crate::error::Result;
 use crate::mechanism::hash::Hasher;
 use crate::mechanism::Mechanism;
 use cryptoki_sys::*;
@@ -28,14 +29,19 @@ impl Operation {
     }
 
     /// The mechanism's input once all data is in: the hash for
-    /// hash-and-sign mechanisms, the data itself for the others.
-    pub fn finish(self, last: &[u8]) -> Vec<u8> {
+    /// hash-and-sign mechanisms, the data itself for the others. Of raw
+    /// input, no more is read than the mechanism uses, and a length it
+    /// refuses is refused before anything is read.
+    pub fn finish(self, last: &[u8]) -> Result<Vec<u8>> {
         match self.hasher {
             Some(mut h) => {
                 h.update(last);
-                h.finish()
+                Ok(h.finish())
             }
-            None => last.to_vec(),
+            None => {
+                let n = self.mechanism.raw_input_len(self.key.spec, last.len())?;
+                Ok(last[..n].to_vec())
+            }
         }
     }
 }

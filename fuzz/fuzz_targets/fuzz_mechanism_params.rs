@@ -1,0 +1,112 @@
+//! C_SignInit/C_VerifyInit's mechanism and its parameters (already copied
+//! out of C memory into `Param` by `src/ffi`), and the mechanism's input as
+//! C_Sign gives it (`Mechanism::to_kms`).
+//!
+//! Properties: a mechanism is accepted only for a key of its kind, PSS only
+//! with the one parameter set KMS can honour (MGF1 and salt of the hash),
+//! a parameter only for PSS; what goes to KMS is an algorithm of the key's
+//! kind and a digest of its hash's length.
+
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use cryptoki_sys::*;
+use kms11::backend::SigningAlgorithm;
+use kms11::mechanism::{self, Mechanism, Param, PssParams, MECHANISMS};
+use libfuzzer_sys::arbitrary::{Result, Unstructured};
+use libfuzzer_sys::fuzz_target;
+
+const HASHES: &[CK_MECHANISM_TYPE] = &[
+    CKM_SHA_1,
+    CKM_SHA224,
+    CKM_SHA256,
+    CKM_SHA384,
+    CKM_SHA512,
+    CKM_SHA3_256,
+];
+const MGFS: &[CK_RSA_PKCS_MGF_TYPE] = &[
+    CKG_MGF1_SHA1,
+    CKG_MGF1_SHA224,
+    CKG_MGF1_SHA256,
+    CKG_MGF1_SHA384,
+    CKG_MGF1_SHA512,
+];
+
+fn pick<T: Copy>(u: &mut Unstructured, known: &[T], any: impl Fn(u64) -> T) -> Result<T> {
+    Ok(if u.ratio(1, 8)? {
+        any(u.arbitrary()?)
+    } else {
+        *u.choose(known)?
+    })
+}
+
+fn input(u: &mut Unstructured) -> Result<(CK_MECHANISM_TYPE, Param, u8, Vec<u8>)> {
+    let mechanism = pick(u, MECHANISMS, |v| v as CK_MECHANISM_TYPE)?;
+    let param = match u.int_in_range(0..=2)? {
+        0 => Param::None,
+        1 => Param::Malformed,
+        _ => Param::Pss(PssParams {
+            hash_alg: pick(u, HASHES, |v| v as CK_MECHANISM_TYPE)?,
+            mgf: pick(u, MGFS, |v| v as CK_RSA_PKCS_MGF_TYPE)?,
+            salt_len: pick(u, &[0, 20, 32, 48, 64], |v| v as CK_ULONG)?,
+        }),
+    };
+    let spec: u8 = u.arbitrary()?;
+    let rest = u.bytes(u.len())?.to_vec();
+    Ok((mechanism, param, spec, rest))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok((mechanism, param, spec, data)) = input(&mut Unstructured::new(data)) else {
+        return;
+    };
+    let spec = common::spec(spec);
+    let Ok(m) = Mechanism::new(mechanism, param, spec) else {
+        return;
+    };
+    assert!(MECHANISMS.contains(&mechanism));
+    assert!(mechanism::info(mechanism).is_some());
+    assert_eq!(m.is_rsa(), spec.is_rsa());
+    assert_eq!(mechanism::is_rsa_mechanism(mechanism), spec.is_rsa());
+    assert!(m.ck_name().starts_with("CKM_"));
+    let pss = matches!(m, Mechanism::RsaPss(_) | Mechanism::RsaPssHash(_));
+    match param {
+        Param::Pss(p) => {
+            assert!(pss);
+            let (Mechanism::RsaPss(h) | Mechanism::RsaPssHash(h)) = m else {
+                unreachable!()
+            };
+            assert_eq!(p.salt_len as usize, h.output_len());
+        }
+        Param::Malformed => panic!("a malformed parameter was accepted"),
+        Param::None => assert!(!pss, "PSS without parameters was accepted"),
+    }
+    // The mechanism's input: the data for raw mechanisms, else the hash.
+    let input = match m.hasher() {
+        Some(mut h) => {
+            h.update(&data);
+            h.finish()
+        }
+        None => data.clone(),
+    };
+    let Ok((alg, digest)) = m.to_kms(spec, &input) else {
+        return;
+    };
+    let hash = match alg {
+        SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::RsaPss(h) => {
+            assert!(spec.is_rsa());
+            h
+        }
+        SigningAlgorithm::Ecdsa(h) => {
+            assert!(!spec.is_rsa());
+            assert_eq!(h, mechanism::ecdsa::curve_hash(spec));
+            h
+        }
+    };
+    assert_eq!(digest.len(), hash.output_len());
+    assert!(alg
+        .as_kms()
+        .contains(&hash.output_len().wrapping_mul(8).to_string()));
+});
