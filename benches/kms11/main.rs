@@ -918,6 +918,31 @@ impl Ctx<'_> {
 
 // ---------------------------------------------------------------- report
 
+/// The commit measured, and whether src/ had uncommitted changes.
+fn source_version() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repo())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(commit) => {
+            let dirty = git(&["status", "--porcelain", "--", "src", "Cargo.toml"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{commit} with uncommitted changes in src/ or Cargo.toml")
+            } else {
+                commit
+            }
+        }
+        None => "unknown (no git)".into(),
+    }
+}
+
 fn threads(n: usize) -> String {
     if n == 1 {
         "1 thread".into()
@@ -1464,9 +1489,10 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     println!(
-        "module: {} ({} bytes)",
+        "module: {} ({} bytes), source {}",
         paths.module.display(),
-        r.library_size
+        r.library_size,
+        source_version()
     );
     println!();
     println!("{}", table(&r));
