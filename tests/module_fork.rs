@@ -28,6 +28,7 @@
 
 mod common;
 
+use common::process::{backtrace, kms11_threads};
 use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
 use common::*;
@@ -404,45 +405,12 @@ fn wait_child(pid: i32, limit: Duration, report: &Path, what: &str) -> i32 {
     }
 }
 
-/// Every thread's backtrace, by gdb, for a hang report.
-fn backtrace(pid: u32) -> String {
-    let out = Command::new("timeout")
-        .args(["120", "gdb", "-nx", "-batch", "-p"])
-        .arg(pid.to_string())
-        .args(["-ex", "thread apply all bt 25"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| l.starts_with('#') || l.starts_with("Thread"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => format!("(gdb: {e})"),
-    }
-}
-
 fn describe_status(status: i32) -> String {
     if status & 0x7f == 0 {
         format!("exit code {}", (status >> 8) & 0xff)
     } else {
         format!("killed by signal {}", status & 0x7f)
     }
-}
-
-/// Threads of this process named "kms11" (the module's runtime's threads).
-fn kms11_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| {
-            d.flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .map(|c| c.trim().starts_with("kms11"))
-                        .unwrap_or(false)
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 fn plan_signs(rng: &mut Rng, who: &str) -> Vec<(usize, Vec<u8>)> {

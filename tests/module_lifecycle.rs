@@ -29,6 +29,7 @@
 
 mod common;
 
+use common::process::{backtrace, kms11_threads};
 use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
 use common::*;
@@ -107,21 +108,6 @@ fn open_files() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// Threads of this process named "kms11" (the module's runtime's threads).
-fn kms11_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| {
-            d.flatten()
-                .filter(|t| {
-                    std::fs::read_to_string(t.path().join("comm"))
-                        .map(|c| c.trim().starts_with("kms11"))
-                        .unwrap_or(false)
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 /// The keys and mechanisms the helpers sign with.
 const ALGOS: &[(&str, CK_MECHANISM_TYPE, Kind, &str)] = &[
     ("alias/life-ec", CKM_ECDSA_SHA256, Kind::Ecdsa, "sha256"),
@@ -147,24 +133,6 @@ fn sign(s: &Session, i: usize, data: &[u8]) -> Result<Vec<u8>, Rv> {
 /// The line a helper prints for a signature, for the parent to verify.
 fn sig_line(who: &str, i: usize, data: &[u8], sig: &[u8]) -> String {
     format!("SIG\t{who}\t{i}\t{}\t{}", hex(data), hex(sig))
-}
-
-/// Every thread's backtrace, by gdb, for a hang report.
-fn backtrace(pid: u32) -> String {
-    let out = Command::new("timeout")
-        .args(["120", "gdb", "-nx", "-batch", "-p"])
-        .arg(pid.to_string())
-        .args(["-ex", "thread apply all bt 25"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| l.starts_with('#') || l.starts_with("Thread"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => format!("(gdb: {e})"),
-    }
 }
 
 const HELPER_ENV: &str = "KMS11_TEST_LIFECYCLE_TOKEN";

@@ -26,6 +26,7 @@
 
 mod common;
 
+use common::process::backtrace;
 use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
 use common::*;
@@ -207,24 +208,6 @@ fn check_all(b: &mut Batch, who: &str, sigs: &[Signed], spki: impl Fn(usize) -> 
 fn stats_reset(fx: &Fixture) {
     let (status, text) = emulator::http(fx.emu.port, "POST", "/_emulator/stats/reset", &[], b"");
     assert_eq!(status, 200, "POST /_emulator/stats/reset: {text}");
-}
-
-/// Every thread's backtrace, by gdb, for a hang report.
-fn backtrace(pid: u32) -> String {
-    let out = Command::new("timeout")
-        .args(["120", "gdb", "-nx", "-batch", "-p"])
-        .arg(pid.to_string())
-        .args(["-ex", "thread apply all bt 25"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| l.starts_with('#') || l.starts_with("Thread"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(e) => format!("(gdb: {e})"),
-    }
 }
 
 /// What each thread is doing, for a hang report.

@@ -18,6 +18,7 @@ pub mod der;
 pub mod emulator;
 pub mod json;
 pub mod p11;
+pub mod process;
 pub mod util;
 pub mod verify;
 
