@@ -341,9 +341,14 @@ impl Config {
 
 /// A configuration file must belong to the user who reads it or to root,
 /// and no one else may write it: it names the keys the process signs with.
+/// Only regular files are checked: `/dev/null` (no configuration) and a
+/// shell's `<(...)` pipe are not files someone else can leave keys in.
 /// The error is (what is wrong, how to fix it).
 pub fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), (String, String)> {
     use std::os::unix::fs::MetadataExt;
+    if !meta.is_file() {
+        return Ok(());
+    }
     let shown = path.display();
     let me = crate::files::current_uid();
     if meta.uid() != me && meta.uid() != 0 {
@@ -482,6 +487,8 @@ mod tests {
             }
         }
         std::fs::remove_file(path).unwrap();
+        // Not a regular file: /dev/null (mode 0666) is no configuration.
+        Config::from_file(Path::new("/dev/null")).unwrap();
     }
 
     #[test]
