@@ -33,9 +33,8 @@ use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
 use common::*;
 use std::ffi::c_void;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -759,57 +758,12 @@ fn fork_before_any_kms_call() {
     let _serial = serial();
     let fx = fx();
     let started = Instant::now();
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "helper_fork_without_runtime",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HELPER_ENV, fx.token)
-        .env("KMS11_MODULE", build::module_path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the helper");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let limit = Duration::from_secs(90);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let bt = backtrace(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "the helper did not end within {limit:?}: it hangs.\nstdout:\n{}\nthreads:\n{bt}",
-                out_reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out_reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    assert!(
-        status.success() && out.contains("HELPER DONE"),
-        "the helper ended with {status}\nstdout:\n{out}\nstderr:\n{err}"
+    let run = process::run_helper(
+        "helper_fork_without_runtime",
+        &[(HELPER_ENV, fx.token.to_string())],
+        Duration::from_secs(90),
     );
+    let out = run.stdout;
     let mut b = Batch::new();
     let mut seen = std::collections::BTreeMap::new();
     for line in out.lines() {

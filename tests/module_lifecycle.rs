@@ -35,8 +35,6 @@ use common::verify::{Batch, Kind};
 use common::*;
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void, CString};
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -137,12 +135,6 @@ fn sig_line(who: &str, i: usize, data: &[u8], sig: &[u8]) -> String {
 
 const HELPER_ENV: &str = "KMS11_TEST_LIFECYCLE_TOKEN";
 
-struct HelperRun {
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
 impl HelperRun {
     /// The helper's `KEY\tvalue` lines.
     fn values(&self, key: &str) -> Vec<&str> {
@@ -188,69 +180,22 @@ impl HelperRun {
 }
 
 /// Runs the #[ignore]d helper test `name` in a new process of this binary,
-/// with the fixture's environment; fails if it runs longer than `limit`
-/// (with its threads' backtraces) or ends other than with status 0.
+/// with the fixture's token.
 fn run_helper(name: &str, env: &[(&str, &str)], limit: Duration) -> HelperRun {
-    let fx = fx();
-    let started = Instant::now();
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        name,
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(HELPER_ENV, fx.token)
-    .env("KMS11_MODULE", build::module_path())
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
+    let mut all = vec![(HELPER_ENV, fx().token.to_string())];
+    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    let run = process::run_helper(name, &all, limit);
+    HelperRun {
+        stdout: run.stdout,
+        stderr: run.stderr,
+        took: run.took,
     }
-    let mut child = cmd.spawn().expect("run the helper");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = started + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let bt = backtrace(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} did not end within {limit:?}: it hangs.\nstdout:\n{}\nthreads:\n{bt}",
-                out_reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let took = started.elapsed();
-    let run = HelperRun {
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        took,
-    };
-    assert!(
-        status.success() && run.stdout.contains("HELPER DONE"),
-        "{name} ended with {status} after {took:?}\nstdout:\n{}\nstderr:\n{}",
-        run.stdout,
-        run.stderr
-    );
-    run
+}
+
+struct HelperRun {
+    stdout: String,
+    stderr: String,
+    took: Duration,
 }
 
 /// The helper's module, loaded and with its function list at hand.

@@ -30,9 +30,7 @@ use common::process::backtrace;
 use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
 use common::*;
-use std::io::Read;
 use std::mem::ManuallyDrop;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -484,60 +482,17 @@ fn request_cap_holds() {
     );
     fx.emu.set_faults(r#"{"latency_ms":50}"#);
     stats_reset(fx);
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "helper_sign_from_64_threads",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HELPER_ENV, fx.token)
-        .env("KMS11_CONFIG", &capped)
-        .env("KMS11_MODULE", build::module_path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the helper");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + BOUND;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let bt = backtrace(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            fx.emu.set_faults("{}");
-            panic!(
-                "the helper did not end within {BOUND:?}: it hangs.\nstdout:\n{}\nthreads:\n{bt}",
-                out_reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let run = process::run_helper(
+        "helper_sign_from_64_threads",
+        &[
+            (HELPER_ENV, fx.token.to_string()),
+            ("KMS11_CONFIG", capped.to_string_lossy().into_owned()),
+        ],
+        BOUND,
+    );
+    let out = run.stdout;
     let stats = fx.emu.stats();
     fx.emu.set_faults("{}");
-    let out = out_reader.join().unwrap_or_default();
-    let err = err_reader.join().unwrap_or_default();
-    assert!(
-        status.success() && out.contains("HELPER DONE"),
-        "the helper ended with {status}\nstdout:\n{out}\nstderr:\n{err}"
-    );
     let mut sigs = Vec::new();
     for line in out.lines() {
         let line = line.find("SIG\t").map_or(line, |at| &line[at..]);
