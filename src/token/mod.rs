@@ -537,13 +537,18 @@ impl Module {
         let (algorithm, digest) = mechanism.to_kms(key.spec, &input)?;
         let backend = self.backend.clone();
         let k = key.clone();
-        let digest_copy = digest.clone();
         let started = std::time::Instant::now();
+        // The digest goes to the runtime and comes back for the check.
         let answer = crate::runtime::run(self.runtime()?, self.deadline, async move {
-            backend
+            let signed = backend
                 .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
-                .await
+                .await;
+            (signed, digest)
         });
+        let (answer, digest) = match answer {
+            Ok((signed, digest)) => (Ok(signed), digest),
+            Err(e) => (Err(e), Vec::new()),
+        };
         let mut request_id = None;
         let mut aws_code = None;
         let mut unverified = false;
@@ -573,7 +578,7 @@ impl Module {
             })
             .and_then(|sig| {
                 if self.verify_signatures {
-                    verify::verify(&key, algorithm, &digest_copy, &sig).map_err(|_| {
+                    verify::verify(&key, algorithm, &digest, &sig).map_err(|_| {
                         unverified = true;
                         Error::new(
                             CKR_DEVICE_ERROR,
@@ -584,23 +589,27 @@ impl Module {
                 }
                 Ok(sig)
             });
-        let outcome = match (&signature, &aws_code) {
-            (Ok(_), _) => "ok".to_string(),
-            (Err(e), Some(code)) => format!("{} ({code})", crate::error::rv_name(e.rv)),
-            (Err(_), None) if unverified => "CKR_DEVICE_ERROR (signature did not verify)".into(),
-            (Err(e), None) => crate::error::rv_name(e.rv),
-        };
         // One line per KMS Sign, for audit: no data, digest or signature.
-        log_at!(
-            Audit,
-            "sign token={:?} key={} mechanism={} algorithm={} outcome={outcome} request_id={} ms={}",
-            self.slots[slot].label,
-            key.arn,
-            mechanism.ck_name(),
-            algorithm.as_kms(),
-            request_id.as_deref().unwrap_or("-"),
-            started.elapsed().as_millis()
-        );
+        if crate::log::enabled(crate::log::Level::Audit) {
+            let outcome = match (&signature, &aws_code) {
+                (Ok(_), _) => "ok".to_string(),
+                (Err(e), Some(code)) => format!("{} ({code})", crate::error::rv_name(e.rv)),
+                (Err(_), None) if unverified => {
+                    "CKR_DEVICE_ERROR (signature did not verify)".into()
+                }
+                (Err(e), None) => crate::error::rv_name(e.rv),
+            };
+            log_at!(
+                Audit,
+                "sign token={:?} key={} mechanism={} algorithm={} outcome={outcome} request_id={} ms={}",
+                self.slots[slot].label,
+                key.arn,
+                mechanism.ck_name(),
+                algorithm.as_kms(),
+                request_id.as_deref().unwrap_or("-"),
+                started.elapsed().as_millis()
+            );
+        }
         if let Err(e) = &signature {
             // A cached key that KMS no longer knows, or whose signatures do
             // not verify, was a wrong cache entry: the next process asks KMS.
