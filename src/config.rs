@@ -69,8 +69,9 @@ mod defaults {
     pub fn alias_refresh_seconds() -> u64 {
         300
     }
+    /// Enough for a token of up to 128 keys to resolve in one round trip.
     pub fn max_concurrent_requests() -> usize {
-        64
+        128
     }
     pub fn yes() -> bool {
         true

@@ -416,7 +416,12 @@ impl Slot {
 }
 
 /// Resolves keys concurrently: from the disk cache where it has a usable
-/// entry, else with GetPublicKey (whose answer is then cached).
+/// entry, else with GetPublicKey. What KMS said is written to the cache
+/// afterwards, on the runtime's blocking pool: the caller does not wait for
+/// the files, and a process that goes on to sign has long written them by
+/// the time its Sign comes back (a runtime shut down by C_Finalize finishes
+/// the writes first; a process that exits without it may leave them out,
+/// which costs the next process a GetPublicKey, nothing more).
 pub async fn resolve_all(
     backend: Arc<dyn Backend>,
     cache: Option<DiskCache>,
@@ -432,29 +437,42 @@ pub async fn resolve_all(
                 Some(_) => backend.cache_scope(&w.reference).await,
                 None => None,
             };
-            let usable = cache.as_ref().zip(scope.as_ref());
-            if let Some((c, scope)) = usable {
+            if let (Some(c), Some(scope)) = (&cache, &scope) {
                 let max_age = w.is_alias.then_some(alias_ttl);
                 if let Some(hit) = c.load(scope, &w.reference, max_age) {
                     let found = Found {
                         key: hit.key,
                         cached: Some((hit.path, hit.age)),
                     };
-                    return (w.index, Ok(found));
+                    return (w.index, Ok(found), None);
                 }
             }
             let answer = backend.get_public_key(&w.reference, &w.grant_tokens).await;
-            if let (Some((c, scope)), Ok(key)) = (usable, &answer) {
-                c.store(scope, &w.reference, key);
-            }
-            (w.index, answer.map(|key| Found { key, cached: None }))
+            let to_store = match (scope, &answer) {
+                (Some(scope), Ok(key)) => Some((scope, w.reference, key.clone())),
+                _ => None,
+            };
+            (
+                w.index,
+                answer.map(|key| Found { key, cached: None }),
+                to_store,
+            )
         });
     }
     let mut out = Vec::new();
+    let mut to_store = Vec::new();
     while let Some(r) = set.join_next().await {
-        if let Ok(answer) = r {
-            out.push(answer);
+        if let Ok((index, answer, store)) = r {
+            out.push((index, answer));
+            to_store.extend(store);
         }
+    }
+    if let (Some(c), false) = (cache, to_store.is_empty()) {
+        tokio::task::spawn_blocking(move || {
+            for (scope, reference, key) in to_store {
+                c.store(&scope, &reference, &key);
+            }
+        });
     }
     out
 }
