@@ -17,6 +17,7 @@ use crate::config::{AwsConfig, Config};
 use crate::error::{Error, Result};
 use crate::log_at;
 use crate::mechanism::{Mechanism, Param};
+use crate::runtime::Executor;
 use cryptoki_sys::*;
 use object::Object;
 use parking_lot::{Mutex, RwLock};
@@ -34,7 +35,7 @@ pub struct Module {
     pub config_source: String,
     /// Started by the first KMS call, not by C_Initialize: a process that
     /// initialises and forks, or never signs, has no threads of ours.
-    runtime: std::sync::OnceLock<tokio::runtime::Runtime>,
+    runtime: std::sync::OnceLock<Executor>,
     backend: Arc<dyn Backend>,
     pub slots: Vec<Slot>,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
@@ -95,14 +96,8 @@ fn check_finish(op: &mut Option<Operation>, final_call: bool) -> Result<()> {
 
 impl Drop for Module {
     fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            // Waiting for the runtime's threads is not allowed on a thread
-            // that is itself inside some tokio runtime (a Rust host may be).
-            if tokio::runtime::Handle::try_current().is_ok() {
-                rt.shutdown_background();
-            } else {
-                rt.shutdown_timeout(Duration::from_secs(2));
-            }
+        if let Some(ex) = self.runtime.take() {
+            ex.shutdown();
         }
     }
 }
@@ -154,13 +149,13 @@ impl Module {
         })
     }
 
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime> {
-        if let Some(rt) = self.runtime.get() {
-            return Ok(rt);
+    fn runtime(&self) -> Result<&Executor> {
+        if let Some(ex) = self.runtime.get() {
+            return Ok(ex);
         }
-        let rt = crate::runtime::new_runtime()?;
+        let ex = Executor::new()?;
         // Another thread may have won the race; its runtime is kept.
-        if let Err(ours) = self.runtime.set(rt) {
+        if let Err(ours) = self.runtime.set(ex) {
             ours.shutdown_background();
         }
         Ok(self.runtime.get().expect("set above or by the winner"))
@@ -186,21 +181,20 @@ impl Module {
     ) -> Result<crate::backend::KeyMetadata> {
         let backend = self.backend.clone();
         let (key, grants) = (key.to_string(), grant_tokens.to_vec());
-        crate::runtime::run(self.runtime()?, self.deadline, async move {
-            backend.describe_key(&key, &grants).await
-        })?
-        .map_err(Error::from)
+        self.runtime()?
+            .run(self.deadline, async move {
+                backend.describe_key(&key, &grants).await
+            })?
+            .map_err(Error::from)
     }
 
     fn resolve(&self, slot: &Slot) -> Result<()> {
         let backend = self.backend.clone();
-        let rt = self.runtime()?;
+        let ex = self.runtime()?;
         let deadline = self.deadline;
         let (cache, ttl) = (self.cache.clone(), self.alias_ttl);
         slot.ensure_resolved(
-            |wanted| {
-                crate::runtime::run(rt, deadline, slot::resolve_all(backend, cache, ttl, wanted))
-            },
+            |wanted| ex.run(deadline, slot::resolve_all(backend, cache, ttl, wanted)),
             &self.next_object,
         )
     }
@@ -539,7 +533,7 @@ impl Module {
         let k = key.clone();
         let started = std::time::Instant::now();
         // The digest goes to the runtime and comes back for the check.
-        let answer = crate::runtime::run(self.runtime()?, self.deadline, async move {
+        let answer = self.runtime()?.run(self.deadline, async move {
             let signed = backend
                 .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
                 .await;
