@@ -174,10 +174,10 @@ impl Direct {
 
 /// What handing a call to a runtime costs on this machine: p50 of one
 /// 64-byte request/response over loopback TCP, made with `block_on` on the
-/// calling thread (a direct SDK caller; kms11's `runtime::run` for a
-/// thread outside any tokio runtime) and with `spawn` + a std channel
-/// (`runtime::run` for a thread inside one), interleaved, on a two-worker
-/// runtime.
+/// calling thread (a direct SDK caller; kms11's `runtime::run` for a lone
+/// call) and with `spawn` + a std channel (`runtime::run` for overlapping
+/// calls and for threads inside a tokio runtime), interleaved, on a
+/// two-worker runtime.
 pub fn handoff(rounds: usize) -> (Duration, Duration) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = tokio::runtime::Builder::new_multi_thread()

@@ -1225,11 +1225,11 @@ fn table(r: &Results) -> String {
             "diagnostic: one loopback TCP request/response on a 2-worker runtime, p50".into(),
             "-".into(),
             format!(
-                "spawn + wait on a std channel (runtime::run for a caller inside a tokio runtime): {}",
+                "spawn + wait on a std channel (runtime::run for overlapping calls and callers inside a tokio runtime): {}",
                 ms(spawn)
             ),
             format!(
-                "block_on on the caller's thread (runtime::run for any other caller, and a direct SDK caller): {}",
+                "block_on on the caller's thread (runtime::run for a lone call; a direct SDK caller): {}",
                 ms(block_on)
             ),
             us_diff(spawn, block_on),
