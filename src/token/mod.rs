@@ -188,13 +188,15 @@ impl Module {
             .map_err(Error::from)
     }
 
+    /// Called by C_OpenSession and C_FindObjectsInit: when the token is
+    /// resolved and fresh, nothing but that check is done.
     fn resolve(&self, slot: &Slot) -> Result<()> {
-        let backend = self.backend.clone();
-        let ex = self.runtime()?;
-        let deadline = self.deadline;
-        let (cache, ttl) = (self.cache.clone(), self.alias_ttl);
         slot.ensure_resolved(
-            |wanted| ex.run(deadline, slot::resolve_all(backend, cache, ttl, wanted)),
+            |wanted| {
+                let (backend, cache) = (self.backend.clone(), self.cache.clone());
+                let resolving = slot::resolve_all(backend, cache, self.alias_ttl, wanted);
+                self.runtime()?.run(self.deadline, resolving)
+            },
             &self.next_object,
         )
     }

@@ -79,6 +79,8 @@ pub struct Slot {
     /// for its answer; never held by readers of the table.
     resolving: Mutex<()>,
     refresh: Duration,
+    /// Whether any key is named by alias (only those are refreshed).
+    has_alias: bool,
     pub logged_in: Mutex<Option<CK_USER_TYPE>>,
     /// The token's PIN as an argon2id PHC string; `None`: no login needed.
     pub pin_hash: Option<String>,
@@ -102,10 +104,12 @@ impl Slot {
                 })
             })
             .collect();
+        let has_alias = keys.iter().any(KeyConfig::is_alias);
         Slot {
             id,
             label,
             keys,
+            has_alias,
             certificates,
             table: RwLock::new(Table::default()),
             resolving: Mutex::new(()),
@@ -118,7 +122,7 @@ impl Slot {
     fn fresh(&self, t: &Table) -> bool {
         match t.resolved_at {
             None => false,
-            Some(at) => at.elapsed() < self.refresh || !self.keys.iter().any(KeyConfig::is_alias),
+            Some(at) => !self.has_alias || at.elapsed() < self.refresh,
         }
     }
 
