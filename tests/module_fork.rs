@@ -28,6 +28,7 @@
 
 mod common;
 
+use common::algo::Algo;
 use common::process::{backtrace, kms11_threads};
 use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
@@ -73,38 +74,34 @@ extern "C" {
 const WNOHANG: i32 = 1;
 const SIGKILL: i32 = 9;
 
-/// A key and mechanism, and how pyca/cryptography checks the signature.
-struct Algo {
-    key: &'static str,
-    ckm: CK_MECHANISM_TYPE,
-    kind: Kind,
-    hash: Option<&'static str>,
-}
-
 const ALGOS: &[Algo] = &[
     Algo {
         key: "alias/fork-ec256",
         ckm: CKM_ECDSA_SHA256,
         kind: Kind::Ecdsa,
         hash: Some("sha256"),
+        multipart: false,
     },
     Algo {
         key: "alias/fork-ec384",
         ckm: CKM_ECDSA_SHA384,
         kind: Kind::Ecdsa,
         hash: Some("sha384"),
+        multipart: false,
     },
     Algo {
         key: "alias/fork-rsa",
         ckm: CKM_SHA256_RSA_PKCS,
         kind: Kind::RsaPkcs1,
         hash: Some("sha256"),
+        multipart: false,
     },
     Algo {
         key: "alias/fork-rsa",
         ckm: CKM_SHA384_RSA_PKCS_PSS,
         kind: Kind::RsaPss,
         hash: Some("sha384"),
+        multipart: false,
     },
     // Raw ECDSA: the data is a 32-byte hash value.
     Algo {
@@ -112,19 +109,11 @@ const ALGOS: &[Algo] = &[
         ckm: CKM_ECDSA,
         kind: Kind::EcdsaPrehashed,
         hash: None,
+        multipart: false,
     },
 ];
 
 impl Algo {
-    fn mech(&self) -> Mech {
-        match self.ckm {
-            CKM_SHA384_RSA_PKCS_PSS => Mech::pss(self.ckm, CKM_SHA384, CKG_MGF1_SHA384, 48),
-            m => Mech::new(m),
-        }
-    }
-    fn label(&self) -> &'static str {
-        self.key.trim_start_matches("alias/")
-    }
     fn data(&self, rng: &mut Rng, what: &str) -> Vec<u8> {
         if self.ckm == CKM_ECDSA {
             rng.bytes(32)
@@ -149,6 +138,17 @@ enum Variant {
     FinalizeThenInitialize,
     /// pkcs11-helper (__pkcs11h_forkFixup): C_Initialize(NULL) alone.
     InitializeOnly,
+}
+
+impl Variant {
+    /// The two styles in turn, one per fork.
+    fn for_round(round: usize) -> Variant {
+        if round.is_multiple_of(2) {
+            Variant::FinalizeThenInitialize
+        } else {
+            Variant::InitializeOnly
+        }
+    }
 }
 
 /// Everything a child needs, prepared by the parent before fork() so that
@@ -420,11 +420,6 @@ fn plan_signs(rng: &mut Rng, who: &str) -> Vec<(usize, Vec<u8>)> {
         .collect()
 }
 
-fn reset_stats(fx: &Fixture) {
-    let (status, text) = emulator::http(fx.emu.port, "POST", "/_emulator/stats/reset", &[], b"");
-    assert_eq!(status, 200, "POST /_emulator/stats/reset: {text}");
-}
-
 /// What one of the parent's signing threads did.
 #[derive(Default)]
 struct ThreadLog {
@@ -442,7 +437,7 @@ fn fork_while_threads_sign() {
     let parent_info = ok(fx.m.info(), "C_GetInfo");
     fx.emu
         .set_faults(&format!("{{\"latency_ms\":{LATENCY_MS}}}"));
-    reset_stats(fx);
+    fx.emu.reset_stats();
 
     let inside = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -504,11 +499,7 @@ fn fork_while_threads_sign() {
     let mut children: Vec<(Variant, Vec<Reported>)> = Vec::new();
     let mut inside_at_fork = Vec::new();
     for round in 0..FORKS {
-        let variant = if round % 2 == 0 {
-            Variant::FinalizeThenInitialize
-        } else {
-            Variant::InitializeOnly
-        };
+        let variant = Variant::for_round(round);
         let plan = ChildPlan {
             m: &fx.m,
             token: fx.token.to_string(),
@@ -690,11 +681,7 @@ fn fork_with_idle_runtime() {
     std::thread::sleep(Duration::from_millis(100));
     let mut rng = Rng::new();
     for round in 0..4 {
-        let variant = if round % 2 == 0 {
-            Variant::FinalizeThenInitialize
-        } else {
-            Variant::InitializeOnly
-        };
+        let variant = Variant::for_round(round);
         let plan = ChildPlan {
             m: &fx.m,
             token: fx.token.to_string(),

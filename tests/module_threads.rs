@@ -26,6 +26,7 @@
 
 mod common;
 
+use common::algo::Algo;
 use common::process::backtrace;
 use common::util::{hex, unhex, Rng};
 use common::verify::{Batch, Kind};
@@ -64,16 +65,6 @@ const SIGNATURES_EACH: usize = 10;
 const LATENCY_MS: u64 = 200;
 /// How long any phase may take before the test fails as hung.
 const BOUND: Duration = Duration::from_secs(90);
-
-/// A key and mechanism, and how pyca/cryptography checks the signature.
-struct Algo {
-    key: &'static str,
-    ckm: CK_MECHANISM_TYPE,
-    kind: Kind,
-    hash: Option<&'static str>,
-    /// Sign with C_SignUpdate/C_SignFinal.
-    multipart: bool,
-}
 
 const ALGOS: &[Algo] = &[
     Algo {
@@ -128,15 +119,6 @@ const ALGOS: &[Algo] = &[
 ];
 
 impl Algo {
-    fn mech(&self) -> Mech {
-        match self.ckm {
-            CKM_SHA384_RSA_PKCS_PSS => Mech::pss(self.ckm, CKM_SHA384, CKG_MGF1_SHA384, 48),
-            m => Mech::new(m),
-        }
-    }
-    fn label(&self) -> &'static str {
-        self.key.trim_start_matches("alias/")
-    }
     /// Data no other thread signs: its thread and number, and random bytes.
     fn data(&self, rng: &mut Rng, thread: usize, n: usize) -> Vec<u8> {
         if self.ckm == CKM_ECDSA {
@@ -201,11 +183,6 @@ fn check_all(b: &mut Batch, who: &str, sigs: &[Signed], spki: impl Fn(usize) -> 
             sig,
         );
     }
-}
-
-fn stats_reset(fx: &Fixture) {
-    let (status, text) = emulator::http(fx.emu.port, "POST", "/_emulator/stats/reset", &[], b"");
-    assert_eq!(status, 200, "POST /_emulator/stats/reset: {text}");
 }
 
 /// What each thread is doing, for a hang report.
@@ -385,7 +362,7 @@ fn signers_and_readers_in_parallel() {
 
     // Every signer has its session and keys: count from here.
     ready.wait();
-    stats_reset(fx);
+    fx.emu.reset_stats();
     go.wait();
     progress.wait(SIGNERS, "64 signing threads");
     signers_done.store(true, Ordering::SeqCst);
@@ -481,7 +458,7 @@ fn request_cap_holds() {
         ),
     );
     fx.emu.set_faults(r#"{"latency_ms":50}"#);
-    stats_reset(fx);
+    fx.emu.reset_stats();
     let run = process::run_helper(
         "helper_sign_from_64_threads",
         &[
@@ -657,7 +634,7 @@ fn throttling_storm() {
         .collect();
     prepared.wait();
     fx.emu.set_faults(r#"{"throttle_rps":40}"#);
-    stats_reset(fx);
+    fx.emu.reset_stats();
     go.wait();
     // The storm: wait (bounded) until every thread has made its signatures.
     let deadline = Instant::now() + BOUND;

@@ -150,6 +150,12 @@ impl Emulator {
         Json::parse(&text).expect("stats JSON")
     }
 
+    /// Sets the request counters, peaks and connection count back to zero.
+    pub fn reset_stats(&self) {
+        let (status, text) = http(self.port, "POST", "/_emulator/stats/reset", &[], b"");
+        assert_eq!(status, 200, "POST /_emulator/stats/reset: {text}");
+    }
+
     /// How many `op` requests (e.g. "Sign") the emulator has received.
     pub fn count(&self, op: &str) -> u64 {
         self.stats()

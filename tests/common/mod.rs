@@ -13,6 +13,7 @@
 
 #![allow(dead_code)]
 
+pub mod algo;
 pub mod build;
 pub mod der;
 pub mod emulator;
