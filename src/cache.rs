@@ -71,13 +71,15 @@ impl DiskCache {
     }
 
     /// `$XDG_CACHE_HOME/kms11`, or `~/.cache/kms11`; `None` when neither
-    /// variable gives an absolute path.
+    /// variable gives an absolute path, or the environment is ignored
+    /// (`config::environment_ignored`: a secure-execution host caches only
+    /// in a `[cache] dir` its configuration names).
     pub fn default_dir() -> Option<PathBuf> {
         let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
-        std::env::var_os("XDG_CACHE_HOME")
+        crate::config::env_var("XDG_CACHE_HOME")
             .and_then(absolute)
             .or_else(|| {
-                std::env::var_os("HOME")
+                crate::config::env_var("HOME")
                     .and_then(absolute)
                     .map(|h| h.join(".cache"))
             })

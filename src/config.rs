@@ -2,6 +2,7 @@
 //! `pkcs11.conf.sample`), where it is found, and the zero-config
 //! `KMS11_KEYS` form.
 
+use crate::files::Refusal;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -315,16 +316,12 @@ impl Config {
         }
     }
 
-    /// Reads a configuration file. One that another user could write is
-    /// refused: it names the keys the module signs with.
+    /// Reads and parses a configuration file (see `read_file`).
     pub fn from_file(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot read configuration file {}: {e}", path.display()))?;
-        check_owner_and_mode(path, &meta)
-            .map_err(|(what, fix)| format!("refusing {what}: {fix}"))?;
-        Config::parse(&text, &path.display().to_string())
+        let (text, meta) = read_file(path).map_err(|r| r.to_string())?;
+        let config = Config::parse(&text, &path.display().to_string())?;
+        check_pin_hash_readers(&config, path, meta.as_ref()).map_err(|r| r.to_string())?;
+        Ok(config)
     }
 
     /// Loads the configuration `locate` finds; with none, no tokens.
@@ -340,37 +337,63 @@ impl Config {
     }
 }
 
-/// A configuration file must belong to the user who reads it or to root,
-/// and no one else may write it: it names the keys the process signs with.
-/// Only regular files are checked: `/dev/null` (no configuration) and a
-/// shell's `<(...)` pipe are not files someone else can leave keys in.
-/// The error is (what is wrong, how to fix it).
-pub fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), (String, String)> {
-    use std::os::unix::fs::MetadataExt;
-    if !meta.is_file() {
-        return Ok(());
+/// The longest configuration read: far more than any real one, and a
+/// bound on what a wrong path can make the module read.
+const MAX_CONFIG: u64 = 1 << 20;
+
+/// The text of a configuration file, read from the one descriptor whose
+/// owner, mode and directories were checked (`files::open_trusted`): it
+/// names the keys the process signs with, so a file another user could
+/// have written or swapped is refused, and so is anything that is not a
+/// regular file (a FIFO would hang the caller). `/dev/null`, by that name,
+/// is an empty configuration (docs/gpg.md uses it).
+pub fn read_file(path: &Path) -> Result<(String, Option<std::fs::Metadata>), Refusal> {
+    if path == Path::new("/dev/null") {
+        return Ok((String::new(), None));
     }
+    let (file, meta) = crate::files::open_trusted(path)?;
     let shown = path.display();
-    let me = crate::files::current_uid();
-    if meta.uid() != me && meta.uid() != 0 {
-        return Err((
-            format!(
-                "{shown} belongs to uid {}, not to you (uid {me}) or root, and could point the module at other keys",
-                meta.uid()
+    if meta.len() > MAX_CONFIG {
+        return Err(Refusal {
+            what: format!(
+                "{shown}: it is {} bytes long, more than a configuration",
+                meta.len()
             ),
-            format!("chown {me} {shown}, or use a copy of your own"),
-        ));
+            fix: "name the configuration file (see pkcs11.conf.sample)".into(),
+        });
     }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_CONFIG), &mut text).map_err(
+        |e| Refusal {
+            what: format!("{shown}: cannot read it ({e})"),
+            fix: "a configuration file is UTF-8 TOML (see pkcs11.conf.sample)".into(),
+        },
+    )?;
+    Ok((text, Some(meta)))
+}
+
+/// A configuration holding a `pin_hash` must not be readable by every
+/// user: with the hash, a guesser needs no module and no rate limit, only
+/// argon2id's cost per guess.
+pub fn check_pin_hash_readers(
+    config: &Config,
+    path: &Path,
+    meta: Option<&std::fs::Metadata>,
+) -> Result<(), Refusal> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(meta) = meta else { return Ok(()) };
     let mode = meta.mode() & 0o777;
-    if mode & 0o022 != 0 {
-        return Err((
-            format!(
-                "{shown} can be changed by other users (mode {mode:04o}), who could point the module at their keys"
+    match config.tokens.iter().find(|t| t.pin_hash.is_some()) {
+        Some(token) if mode & 0o004 != 0 => Err(Refusal {
+            what: format!(
+                "{}: token '{}' has a pin_hash and every user can read the file (mode {mode:04o}), so anyone can try PINs against the hash offline",
+                path.display(),
+                token.label.get_ref()
             ),
-            format!("chmod go-w {shown}"),
-        ));
+            fix: format!("chmod o-r {}", path.display()),
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Where the configuration comes from.
@@ -383,17 +406,50 @@ pub enum Location {
     Nothing,
 }
 
+/// Set when the process runs with privileges its caller does not have
+/// (setuid, setgid or file capabilities: `getauxval(AT_SECURE)`). Such a
+/// host's environment belongs to the caller, so nothing in it may choose a
+/// file the module reads, an endpoint it connects to, a key it signs with or
+/// where credentials come from (docs/security.md).
+static ENVIRONMENT_IGNORED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Tells the module whether this process is a secure-execution one (the C
+/// ABI asks the kernel at `C_Initialize`; it never changes in a process).
+pub fn set_environment_ignored(ignored: bool) {
+    ENVIRONMENT_IGNORED.store(ignored, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the environment is ignored: see `set_environment_ignored`.
+pub fn environment_ignored() -> bool {
+    ENVIRONMENT_IGNORED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// An environment variable, unless the environment is ignored.
+pub fn env_var(name: &str) -> Option<std::ffi::OsString> {
+    if environment_ignored() {
+        None
+    } else {
+        std::env::var_os(name)
+    }
+}
+
+/// The system-wide configuration, the only one a secure-execution process
+/// finds by itself.
+pub const SYSTEM_CONFIG: &str = "/etc/kms11/pkcs11.conf";
+
 /// Finds the configuration: the path given to C_Initialize, else
 /// `$KMS11_CONFIG`, else `$KMS11_KEYS`, else the per-user file, else
-/// `/etc/kms11/pkcs11.conf`.
+/// `/etc/kms11/pkcs11.conf`. A secure-execution process looks only at the
+/// path given to C_Initialize and at `/etc/kms11/pkcs11.conf`.
 pub fn locate(explicit: Option<&str>) -> Location {
     if let Some(path) = explicit.filter(|p| !p.is_empty()) {
         return Location::File(PathBuf::from(path), "given explicitly");
     }
-    if let Some(path) = std::env::var_os("KMS11_CONFIG").filter(|p| !p.is_empty()) {
+    if let Some(path) = env_var("KMS11_CONFIG").filter(|p| !p.is_empty()) {
         return Location::File(PathBuf::from(path), "KMS11_CONFIG");
     }
-    if let Ok(list) = std::env::var("KMS11_KEYS") {
+    if let Some(list) = env_var("KMS11_KEYS").and_then(|l| l.into_string().ok()) {
         if !list.trim().is_empty() {
             return Location::KeyList(list);
         }
@@ -408,12 +464,12 @@ pub fn locate(explicit: Option<&str>) -> Location {
 
 pub fn default_paths() -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+    if let Some(x) = env_var("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
         paths.push(PathBuf::from(x).join("kms11/pkcs11.conf"));
-    } else if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+    } else if let Some(home) = env_var("HOME").filter(|h| !h.is_empty()) {
         paths.push(PathBuf::from(home).join(".config/kms11/pkcs11.conf"));
     }
-    paths.push(PathBuf::from("/etc/kms11/pkcs11.conf"));
+    paths.push(PathBuf::from(SYSTEM_CONFIG));
     paths
 }
 
@@ -488,8 +544,232 @@ mod tests {
             }
         }
         std::fs::remove_file(path).unwrap();
-        // Not a regular file: /dev/null (mode 0666) is no configuration.
+        // /dev/null, by that name (mode 0666), is no configuration.
         Config::from_file(Path::new("/dev/null")).unwrap();
+    }
+
+    /// A fresh directory of this user's, mode 0755, under the temp dir.
+    fn scratch(name: &str) -> PathBuf {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("kms11-config-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        set_mode(&dir, 0o755);
+        dir
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    const GOOD: &str = "[[token]]\nlabel = \"mine\"\n";
+    const THEIRS: &str = "[[token]]\nlabel = \"theirs\"\n";
+
+    /// Another user's files, for the cases that need one: only root can
+    /// make them (CI runs as root).
+    const OTHER_UID: u32 = 65534;
+    fn chown_other(path: &Path) {
+        assert_eq!(
+            crate::files::current_uid(),
+            0,
+            "this test makes files of another user and must run as root (CI does)"
+        );
+        std::os::unix::fs::lchown(path, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+    }
+
+    /// Reads `path` on another thread: a refusal must come at once, never
+    /// a hang (a FIFO with no writer blocked the reader before).
+    fn read_bounded(path: &Path) -> Result<String, Refusal> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.to_path_buf();
+        std::thread::spawn(move || tx.send(read_file(&p).map(|(t, _)| t)));
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("reading {} did not return in 10 s", path.display()))
+    }
+
+    fn refused(path: &Path, words: &str) {
+        match read_bounded(path) {
+            Ok(text) => panic!("{} was read: {text:?}", path.display()),
+            Err(r) => assert!(
+                r.to_string().contains(words),
+                "{}: expected '{words}' in: {r}",
+                path.display()
+            ),
+        }
+    }
+
+    #[test]
+    fn a_fifo_or_socket_is_refused_at_once() {
+        let dir = scratch("special");
+        let fifo = dir.join("fifo.conf");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        refused(&fifo, "it is a named pipe (FIFO), not a regular file");
+        let sock = dir.join("sock.conf");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        refused(&sock, "it is a socket, not a regular file");
+        refused(&dir, "it is a directory, not a regular file");
+        // A regular file of ours in the same directory is read.
+        let good = dir.join("good.conf");
+        std::fs::write(&good, GOOD).unwrap();
+        assert_eq!(read_bounded(&good).unwrap(), GOOD);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused() {
+        let dir = scratch("dirmode");
+        let sub = dir.join("kms11");
+        std::fs::create_dir(&sub).unwrap();
+        let conf = sub.join("pkcs11.conf");
+        std::fs::write(&conf, GOOD).unwrap();
+        set_mode(&conf, 0o644);
+        set_mode(&sub, 0o755);
+        assert_eq!(read_bounded(&conf).unwrap(), GOOD);
+        for mode in [0o775, 0o757, 0o777] {
+            set_mode(&sub, mode);
+            refused(
+                &conf,
+                &format!("can be written by other users (mode {mode:04o})"),
+            );
+            refused(&conf, &format!("chmod go-w {}", sub.display()));
+        }
+        // Sticky (as /tmp is): only an entry of one's own is accepted there.
+        set_mode(&sub, 0o1777);
+        assert_eq!(read_bounded(&conf).unwrap(), GOOD);
+        // A directory above it counts as much as its own.
+        set_mode(&sub, 0o755);
+        set_mode(&dir, 0o775);
+        refused(
+            &conf,
+            &format!("directory {} can be written", dir.display()),
+        );
+        set_mode(&dir, 0o755);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn another_users_file_or_link_is_refused() {
+        let dir = scratch("owner");
+        let theirs = dir.join("theirs.conf");
+        std::fs::write(&theirs, THEIRS).unwrap();
+        chown_other(&theirs);
+        refused(&theirs, &format!("belongs to uid {OTHER_UID}"));
+        // Through a link of ours: the file opened is still theirs.
+        let link = dir.join("link.conf");
+        std::os::unix::fs::symlink(&theirs, &link).unwrap();
+        refused(&link, &format!("belongs to uid {OTHER_UID}"));
+        // Their link, in a sticky directory anyone can write (as /tmp), to
+        // a file of ours: where it points is their choice, so it is refused.
+        let sticky = dir.join("tmp");
+        std::fs::create_dir(&sticky).unwrap();
+        set_mode(&sticky, 0o1777);
+        let mine = dir.join("mine.conf");
+        std::fs::write(&mine, GOOD).unwrap();
+        let planted = sticky.join("pkcs11.conf");
+        std::os::unix::fs::symlink(&mine, &planted).unwrap();
+        chown_other(&planted);
+        refused(&planted, "can be written by other users (mode 1777)");
+        // The same link of ours there is fine.
+        std::fs::remove_file(&planted).unwrap();
+        std::os::unix::fs::symlink(&mine, &planted).unwrap();
+        assert_eq!(read_bounded(&planted).unwrap(), GOOD);
+        // A directory of another user's on the way is refused.
+        let foreign = dir.join("foreign");
+        std::fs::create_dir(&foreign).unwrap();
+        let inside = foreign.join("pkcs11.conf");
+        std::fs::write(&inside, GOOD).unwrap();
+        chown_other(&foreign);
+        refused(
+            &inside,
+            &format!("directory {} belongs to uid {OTHER_UID}", foreign.display()),
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_swapped_while_it_is_read_is_never_read_as_theirs() {
+        // One thread keeps replacing the configuration (rename, as someone
+        // with write access to the entry would) with our file and another
+        // user's in turn; every read gives ours or a refusal, never theirs,
+        // whichever moment the swap lands on.
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let dir = scratch("race");
+        let conf = dir.join("pkcs11.conf");
+        std::fs::write(&conf, GOOD).unwrap();
+        let swaps = std::sync::Arc::new(AtomicU32::new(0));
+        const SWAPS: u32 = 400;
+        let swapper = {
+            let (dir, conf, swaps) = (dir.clone(), conf.clone(), swaps.clone());
+            std::thread::spawn(move || {
+                for n in 0..SWAPS {
+                    let next = dir.join(format!("next-{n}"));
+                    std::fs::write(&next, if n % 2 == 0 { THEIRS } else { GOOD }).unwrap();
+                    if n % 2 == 0 {
+                        chown_other(&next);
+                    }
+                    std::fs::rename(&next, &conf).unwrap();
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            })
+        };
+        let (mut ours, mut refusals) = (0, 0);
+        while swaps.load(Ordering::Relaxed) < SWAPS {
+            match read_file(&conf) {
+                Ok((text, _)) => {
+                    assert_eq!(text, GOOD, "another user's configuration was read");
+                    ours += 1;
+                }
+                Err(r) => {
+                    assert!(
+                        r.what.contains("belongs to uid") || r.what.contains("cannot find"),
+                        "{r}"
+                    );
+                    refusals += 1;
+                }
+            }
+        }
+        swapper.join().unwrap();
+        assert!(ours > 0 && refusals > 0, "ours {ours}, refused {refusals}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_pin_hash_needs_a_file_not_everyone_can_read() {
+        let dir = scratch("pinmode");
+        let conf = dir.join("pkcs11.conf");
+        let h = crate::pin::hash(b"123456").unwrap();
+        std::fs::write(
+            &conf,
+            format!("[[token]]\nlabel = \"a\"\npin_hash = \"{h}\"\n"),
+        )
+        .unwrap();
+        set_mode(&conf, 0o644);
+        let e = Config::from_file(&conf).unwrap_err();
+        assert!(
+            e.contains("every user can read the file (mode 0644)"),
+            "{e}"
+        );
+        assert!(e.contains(&format!("chmod o-r {}", conf.display())), "{e}");
+        for mode in [0o600, 0o640] {
+            set_mode(&conf, mode);
+            Config::from_file(&conf).unwrap();
+        }
+        // Without a pin_hash, a world-readable file is fine.
+        std::fs::write(&conf, GOOD).unwrap();
+        set_mode(&conf, 0o644);
+        Config::from_file(&conf).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

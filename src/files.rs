@@ -1,7 +1,9 @@
 //! Who may have written a file: the checks the module makes before it
 //! trusts a file it reads (the public-key cache; the configuration).
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 /// The effective uid of this process.
 pub fn current_uid() -> u32 {
@@ -20,6 +22,194 @@ pub fn private_to_us(meta: &std::fs::Metadata) -> Result<(), String> {
             "can be written by other users (mode {:o})",
             meta.mode() & 0o777
         ));
+    }
+    Ok(())
+}
+
+/// Why a file that decides what the module does was refused: what is
+/// wrong, and how to fix it. The module's log and `kms11 doctor` print the
+/// same two sentences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub what: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refusing {}: {}", self.what, self.fix)
+    }
+}
+
+fn refuse(what: impl Into<String>, fix: impl Into<String>) -> Refusal {
+    Refusal {
+        what: what.into(),
+        fix: fix.into(),
+    }
+}
+
+/// What a file system entry is, in words, for refusals.
+fn kind(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens a file that names the keys the process signs with (the
+/// configuration), the way OpenSSH's StrictModes treats `~/.ssh`, and
+/// returns the open file and what `fstat` says of it.
+///
+/// The path is opened once (non-blocking, so a FIFO with no writer cannot
+/// hang the caller, and without becoming a controlling terminal); every
+/// check is made on that descriptor and the caller reads from it, so a file
+/// swapped after the check is never the one read. It must be a regular
+/// file, belong to this user or root, and be writable by no one else.
+/// Every directory above it, both along the path as given and along the
+/// path of the file actually opened (symbolic links resolved), must belong
+/// to this user or root and be writable by no one else, except a sticky
+/// directory such as /tmp, where only an entry of one's own is accepted
+/// (no one else can rename or remove it there).
+pub fn open_trusted(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), Refusal> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display();
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| match std::fs::metadata(path) {
+            // Opening a socket fails (ENXIO): say what it is.
+            Ok(m) if !m.is_file() => refuse(
+                format!("{shown}: it is {}, not a regular file", kind(m.file_type())),
+                format!("point the module at a configuration file (see pkcs11.conf.sample), not at {shown}"),
+            ),
+            _ => refuse(
+                format!("{shown}: cannot open it ({e})"),
+                "create it (see pkcs11.conf.sample) or name the right file",
+            ),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| refuse(format!("{shown}: cannot read it ({e})"), "check the file"))?;
+    if !meta.is_file() {
+        return Err(refuse(
+            format!(
+                "{shown}: it is {}, not a regular file",
+                kind(meta.file_type())
+            ),
+            format!(
+                "point the module at a configuration file (see pkcs11.conf.sample), not at {shown}"
+            ),
+        ));
+    }
+    check_owner_and_mode(path, &meta)?;
+    // The directories along the path as given (where a symbolic link could
+    // have been left), then along the file that was opened.
+    let entry_owner = std::fs::symlink_metadata(path).map_or(meta.uid(), |m| m.uid());
+    let given = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    check_directories(&given, entry_owner)?;
+    let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .or_else(|_| std::fs::canonicalize(path))
+        .map_err(|e| {
+            refuse(
+                format!("{shown}: cannot find where it is ({e})"),
+                "check the path",
+            )
+        })?;
+    if opened != given {
+        check_directories(&opened, meta.uid())?;
+    }
+    Ok((file, meta))
+}
+
+/// Whose files may decide what the module does: root's, and this user's
+/// unless the process runs with privileges its caller lacks (setuid,
+/// setgid, capabilities), where only root's are.
+fn trusted_owner(uid: u32) -> bool {
+    uid == 0 || (uid == current_uid() && !crate::config::environment_ignored())
+}
+
+/// A file that decides what the module does must belong to this user or to
+/// root, and no one else may write it.
+pub fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), Refusal> {
+    let shown = path.display();
+    let me = current_uid();
+    if !trusted_owner(meta.uid()) {
+        return Err(refuse(
+            format!(
+                "{shown}: it belongs to uid {}, not to you (uid {me}) or root, and could point the module at other keys",
+                meta.uid()
+            ),
+            format!("chown {me} {shown}, or use a copy of your own"),
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(refuse(
+            format!(
+                "{shown}: it can be changed by other users (mode {mode:04o}), who could point the module at their keys"
+            ),
+            format!("chmod go-w {shown}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The directories above `path`, from its parent up to `/`: each belongs to
+/// this user or root, and no one else can write it (a sticky directory
+/// only when the entry in it is this user's own). `child_owner` is the
+/// owner of the entry `path` names.
+fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
+    let me = current_uid();
+    let mut child = path;
+    for dir in path.ancestors().skip(1) {
+        if dir.as_os_str().is_empty() {
+            break;
+        }
+        let shown = dir.display();
+        let meta = std::fs::metadata(dir).map_err(|e| {
+            refuse(
+                format!("{}: cannot check directory {shown} ({e})", path.display()),
+                "check the path",
+            )
+        })?;
+        if !trusted_owner(meta.uid()) {
+            return Err(refuse(
+                format!(
+                    "{}: directory {shown} belongs to uid {}, not to you (uid {me}) or root, who could replace the configuration",
+                    path.display(),
+                    meta.uid()
+                ),
+                "keep the configuration in a directory of your own",
+            ));
+        }
+        let mode = meta.mode() & 0o7777;
+        let sticky = mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !(sticky && child_owner == me) {
+            return Err(refuse(
+                format!(
+                    "{}: directory {shown} can be written by other users (mode {mode:04o}), who could replace {}",
+                    path.display(),
+                    child.display()
+                ),
+                format!(
+                    "chmod go-w {shown}, or keep the configuration in a directory only you can write"
+                ),
+            ));
+        }
+        child_owner = meta.uid();
+        child = dir;
     }
     Ok(())
 }

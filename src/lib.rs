@@ -12,6 +12,8 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "aws")]
 mod ffi;
+#[cfg(feature = "aws")]
+pub use ffi::secure_execution;
 pub mod files;
 pub mod log;
 pub mod mechanism;

@@ -44,8 +44,8 @@ static LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
 static SINK: ArcSwapOption<std::fs::File> = ArcSwapOption::const_empty();
 
 fn env_level() -> Option<Level> {
-    std::env::var("KMS11_LOG")
-        .ok()
+    crate::config::env_var("KMS11_LOG")
+        .and_then(|l| l.into_string().ok())
         .and_then(|l| Level::parse(&l))
 }
 
@@ -62,25 +62,52 @@ pub fn configure(level: Option<&str>, file: Option<&std::path::Path>) {
         .or_else(|| level.and_then(Level::parse))
         .unwrap_or(Level::Warn);
     LEVEL.store(level as u8, Ordering::Relaxed);
-    let open = |p: &std::path::Path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-    };
     let sink = match file {
-        Some(p) => open(p)
-            .map_err(|e| {
-                eprintln!(
-                    "kms11: cannot open log file {}: {e}; logging to stderr",
-                    p.display()
-                )
-            })
+        Some(p) => open_log_file(p)
+            .map_err(|e| eprintln!("kms11: log file {}: {e}; logging to stderr", p.display()))
             .ok(),
         None => None,
     }
-    .or_else(|| open(std::path::Path::new("/dev/stderr")).ok());
+    .or_else(|| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open("/dev/stderr")
+            .ok()
+    });
     SINK.store(sink.map(Arc::new));
+}
+
+/// Opens the configured log file for appending: created 0600 (lines name
+/// keys and tokens), never through a symbolic link (another user could
+/// point one at a file of ours), and only a regular file of this user's
+/// own (or root's) is written.
+pub fn open_log_file(path: &std::path::Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
+                "it is a symbolic link, which kms11 does not follow; name the file itself".into()
+            }
+            _ => format!("cannot open it ({e})"),
+        })?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let me = crate::files::current_uid();
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(format!(
+            "it belongs to uid {}, not to you (uid {me}) or root; remove it or name another file",
+            meta.uid()
+        ));
+    }
+    Ok(file)
 }
 
 pub fn enabled(level: Level) -> bool {

@@ -10,9 +10,8 @@ use common::build::python;
 use common::emulator::Emulator;
 use common::verify::{keygen, Batch, Kind};
 use common::*;
-use std::ffi::{c_void, CString};
+use std::ffi::CString;
 use std::process::Command;
-use std::ptr;
 
 fn spki_of(pkcs8: &str) -> Vec<u8> {
     let script = "import base64, sys\n\
@@ -77,22 +76,11 @@ fn ca_bundle_is_what_makes_the_emulators_certificate_trusted() {
     );
 
     let m = Module::load(&build::module_path());
-    let f = m.list();
     let init = |path: &CString| {
-        let mut args = CK_C_INITIALIZE_ARGS {
-            CreateMutex: None,
-            DestroyMutex: None,
-            LockMutex: None,
-            UnlockMutex: None,
-            flags: CKF_OS_LOCKING_OK,
-            pReserved: path.as_ptr() as *mut c_void,
-        };
-        // SAFETY: the test's own arguments, alive for the call.
-        let rv = unsafe { f.C_Initialize.unwrap()(&mut args as *mut _ as *mut c_void) };
+        let rv = m.initialize(Some(path));
         assert_eq!(rv, CKR_OK, "C_Initialize: {}", rv_name(rv));
     };
-    // SAFETY: a plain call of the module's function list.
-    let finalize = || assert_eq!(unsafe { f.C_Finalize.unwrap()(ptr::null_mut()) }, CKR_OK);
+    let finalize = || assert_eq!(m.finalize(), CKR_OK);
 
     init(&untrusted);
     let slot = ok(m.slots(false), "C_GetSlotList")[0];

@@ -91,19 +91,34 @@ impl Emulator {
         let _guard = self.save_lock.lock();
         let json = serde_json::to_vec_pretty(&self.store.snapshot()).map_err(|e| e.to_string())?;
         let tmp = path.with_extension("tmp");
-        {
-            use std::io::Write;
+        // A new file, never an existing one: create_new (O_EXCL) follows no
+        // symbolic link, so a link left at the temporary name cannot make
+        // the emulator write its private keys somewhere else. What is left
+        // there (a crashed save, or such a link) is removed, not followed.
+        let create = || {
             use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
+            std::fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
                 .open(&tmp)
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
-            f.write_all(&json).map_err(|e| e.to_string())?;
+        };
+        let mut f = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                create()
+            }
+            other => other,
         }
-        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let written = std::io::Write::write_all(&mut f, &json)
+            .and_then(|()| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("{}: {e}", path.display()));
+        }
+        Ok(())
     }
 }
 

@@ -94,7 +94,11 @@ impl KmsBackend {
     /// Where KMS calls for `region` go: the configured endpoint, the
     /// SDK's environment variables, or the public regional endpoint.
     pub fn endpoint(&self, region: &str) -> String {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let env = |k: &str| {
+            crate::config::env_var(k)
+                .and_then(|v| v.into_string().ok())
+                .filter(|v| !v.is_empty())
+        };
         self.settings()
             .endpoint_url
             .clone()

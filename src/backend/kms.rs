@@ -69,6 +69,16 @@ impl KmsBackend {
                 if let Some(profile) = &s.profile {
                     loader = loader.profile_name(profile);
                 }
+                if crate::config::environment_ignored() {
+                    // A secure-execution host: its environment is the
+                    // caller's, so no AWS_* variable may choose credentials'
+                    // sources, profiles, files or endpoints. (The SDK names
+                    // this switch for tests; it is exactly "read no
+                    // environment variable".) Credentials then come from the
+                    // instance or container role; ~/.aws is not found
+                    // without HOME.
+                    loader = loader.empty_test_environment();
+                }
                 if let Some(bundle) = &s.ca_bundle {
                     loader = loader.http_client(http_client_with_roots(bundle)?);
                 }
@@ -308,7 +318,7 @@ impl Backend for KmsBackend {
                 .settings
                 .profile
                 .clone()
-                .or_else(|| std::env::var("AWS_PROFILE").ok())
+                .or_else(|| crate::config::env_var("AWS_PROFILE")?.into_string().ok())
                 .unwrap_or_else(|| "default".into());
             // (An endpoint_url in a profile file is covered by the profile.)
             let endpoint = self.endpoint(&region);

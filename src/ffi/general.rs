@@ -10,8 +10,15 @@ use std::sync::Arc;
 
 entry! {
     fn C_Initialize(init_args: CK_VOID_PTR) {
+        // A setuid/setgid/capability host takes no orders from its caller's
+        // environment (docs/security.md).
+        let secure = super::secure_execution();
+        crate::config::set_environment_ignored(secure);
         // KMS11_LOG applies from here on; the configuration may add a file.
         crate::log::level_from_env();
+        if secure {
+            log_at!(Warn, "secure-execution process (setuid, setgid or capabilities): environment variables are ignored; the configuration comes only from C_Initialize's pReserved or {}, owned by root", crate::config::SYSTEM_CONFIG);
+        }
         let mut explicit_config = None;
         if !init_args.is_null() {
             // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).

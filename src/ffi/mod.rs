@@ -12,11 +12,14 @@
 mod general;
 mod lists;
 mod object;
+mod process;
 mod session;
 mod sign;
 mod slot;
 mod unsupported;
 mod verify;
+
+pub use process::secure_execution;
 
 use crate::error::{rv_name, Error, Result};
 use crate::log_at;

@@ -61,6 +61,24 @@ pub fn pad<const N: usize>(s: &str) -> [u8; N] {
     out
 }
 
+/// Wrong PINs a token takes without delay (typing mistakes).
+const FREE_LOGINS: u32 = 3;
+/// The first delay after those, doubling with each wrong PIN, and its cap:
+/// a guesser gets about one try in MAX_LOGIN_DELAY per process, a person
+/// who mistyped waits a second or two.
+const FIRST_LOGIN_DELAY: Duration = Duration::from_millis(250);
+const MAX_LOGIN_DELAY: Duration = Duration::from_secs(4);
+
+/// How long C_Login waits after `failures` wrong PINs in a row.
+fn login_delay(failures: u32) -> Option<Duration> {
+    let over = failures.checked_sub(FREE_LOGINS)?;
+    Some(
+        FIRST_LOGIN_DELAY
+            .saturating_mul(1 << over.min(16))
+            .min(MAX_LOGIN_DELAY),
+    )
+}
+
 /// How long the module waits for a KMS call: the SDK's own budget, and a
 /// margin so that the SDK's timeout, not ours, is what normally fires.
 fn deadline(aws: &AwsConfig) -> Duration {
@@ -334,16 +352,33 @@ impl Module {
         let session = self.session(h)?;
         let (slot, signing) = (session.slot, session.state.lock().sign.is_some());
         if matches!(user, CKU_USER | CKU_SO | CKU_CONTEXT_SPECIFIC) {
-            if let Some(phc) = &self.slots[slot].pin_hash {
-                // Slow by design (argon2id); no lock is held meanwhile.
-                if !crate::pin::verify(phc, pin) {
+            let token = &self.slots[slot];
+            if let Some(phc) = &token.pin_hash {
+                // After FREE_LOGINS wrong PINs in a row, each further try
+                // waits (no lock is held: other sessions go on). Per
+                // process, in memory: a counter on disk would let anyone
+                // who can load the module lock the token for everyone.
+                let failures = token.failed_logins.load(Ordering::Relaxed);
+                if let Some(wait) = login_delay(failures) {
                     log_at!(
                         Warn,
-                        "token '{}': C_Login with a wrong PIN",
-                        self.slots[slot].label
+                        "token '{}': {failures} wrong PINs in a row; waiting {} ms before checking this one",
+                        token.label,
+                        wait.as_millis()
+                    );
+                    std::thread::sleep(wait);
+                }
+                // Slow by design (argon2id); no lock is held meanwhile.
+                if !crate::pin::verify(phc, pin) {
+                    let failures = token.failed_logins.fetch_add(1, Ordering::Relaxed) + 1;
+                    log_at!(
+                        Warn,
+                        "token '{}': C_Login with a wrong PIN ({failures} in a row)",
+                        token.label
                     );
                     return Err(CKR_PIN_INCORRECT.into());
                 }
+                token.failed_logins.store(0, Ordering::Relaxed);
             }
         }
         match user {
@@ -742,5 +777,23 @@ impl Module {
     /// Checks that a session exists (for calls that only need that).
     pub fn check_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         self.session(h).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_pins_slow_down_after_three_doubling_to_a_cap() {
+        let ms = |n| login_delay(n).map(|d| d.as_millis());
+        assert_eq!((ms(0), ms(1), ms(2)), (None, None, None));
+        assert_eq!(ms(3), Some(250));
+        assert_eq!(ms(4), Some(500));
+        assert_eq!(ms(5), Some(1000));
+        assert_eq!(ms(6), Some(2000));
+        assert_eq!(ms(7), Some(4000));
+        assert_eq!(ms(8), Some(4000));
+        assert_eq!(ms(u32::MAX), Some(4000));
     }
 }

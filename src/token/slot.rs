@@ -84,6 +84,8 @@ pub struct Slot {
     pub logged_in: Mutex<Option<CK_USER_TYPE>>,
     /// The token's PIN as an argon2id PHC string; `None`: no login needed.
     pub pin_hash: Option<String>,
+    /// Wrong PINs in a row in this process (`Module::login` slows down).
+    pub failed_logins: std::sync::atomic::AtomicU32,
 }
 
 impl Slot {
@@ -116,6 +118,7 @@ impl Slot {
             refresh,
             logged_in: Mutex::new(None),
             pin_hash,
+            failed_logins: std::sync::atomic::AtomicU32::new(0),
         }
     }
 

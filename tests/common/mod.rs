@@ -367,6 +367,9 @@ fn build_fixture(setup: &'static Setup) -> Fixture {
             );
             let path = dir.join("kms11.toml");
             write(&path, &text);
+            // Private to its owner: a configuration with a pin_hash must be.
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod the configuration");
             std::env::remove_var("KMS11_KEYS");
             std::env::set_var("KMS11_CONFIG", &path);
             (Some(path), DEFAULT_TOKEN)

@@ -54,6 +54,24 @@ impl Module {
         unsafe { &*self.f }
     }
 
+    /// C_Initialize with CKF_OS_LOCKING_OK and, if given, a configuration
+    /// path in pReserved.
+    pub fn initialize(&self, reserved: Option<&std::ffi::CStr>) -> Rv {
+        let mut args = CK_C_INITIALIZE_ARGS {
+            CreateMutex: None,
+            DestroyMutex: None,
+            LockMutex: None,
+            UnlockMutex: None,
+            flags: CKF_OS_LOCKING_OK,
+            pReserved: reserved.map_or(ptr::null_mut(), |p| p.as_ptr() as *mut c_void),
+        };
+        call!(self, C_Initialize(&mut args as *mut _ as *mut c_void))
+    }
+
+    pub fn finalize(&self) -> Rv {
+        call!(self, C_Finalize(ptr::null_mut()))
+    }
+
     pub fn info(&self) -> Result<CK_INFO, Rv> {
         let mut info: CK_INFO = unsafe { std::mem::zeroed() };
         check(call!(self, C_GetInfo(&mut info)))?;

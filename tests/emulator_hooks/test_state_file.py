@@ -85,3 +85,25 @@ def test_without_state_keys_do_not_survive(start_emulator):
     start_emulator.stop(url)
     with expect_error("NotFoundException"):
         make_client(start_emulator()).describe_key(KeyId=key["KeyId"])
+
+
+def test_a_link_at_the_temporary_name_is_not_followed(start_emulator, tmp_path):
+    """The state holds private keys: a symbolic link left where the emulator
+    writes its temporary file (state.tmp) must not receive them."""
+    import os
+    import stat
+
+    state = tmp_path / "state.json"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not for keys\n")
+    (tmp_path / "state.tmp").symlink_to(victim)
+    url = start_emulator("--state", state)
+    key = make_client(url).create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    start_emulator.stop(url)
+
+    assert victim.read_text() == "not for keys\n"
+    assert not (tmp_path / "state.tmp").exists() and not (tmp_path / "state.tmp").is_symlink()
+    info = os.lstat(state)
+    assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
+    saved = json.loads(state.read_text())
+    assert key["KeyId"] in {k["KeyId"] for k in saved["Keys"]}

@@ -122,11 +122,12 @@ def test_a_token_with_a_pin(token, tmp_path):
     """pin_hash set: pkcs11-tool sees the token needs login, finds no private
     key without it, is refused a wrong PIN, and signs with --login --pin
     (openssl verifies with the key from KMS)."""
-    phc = subprocess.run([str(MODULE.parent / "kms11"), "pin-hash"], input=b"4321\n", capture_output=True,
+    phc = subprocess.run([str(MODULE.parent / "kms11"), "pin-hash"], input=b"432198\n", capture_output=True,
                          timeout=60, check=True).stdout.decode().strip()
     conf = tmp_path / "pin.conf"
     conf.write_text(Path(token.env["KMS11_CONFIG"]).read_text().replace(
         'label = "interop"\n', f'label = "interop"\npin_hash = "{phc}"\n', 1))
+    conf.chmod(0o600)
     env = dict(token.env, KMS11_CONFIG=str(conf))
 
     def tool(*args, check=True):
@@ -145,9 +146,9 @@ def test_a_token_with_a_pin(token, tmp_path):
     r = tool("--login", "--pin", "1234", "--sign", "-m", "ECDSA-SHA256", "--id", "b1", "-i", str(inp),
              "-o", str(sig), check=False)
     assert r.returncode != 0 and b"CKR_PIN_INCORRECT" in r.stderr + r.stdout, r.stderr
-    listed = tool("--login", "--pin", "4321", "--list-objects").stdout.decode()
+    listed = tool("--login", "--pin", "432198", "--list-objects").stdout.decode()
     assert listed.count("Private Key Object") == len(KEYS), listed
-    tool("--login", "--pin", "4321", "--sign", "-m", "ECDSA-SHA256", "--signature-format", "openssl",
+    tool("--login", "--pin", "432198", "--sign", "-m", "ECDSA-SHA256", "--signature-format", "openssl",
          "--id", "b1", "-i", str(inp), "-o", str(sig))
     v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(token.public_pem("b1")), "-signature", str(sig),
                         str(inp)], capture_output=True, timeout=60)

@@ -98,40 +98,38 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
         }
         Location::File(path, how) => {
             let shown = path.display();
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) => m,
-                Err(e) => {
-                    r.fail(
-                        WHAT,
-                        format!("cannot read {shown} ({how}): {e}"),
-                        format!("create it ({sample}) or point KMS11_CONFIG at the right file"),
-                    );
+            // The module's own reading (kms11::config::read_file): the same
+            // checks, and the same words when it refuses the file.
+            let (text, meta) = match kms11::config::read_file(&path) {
+                Ok(read) => read,
+                Err(refusal) => {
+                    r.fail(WHAT, format!("{} ({how})", refusal.what), refusal.fix);
                     return None;
                 }
             };
-            let mode = meta.mode() & 0o777;
-            if let Err((what, fix)) = kms11::config::check_owner_and_mode(&path, &meta) {
-                // The module refuses such a file, so nothing else can be checked.
-                r.fail(WHAT, what, fix);
-                return None;
-            }
-            match Config::from_file(&path) {
-                Ok(c) => {
-                    let keys: usize = c.tokens.iter().map(|t| t.keys.len()).sum();
-                    r.ok(
-                        WHAT,
-                        format!(
-                            "{shown} ({how}, mode {mode:04o}): {} token(s), {keys} key(s)",
-                            c.tokens.len()
-                        ),
-                    );
-                    c
-                }
+            let mode = meta.as_ref().map_or(0o666, |m| m.mode() & 0o777);
+            let config = match Config::parse(&text, &shown.to_string()) {
+                Ok(c) => c,
                 Err(e) => {
                     r.fail(WHAT, e, format!("correct that line; {sample}"));
                     return None;
                 }
+            };
+            if let Err(refusal) =
+                kms11::config::check_pin_hash_readers(&config, &path, meta.as_ref())
+            {
+                r.fail(WHAT, refusal.what, refusal.fix);
+                return None;
             }
+            let keys: usize = config.tokens.iter().map(|t| t.keys.len()).sum();
+            r.ok(
+                WHAT,
+                format!(
+                    "{shown} ({how}, mode {mode:04o}): {} token(s), {keys} key(s)",
+                    config.tokens.len()
+                ),
+            );
+            config
         }
     };
     if config.tokens.iter().all(|t| t.keys.is_empty()) {

@@ -34,8 +34,12 @@ pub fn hash() -> Result<String, String> {
         let s = s.strip_suffix('\n').unwrap_or(&s);
         s.strip_suffix('\r').unwrap_or(s).to_string()
     };
-    if pin.is_empty() {
-        return Err("the PIN is empty; give one on standard input or at the prompt".into());
+    let min = kms11::pin::MIN_PIN_CHARS;
+    if pin.chars().count() < min {
+        return Err(format!(
+            "the PIN is {} characters long; use at least {min}, so that it cannot be guessed from its hash in minutes",
+            pin.chars().count()
+        ));
     }
     kms11::pin::hash(pin.as_bytes())
 }

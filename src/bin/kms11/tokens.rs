@@ -221,16 +221,44 @@ impl Tokens {
                 tokens.source
             ));
         }
-        let mut tokens = Tokens::ad_hoc(config, name)?;
-        tokens.resolve(0)?;
-        let view = tokens.views(0).remove(0);
-        match &view.resolved {
-            Ok(key) => {
-                let f = tokens.found(0, &view, key);
-                Ok((tokens, f))
-            }
-            Err(e) => Err(format!("{name}: {e}")),
+        let mut ad_hoc = Tokens::ad_hoc(config, name)?;
+        ad_hoc.resolve(0)?;
+        let view = ad_hoc.views(0).remove(0);
+        let key = match &view.resolved {
+            Ok(key) => ad_hoc.found(0, &view, key),
+            Err(e) => return Err(format!("{name}: {e}")),
+        };
+        // A key that a token with a PIN holds needs that PIN however it is
+        // named (an alias ARN, another alias, the key ID): sign through
+        // that token, never through a token of our own without one.
+        if let Some(guarded) = tokens.pin_guarded(&key.key.arn)? {
+            return Ok((tokens, guarded));
         }
+        Ok((ad_hoc, key))
+    }
+
+    /// The configured key with this ARN in a token that has a PIN, if any
+    /// (resolving those tokens to find out).
+    fn pin_guarded(&mut self, arn: &str) -> Result<Option<Found>, String> {
+        for slot in self.slot_ids() {
+            if self.module.slots[slot as usize].pin_hash.is_none() {
+                continue;
+            }
+            if let Err(e) = self.resolve(slot) {
+                let label = self.label(slot);
+                return Err(format!(
+                    "token '{label}' has a PIN and may hold this key, but its keys cannot be resolved: {e}"
+                ));
+            }
+            for view in self.views(slot) {
+                if let Ok(key) = &view.resolved {
+                    if key.key.arn == arn {
+                        return Ok(Some(self.found(slot, &view, key)));
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Signs `input` with the key through the module, as C_SignInit,
