@@ -161,3 +161,59 @@ macro_rules! log_at {
         $crate::log::write($crate::log::Level::$level, format_args!($($arg)*))
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn scratch() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("kms11-log-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_log_file_is_ours_regular_private_and_not_followed() {
+        let dir = scratch();
+        // Created 0600 whatever the umask.
+        let new = dir.join("new.log");
+        let mut f = open_log_file(&new).unwrap();
+        f.write_all(b"line\n").unwrap();
+        assert_eq!(std::fs::metadata(&new).unwrap().mode() & 0o777, 0o600);
+        // A link (someone else's choice of target) is not followed.
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"kept\n").unwrap();
+        let link = dir.join("link.log");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let e = open_log_file(&link).unwrap_err();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"kept\n");
+        // A FIFO is refused at once (O_NONBLOCK: no reader, no hang).
+        let fifo = dir.join("fifo.log");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(open_log_file(&fifo).is_err());
+        // Another user's file is refused.
+        assert_eq!(
+            crate::files::current_uid(),
+            0,
+            "this test makes a file of another user and must run as root (CI does)"
+        );
+        let theirs = dir.join("theirs.log");
+        std::fs::write(&theirs, b"").unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let e = open_log_file(&theirs).unwrap_err();
+        assert!(e.contains("belongs to uid 65534"), "{e}");
+        assert!(std::fs::read(&theirs).unwrap().is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
