@@ -122,6 +122,34 @@ def test_configuration_others_can_write(cli):
     fails_with(cli, "can be changed by other users (mode 0666)", f"chmod go-w {conf}", config=conf)
 
 
+def test_doctor_refuses_what_the_module_refuses_in_the_same_words(cli):
+    """A FIFO, a directory others can write, and another user's file: the
+    module (here through `kms11 list`, which reads the configuration as
+    C_Initialize does) and doctor say the same, and neither hangs."""
+    import os
+    bad = cli.dir / "shared"
+    bad.mkdir(mode=0o755)
+    in_shared = bad / "pkcs11.conf"
+    in_shared.write_text(ONE_KEY)
+    in_shared.chmod(0o600)
+    bad.chmod(0o775)
+    fifo = cli.dir / "fifo.conf"
+    os.mkfifo(fifo, 0o666)
+    theirs = cli.dir / "theirs.conf"
+    theirs.write_text(ONE_KEY)
+    os.chown(theirs, 65534, 65534)
+    cases = [
+        (in_shared, f"directory {bad} can be written by other users (mode 0775)", f"chmod go-w {bad}"),
+        (fifo, "it is a named pipe (FIFO), not a regular file", "point the module at a configuration file"),
+        (theirs, "it belongs to uid 65534", f"chown 0 {theirs}"),
+    ]
+    for conf, what, fix in cases:
+        r = cli.run("list", config=conf, check=False)
+        err = r.stderr.decode()
+        assert r.returncode == 1 and f"refusing {conf}: {what}" in err and fix in err, err
+        fails_with(cli, f"{conf}: {what}", fix, config=conf)
+
+
 def test_configuration_syntax_error_names_the_line(cli):
     conf = cli.dir / "typo.conf"
     conf.write_text('[aws]\nregion = "us-east-1"\nregoin = "x"\n')
