@@ -78,8 +78,8 @@ fn kind(ft: std::fs::FileType) -> &'static str {
 /// Every directory above it, both along the path as given and along the
 /// path of the file actually opened (symbolic links resolved), must belong
 /// to this user or root and be writable by no one else, except a sticky
-/// directory such as /tmp, where only an entry of one's own is accepted
-/// (no one else can rename or remove it there).
+/// directory such as /tmp, where only an entry of one's own or root's is
+/// accepted (no one else can rename or remove it there).
 pub fn open_trusted(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), Refusal> {
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
@@ -196,7 +196,9 @@ fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
         }
         let mode = meta.mode() & 0o7777;
         let sticky = mode & 0o1000 != 0;
-        if mode & 0o022 != 0 && !(sticky && child_owner == me) {
+        // In a sticky directory only the entry's owner, the directory's
+        // and root can rename or remove the entry: safe when that is us or root.
+        if mode & 0o022 != 0 && !(sticky && trusted_owner(child_owner)) {
             return Err(refuse(
                 format!(
                     "{}: directory {shown} can be written by other users (mode {mode:04o}), who could replace {}",
