@@ -32,10 +32,12 @@
 //! ends by finalizing and initializing it again). Deviations not fixed yet
 //! go in KNOWN (each must still fail, so the list cannot go stale; it is
 //! empty). A second test gives single-part mechanisms a short buffer
-//! announced as 1 MiB: the module must decide from the length alone.
+//! announced as 1 MiB: the module must decide from the length alone. A
+//! third (issue 6b) passes outputs that overlap each other or the template.
 
 mod common;
 
+use common::guarded::Guarded;
 use common::util::Rng;
 use common::verify::{Batch, Kind};
 use common::*;
@@ -88,111 +90,6 @@ fn fx() -> &'static Fixture {
 /// prefix) must fail in the stated way until the fix lands, then this entry
 /// must go (a known deviation that no longer happens fails the test).
 const KNOWN: &[(&str, &str)] = &[];
-
-// ---------------------------------------------------------------------------
-// Guarded memory: every buffer the module sees ends at an inaccessible page.
-
-const PROT_NONE: i32 = 0;
-const PROT_READ: i32 = 1;
-const PROT_WRITE: i32 = 2;
-const MAP_PRIVATE: i32 = 0x02;
-const MAP_ANONYMOUS: i32 = 0x20;
-const SC_PAGESIZE: i32 = 30;
-
-extern "C" {
-    fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
-        -> *mut c_void;
-    fn mprotect(addr: *mut c_void, len: usize, prot: i32) -> i32;
-    fn munmap(addr: *mut c_void, len: usize) -> i32;
-    fn sysconf(name: i32) -> i64;
-}
-
-fn page_size() -> usize {
-    static P: OnceLock<usize> = OnceLock::new();
-    // SAFETY: sysconf has no preconditions.
-    *P.get_or_init(|| unsafe { sysconf(SC_PAGESIZE) } as usize)
-}
-
-/// `len` bytes followed directly by a PROT_NONE page. A length that is a
-/// multiple of 8 starts 8-aligned (the page end is), as C structs need.
-struct Guarded {
-    base: *mut u8,
-    total: usize,
-    data: *mut u8,
-    len: usize,
-}
-
-impl Guarded {
-    fn new(len: usize, fill: u8) -> Guarded {
-        let p = page_size();
-        let total = (len.div_ceil(p) + 1) * p;
-        // SAFETY: an anonymous private mapping; checked below.
-        let base = unsafe {
-            mmap(
-                ptr::null_mut(),
-                total,
-                PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert!(base as isize != -1 && !base.is_null(), "mmap failed");
-        let base = base as *mut u8;
-        // SAFETY: the last page of our own mapping.
-        unsafe {
-            let guard = base.add(total - p);
-            assert_eq!(mprotect(guard as *mut c_void, p, PROT_NONE), 0, "mprotect");
-            let data = guard.sub(len);
-            ptr::write_bytes(data, fill, len);
-            Guarded {
-                base,
-                total,
-                data,
-                len,
-            }
-        }
-    }
-
-    fn from(bytes: &[u8]) -> Guarded {
-        let g = Guarded::new(bytes.len(), 0);
-        // SAFETY: g holds bytes.len() writable bytes.
-        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), g.data, bytes.len()) };
-        g
-    }
-
-    fn ulong(v: CK_ULONG) -> Guarded {
-        Guarded::from(&v.to_ne_bytes())
-    }
-
-    fn addr(&self) -> usize {
-        self.data as usize
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        // SAFETY: our own readable bytes.
-        unsafe { std::slice::from_raw_parts(self.data, self.len) }.to_vec()
-    }
-
-    fn get_ulong(&self, at: usize) -> CK_ULONG {
-        assert!(at + 8 <= self.len);
-        // SAFETY: in bounds (checked).
-        unsafe { ptr::read_unaligned(self.data.add(at) as *const CK_ULONG) }
-    }
-
-    fn put<T: Copy>(&self, at: usize, v: T) {
-        assert!(at + std::mem::size_of::<T>() <= self.len);
-        // SAFETY: in bounds (checked).
-        unsafe { ptr::write_unaligned(self.data.add(at) as *mut T, v) };
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping.
-        unsafe { munmap(self.base as *mut c_void, self.total) };
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The function list, and calls through it with raw machine words.
@@ -3664,5 +3561,446 @@ fn single_part_input_is_not_read_past_what_the_mechanism_takes() {
     if !batch.is_empty() {
         batch.run();
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 6b: outputs that overlap each other or the template. PKCS#11 does
+/// not forbid a caller to pass a length cell inside its own buffer, or a
+/// pValue that points into the template; Rust forbids the module to hold a
+/// reference to such memory across a write. The module reads what it needs
+/// first (the template whole, the lengths), writes values next and lengths
+/// last, so that a length the caller reads back is true (trusting a wrong
+/// one would read past its buffer), and a value written over the template
+/// cannot redirect a later write. RSA PKCS #1 v1.5 signatures are
+/// deterministic, so a signature partly overwritten by its own length is
+/// compared byte for byte with one made normally (and verified by
+/// pyca/cryptography).
+#[test]
+fn overlapping_outputs_are_written_values_first_lengths_last() {
+    let _x = exclusive();
+    let fx = fx();
+    if !initialized() {
+        // SAFETY: a plain call (the hostile matrix finalized the module).
+        assert_eq!(
+            unsafe { l().C_Initialize.unwrap()(ptr::null_mut()) },
+            CKR_OK
+        );
+    }
+    let f = l();
+    let slot = find_slot(&fx.m, DEFAULT_TOKEN);
+    let s = open(slot);
+    let key = |class, name: &str| {
+        find(
+            s,
+            &[(CKA_CLASS, ul(class)), (CKA_ID, fx.key(name).cka_id())],
+        )[0]
+    };
+    let ec_pub = key(CKO_PUBLIC_KEY, "alias/hostile-ec");
+    let rsa_priv = key(CKO_PRIVATE_KEY, "alias/hostile-rsa");
+    let ec_point = get_attr(s, ec_pub, CKA_EC_POINT).expect("CKA_EC_POINT");
+    let mut failures: Vec<String> = Vec::new();
+    let mut check = |what: &str, ok: bool, detail: String| {
+        if !ok {
+            failures.push(format!("{what}: {detail}"));
+        }
+    };
+    const SZ: usize = std::mem::size_of::<CK_ATTRIBUTE>();
+    const VALUE: usize = 8; // offset of pValue in CK_ATTRIBUTE
+    const LEN: usize = 16; // offset of ulValueLen
+    let template = |attrs: &[(CK_ATTRIBUTE_TYPE, W, CK_ULONG)]| {
+        let g = Guarded::new(attrs.len() * SZ, 0);
+        for (i, &(t, p, n)) in attrs.iter().enumerate() {
+            g.put(
+                i * SZ,
+                CK_ATTRIBUTE {
+                    type_: t,
+                    pValue: p as *mut c_void,
+                    ulValueLen: n,
+                },
+            );
+        }
+        g
+    };
+    let get = |t: &Guarded, n: usize| {
+        // SAFETY: t holds n attributes; their buffers are alive.
+        unsafe {
+            f.C_GetAttributeValue.unwrap()(s, ec_pub, t.data as *mut CK_ATTRIBUTE, n as CK_ULONG)
+        }
+    };
+    let ulong_at = |g: &Guarded, at: usize| g.get_ulong(at);
+
+    // CKA_CLASS written over the next attribute's ulValueLen: the EC point
+    // is still written (the template was read before), with its length.
+    let point = Guarded::new(ec_point.len(), 0xa5);
+    let t = template(&[
+        (CKA_CLASS, 0, 8),
+        (CKA_EC_POINT, point.addr(), ec_point.len() as CK_ULONG),
+    ]);
+    t.put(VALUE, t.addr() + SZ + LEN);
+    let rv = get(&t, 2);
+    check(
+        "C_GetAttributeValue, a value over the next ulValueLen",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the next attribute's value",
+        point.bytes() == ec_point,
+        format!("{:02x?}", point.bytes()),
+    );
+    check(
+        "  ... the lengths",
+        (ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)) == (8, ec_point.len() as CK_ULONG),
+        format!("{} and {}", ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)),
+    );
+
+    // CKA_CLASS written over the next attribute's pValue: that attribute
+    // goes where pValue pointed when the call began, not to address 2.
+    let kt = Guarded::new(8, 0xa5);
+    let t = template(&[(CKA_CLASS, 0, 8), (CKA_KEY_TYPE, kt.addr(), 8)]);
+    t.put(VALUE, t.addr() + SZ + VALUE);
+    let rv = get(&t, 2);
+    check(
+        "C_GetAttributeValue, a value over the next pValue",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... CKA_KEY_TYPE in its buffer",
+        kt.get_ulong(0) == CKK_EC,
+        format!("{:#x}", kt.get_ulong(0)),
+    );
+    check(
+        "  ... CKA_CLASS where it was asked for",
+        ulong_at(&t, SZ + VALUE) == CKO_PUBLIC_KEY,
+        format!("{:#x}", ulong_at(&t, SZ + VALUE)),
+    );
+    check(
+        "  ... the lengths",
+        (ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)) == (8, 8),
+        format!("{} and {}", ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)),
+    );
+
+    // pValue at the attribute itself: over its type, and over its own length.
+    let t = template(&[(CKA_CLASS, 0, 8)]);
+    t.put(VALUE, t.addr());
+    let rv = get(&t, 1);
+    check(
+        "C_GetAttributeValue, a value over its own type",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... type and length",
+        (ulong_at(&t, 0), ulong_at(&t, LEN)) == (CKO_PUBLIC_KEY, 8),
+        format!("{:#x} and {}", ulong_at(&t, 0), ulong_at(&t, LEN)),
+    );
+    let t = template(&[(CKA_CLASS, 0, 8)]);
+    t.put(VALUE, t.addr() + LEN);
+    let rv = get(&t, 1);
+    check(
+        "C_GetAttributeValue, a value over its own length",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length",
+        ulong_at(&t, LEN) == 8,
+        format!("{}", ulong_at(&t, LEN)),
+    );
+
+    // A buffer too small for the value, over the next attribute's length:
+    // nothing is written into it, and the next length is still answered.
+    let t = template(&[(CKA_EC_POINT, 0, 8), (CKA_CLASS, 0, 0)]);
+    t.put(VALUE, t.addr() + SZ + LEN);
+    let rv = get(&t, 2);
+    check(
+        "C_GetAttributeValue, a short buffer over the next ulValueLen",
+        rv == CKR_BUFFER_TOO_SMALL,
+        rv_name(rv),
+    );
+    check(
+        "  ... the lengths",
+        (ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)) == (CK_UNAVAILABLE_INFORMATION, 8),
+        format!("{:#x} and {}", ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)),
+    );
+
+    // C_Sign. The reference: a normal call (PKCS #1 v1.5 is deterministic).
+    let data = b"overlapping outputs".to_vec();
+    let rsa = || mech(CKM_SHA256_RSA_PKCS);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let reference = sign(s, &data).expect("C_Sign");
+    let n = reference.len();
+    let mut batch = Batch::new();
+    batch.good(
+        "C_Sign with separate buffers",
+        Kind::RsaPkcs1,
+        Some("sha256"),
+        &fx.key("alias/hostile-rsa").spki,
+        &data,
+        &reference,
+    );
+    let c_sign = |input: *const u8, input_len: usize, out: *mut u8, len_at: usize| {
+        // SAFETY: input holds input_len bytes; out and len_at are in guarded
+        // memory of the sizes the cases give.
+        unsafe {
+            f.C_Sign.unwrap()(
+                s,
+                input as *mut u8,
+                input_len as CK_ULONG,
+                out,
+                len_at as *mut CK_ULONG,
+            )
+        }
+    };
+    // pulSignatureLen at the start of pSignature.
+    let buf = Guarded::new(512, 0xa5);
+    buf.put(0, 512 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(data.as_ptr(), data.len(), buf.data, buf.addr());
+    let got = buf.bytes();
+    check(
+        "C_Sign, the length cell at the buffer's start",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length",
+        buf.get_ulong(0) == n as CK_ULONG,
+        format!("{}", buf.get_ulong(0)),
+    );
+    check(
+        "  ... the signature past the cell",
+        got[8..n] == reference[8..] && got[n..].iter().all(|&b| b == 0xa5),
+        format!("{:02x?}", &got[..n.min(32)]),
+    );
+    // pulSignatureLen inside pSignature's declared length, past the signature.
+    let buf = Guarded::new(512, 0xa5);
+    buf.put(n + 8, 512 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(data.as_ptr(), data.len(), buf.data, buf.addr() + n + 8);
+    let got = buf.bytes();
+    check(
+        "C_Sign, the length cell inside the buffer",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length",
+        buf.get_ulong(n + 8) == n as CK_ULONG,
+        format!("{}", buf.get_ulong(n + 8)),
+    );
+    check(
+        "  ... the signature",
+        got[..n] == reference[..],
+        format!("{:02x?}", &got[..32]),
+    );
+    // The data to sign in the signature buffer: read before anything is written.
+    let buf = Guarded::new(512 + 8, 0xa5);
+    // SAFETY: buf holds 520 bytes.
+    unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buf.data, data.len()) };
+    buf.put(512, 512 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(buf.data, data.len(), buf.data, buf.addr() + 512);
+    check(
+        "C_Sign, the data in the signature buffer",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the signature",
+        buf.bytes()[..n] == reference[..] && buf.get_ulong(512) == n as CK_ULONG,
+        format!("{:02x?}, length {}", &buf.bytes()[..32], buf.get_ulong(512)),
+    );
+    // A short buffer with the length cell in it: only the length is written,
+    // and the operation stays active (the caller retries with room).
+    let buf = Guarded::new(16, 0xa5);
+    buf.put(8, 16 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(data.as_ptr(), data.len(), buf.data, buf.addr() + 8);
+    check(
+        "C_Sign, a short buffer holding its length",
+        rv == CKR_BUFFER_TOO_SMALL,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length, and nothing else",
+        buf.get_ulong(8) == n as CK_ULONG && buf.bytes()[..8].iter().all(|&b| b == 0xa5),
+        format!("{:02x?}", buf.bytes()),
+    );
+    let again = sign(s, &data);
+    check(
+        "  ... then C_Sign with room",
+        again.as_deref() == Ok(&reference[..]),
+        format!("{again:02x?}"),
+    );
+
+    // The two-call lists, the count inside the list.
+    let slots = {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: a size query, then a buffer of that size.
+        unsafe {
+            assert_eq!(
+                f.C_GetSlotList.unwrap()(CK_FALSE, ptr::null_mut(), &mut n),
+                CKR_OK
+            );
+            let mut v = vec![0; n as usize];
+            assert_eq!(
+                f.C_GetSlotList.unwrap()(CK_FALSE, v.as_mut_ptr(), &mut n),
+                CKR_OK
+            );
+            v
+        }
+    };
+    let mechs = {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                f.C_GetMechanismList.unwrap()(slot, ptr::null_mut(), &mut n),
+                CKR_OK
+            );
+            let mut v = vec![0; n as usize];
+            assert_eq!(
+                f.C_GetMechanismList.unwrap()(slot, v.as_mut_ptr(), &mut n),
+                CKR_OK
+            );
+            v
+        }
+    };
+    type ListFn<'a> = Box<dyn Fn(*mut CK_ULONG, *mut CK_ULONG) -> CK_RV + 'a>;
+    let lists: Vec<(&str, Vec<CK_ULONG>, ListFn)> = vec![
+        (
+            "C_GetSlotList",
+            slots,
+            // SAFETY: guarded buffers of the sizes the cases give.
+            Box::new(|list, count| unsafe { f.C_GetSlotList.unwrap()(CK_FALSE, list, count) }),
+        ),
+        (
+            "C_GetMechanismList",
+            mechs,
+            // SAFETY: as above.
+            Box::new(|list, count| unsafe { f.C_GetMechanismList.unwrap()(slot, list, count) }),
+        ),
+    ];
+    for (name, want, call) in &lists {
+        let k = want.len();
+        // The count in the first element: it ends up the count, the rest the list.
+        let g = Guarded::new((k + 1) * 8, 0xa5);
+        g.put(0, (k + 1) as CK_ULONG);
+        let rv = call(g.data as *mut CK_ULONG, g.data as *mut CK_ULONG);
+        check(
+            &format!("{name}, the count in element 0"),
+            rv == CKR_OK,
+            rv_name(rv),
+        );
+        let got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+        check(
+            "  ... count, then the list",
+            got[0] == k as CK_ULONG && got[1..k] == want[1..],
+            format!("{got:?}, expected {k} then {:?}", &want[1..]),
+        );
+        // The count just past the list: both whole.
+        let g = Guarded::new((k + 1) * 8, 0xa5);
+        g.put(k * 8, (k + 1) as CK_ULONG);
+        let rv = call(g.data as *mut CK_ULONG, (g.addr() + k * 8) as *mut CK_ULONG);
+        let got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+        check(
+            &format!("{name}, the count after the list"),
+            rv == CKR_OK,
+            rv_name(rv),
+        );
+        check(
+            "  ... list and count",
+            got[..k] == want[..] && got[k] == k as CK_ULONG,
+            format!("{got:?}"),
+        );
+        // Too short, the count in it: only the count changes.
+        let g = Guarded::new(8, 0xa5);
+        g.put(0, 1 as CK_ULONG);
+        let rv = call(g.data as *mut CK_ULONG, g.data as *mut CK_ULONG);
+        let expect = if k > 1 { CKR_BUFFER_TOO_SMALL } else { CKR_OK };
+        check(
+            &format!("{name}, one element holding the count"),
+            rv == expect,
+            rv_name(rv),
+        );
+        check(
+            "  ... the count",
+            g.get_ulong(0) == k as CK_ULONG,
+            format!("{}", g.get_ulong(0)),
+        );
+    }
+
+    // C_FindObjects, *pulObjectCount in the handle array.
+    let mut all = find(s, &[]);
+    all.sort_unstable();
+    let k = all.len();
+    let find_into = |g: &Guarded, max: usize, count_at: usize| {
+        assert_eq!(find_init(s, &[]), CKR_OK);
+        // SAFETY: g holds max handles; count_at is inside it.
+        let rv = unsafe {
+            f.C_FindObjects.unwrap()(
+                s,
+                g.data as *mut CK_ULONG,
+                max as CK_ULONG,
+                count_at as *mut CK_ULONG,
+            )
+        };
+        assert_eq!(find_final(s), CKR_OK);
+        rv
+    };
+    let g = Guarded::new((k + 1) * 8, 0xa5);
+    let rv = find_into(&g, k + 1, g.addr());
+    let got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+    check(
+        "C_FindObjects, the count in handle 0",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    let mut rest = got[1..k].to_vec();
+    rest.sort_unstable();
+    rest.dedup();
+    check(
+        "  ... count, then handles",
+        got[0] == k as CK_ULONG && rest.len() == k - 1 && rest.iter().all(|h| all.contains(h)),
+        format!("{got:?}, objects {all:?}"),
+    );
+    let g = Guarded::new((k + 1) * 8, 0xa5);
+    let rv = find_into(&g, k + 1, g.addr() + k * 8);
+    let mut got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+    check(
+        "C_FindObjects, the count after the handles",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    let count = got.pop();
+    got.sort_unstable();
+    check(
+        "  ... handles and count",
+        got == all && count == Some(k as CK_ULONG),
+        format!("{got:?} and {count:?}, objects {all:?}"),
+    );
+
+    // C_GetInterfaceList, the count in the first interface.
+    let g = Guarded::new(3 * std::mem::size_of::<CK_INTERFACE>(), 0xa5);
+    g.put(0, 3 as CK_ULONG);
+    // SAFETY: g holds three interfaces.
+    let rv = unsafe {
+        f.C_GetInterfaceList.unwrap()(g.data as *mut CK_INTERFACE, g.data as *mut CK_ULONG)
+    };
+    check(
+        "C_GetInterfaceList, the count in interface 0",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the count",
+        g.get_ulong(0) == 2,
+        format!("{}", g.get_ulong(0)),
+    );
+
+    close(s);
+    batch.run();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,6 +1,6 @@
 //! C_Initialize, C_Finalize, C_GetInfo.
 
-use super::{entry, module, out, STATE};
+use super::{entry, module, CallerCell, STATE};
 use crate::config::Config;
 use crate::error::Error;
 use crate::log_at;
@@ -89,15 +89,15 @@ entry! {
     fn C_GetInfo(info: CK_INFO_PTR) {
         module()?;
         // SAFETY: info is the caller's CK_INFO out-parameter.
-        let info = unsafe { out(info) }?;
+        let info = unsafe { CallerCell::new(info) }?;
         let (major, minor) = crate::version();
-        *info = CK_INFO {
+        info.set(CK_INFO {
             cryptokiVersion: CK_VERSION { major: 3, minor: 0 },
             manufacturerID: pad("kms11"),
             flags: 0,
             libraryDescription: pad("kms11: keys in AWS KMS"),
             libraryVersion: CK_VERSION { major, minor },
-        };
+        });
         Ok(())
     }
 }

@@ -1,14 +1,14 @@
 //! Session management and login.
 
-use super::{entry, input, module, out};
+use super::{entry, input, module, CallerCell};
 use cryptoki_sys::*;
 
 entry! {
     fn C_OpenSession(slot: CK_SLOT_ID, flags: CK_FLAGS, _application: CK_VOID_PTR, _notify: CK_NOTIFY, session: CK_SESSION_HANDLE_PTR) {
         let m = module()?;
         // SAFETY: session is the caller's out-parameter.
-        let session = unsafe { out(session) }?;
-        *session = m.open_session(slot, flags)?;
+        let session = unsafe { CallerCell::new(session) }?;
+        session.set(m.open_session(slot, flags)?);
         Ok(())
     }
 
@@ -23,8 +23,8 @@ entry! {
     fn C_GetSessionInfo(session: CK_SESSION_HANDLE, info: CK_SESSION_INFO_PTR) {
         let m = module()?;
         // SAFETY: info is the caller's out-parameter.
-        let info = unsafe { out(info) }?;
-        *info = m.session_info(session)?;
+        let info = unsafe { CallerCell::new(info) }?;
+        info.set(m.session_info(session)?);
         Ok(())
     }
 
