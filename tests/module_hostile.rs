@@ -11,7 +11,15 @@
 //! name a hash / MGF / salt KMS cannot honour — before C_Initialize, while
 //! initialised, and after C_Finalize. Then calls in the wrong order.
 //!
+//! Each bad argument is also combined with a bad session handle (or slot
+//! ID, for functions that take one).
+//!
 //! What it proves:
+//! - the order of checks conformance suites expect: before C_Initialize
+//!   every function but C_GetFunctionList, C_GetInterfaceList and
+//!   C_GetInterface, stubs included, is CKR_CRYPTOKI_NOT_INITIALIZED
+//!   whatever else is wrong; initialised, a bad handle is reported before
+//!   any bad argument, and before CKR_FUNCTION_NOT_SUPPORTED;
 //! - every call returns a CK_RV the PKCS #11 3.0 base specification lists
 //!   for that function and situation (where it allows several, the set is
 //!   accepted and the comment at the expectation says so), and nothing
@@ -1137,6 +1145,28 @@ enum V {
 struct Var {
     pos: usize,
     v: V,
+    /// A second bad argument: a bad session handle (or slot ID), which
+    /// must be what is reported, whatever `v` is (PKCS#11's order of
+    /// checks: not initialised, then the handle, then the arguments).
+    also: Option<(usize, V)>,
+}
+
+impl Var {
+    /// The variation at argument `i`, or Baseline.
+    fn at(&self, i: usize) -> V {
+        match self.also {
+            Some((pos, v)) if pos == i => v,
+            _ if self.pos == i => self.v,
+            _ => V::Baseline,
+        }
+    }
+}
+
+fn describe_var(var: Var) -> String {
+    match var.also {
+        Some((_, also)) => format!("{} and {}", describe(var.v), describe(also)),
+        None => describe(var.v),
+    }
 }
 
 fn describe(v: V) -> String {
@@ -1160,6 +1190,7 @@ fn variations_of(f: &Func) -> Vec<Var> {
     let mut out = vec![Var {
         pos: usize::MAX,
         v: V::Baseline,
+        also: None,
     }];
     for (pos, a) in f.args.iter().enumerate() {
         let vs: Vec<V> = match *a {
@@ -1296,7 +1327,30 @@ fn variations_of(f: &Func) -> Vec<Var> {
             | A::ListCount
             | A::MsgParamLen => vec![],
         };
-        out.extend(vs.into_iter().map(|v| Var { pos, v }));
+        out.extend(vs.into_iter().map(|v| Var { pos, v, also: None }));
+    }
+    // Each bad argument again with a bad handle: the handle is what is reported.
+    let handle = f
+        .args
+        .iter()
+        .position(|a| *a == A::Session)
+        .map(|p| (p, V::Session(SessV::NeverIssued)));
+    let handle = handle.or_else(|| {
+        f.args
+            .iter()
+            .position(|a| *a == A::Slot)
+            .map(|p| (p, V::Slot(SlotV::Dead)))
+    });
+    if let Some((hpos, hv)) = handle {
+        let combined: Vec<Var> = out
+            .iter()
+            .filter(|var| var.v != V::Baseline && var.pos != hpos)
+            .map(|var| Var {
+                also: Some((hpos, hv)),
+                ..*var
+            })
+            .collect();
+        out.extend(combined);
     }
     out
 }
@@ -1762,11 +1816,11 @@ fn signs(name: &str) -> bool {
 fn build(f: &Func, var: Var, ctx: &Ctx, s: CK_SESSION_HANDLE) -> Built {
     let mut b = Built::default();
     let live = f.role == Role::Live && ctx.initialized;
-    let label = format!("{}: {} {}", ctx.phase, f.name, describe(var.v));
+    let label = format!("{}: {} {}", ctx.phase, f.name, describe_var(var));
     let mut nth_in = 0;
     let mut i = 0;
     while i < f.args.len() {
-        let v = if var.pos == i { var.v } else { V::Baseline };
+        let v = var.at(i);
         match f.args[i] {
             A::InitArgs => {
                 let args = |mutexes: bool, partial: bool, flags: CK_FLAGS| {
@@ -2361,6 +2415,11 @@ fn attrs_out(b: &mut Built, c: &'static AttrCase, ctx: &Ctx) {
 // What each case must return, and what state it must leave.
 
 /// The return values allowed; None: the case is not run in this phase.
+///
+/// The order of checks conformance suites expect (and PKCS#11 implies: a
+/// handle names the object the rest of the call is about): not initialised
+/// first, for every function, stubs included; then a bad session handle
+/// (or slot ID); then the other arguments; then "not supported".
 fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
     use V::*;
     let v = var.v;
@@ -2370,45 +2429,42 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Role::Live => None,
     };
     if !ctx.initialized {
-        match (f.name, v) {
+        return match (f.name, v) {
             // These work before C_Initialize (base §5.4).
-            ("C_GetFunctionList" | "C_GetInterfaceList" | "C_GetInterface", _) => {}
-            ("C_Initialize", InitArgs(Init::PartialMutexes)) => {
-                return Some(vec![CKR_ARGUMENTS_BAD])
+            ("C_GetFunctionList" | "C_GetInterfaceList" | "C_GetInterface", _) => {
+                expect_live(f, var)
             }
-            ("C_Initialize", InitArgs(Init::MutexesWithoutOsLocking)) => {
-                return Some(vec![CKR_CANT_LOCK])
-            }
+            ("C_Initialize", InitArgs(Init::MutexesWithoutOsLocking)) => Some(vec![CKR_CANT_LOCK]),
+            ("C_Initialize", InitArgs(Init::PartialMutexes)) => Some(vec![CKR_ARGUMENTS_BAD]),
             // Would initialise: not here.
-            ("C_Initialize", _) => return None,
-            _ => {
-                // An unsupported function may say so, or that the library is
-                // not initialised; a call with a bad argument may say that
-                // (which of two problems is reported is not specified).
-                let mut r = vec![CKR_CRYPTOKI_NOT_INITIALIZED];
-                r.extend(not_supported);
-                let live = (f.role == Role::Live)
-                    .then(|| expect_live(f, var))
-                    .flatten();
-                if live.is_some_and(|l| l.contains(&CKR_ARGUMENTS_BAD)) {
-                    r.push(CKR_ARGUMENTS_BAD);
-                }
-                return Some(r);
-            }
+            ("C_Initialize", _) => None,
+            // Whatever else is wrong with the call.
+            _ => Some(vec![CKR_CRYPTOKI_NOT_INITIALIZED]),
+        };
+    }
+    // Cases that are not run (they would end the module or the token's
+    // sessions) are not run with a bad handle either.
+    let single = match not_supported {
+        Some(_) => Some(vec![]),
+        None => expect_live(f, Var { also: None, ..var }),
+    }?;
+    let handle = var.also.map(|(_, h)| h).or(match v {
+        Session(_) | Slot(_) => Some(v),
+        _ => None,
+    });
+    match handle {
+        // CKR_SESSION_CLOSED is also listed for a handle that was closed.
+        Some(Session(SessV::Closed)) => {
+            return Some(vec![CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED])
         }
+        Some(Session(_)) => return Some(vec![CKR_SESSION_HANDLE_INVALID]),
+        Some(Slot(_)) => return Some(vec![CKR_SLOT_ID_INVALID]),
+        _ => {}
     }
-    if let Some(rv) = not_supported {
-        // C_GetFunctionStatus and C_CancelFunction also list SESSION_HANDLE_INVALID / CLOSED.
-        return Some(match (rv, v) {
-            (CKR_FUNCTION_NOT_PARALLEL, Session(_)) => vec![
-                CKR_FUNCTION_NOT_PARALLEL,
-                CKR_SESSION_HANDLE_INVALID,
-                CKR_SESSION_CLOSED,
-            ],
-            _ => vec![rv],
-        });
-    }
-    expect_live(f, var)
+    Some(match not_supported {
+        Some(rv) => vec![rv],
+        None => single,
+    })
 }
 
 /// What a supported function returns, the module initialised.
@@ -2538,7 +2594,7 @@ fn pre(f: &Func) -> State {
 
 /// The state the spec says the case leaves.
 fn post(f: &Func, var: Var, rv: CK_RV, pre: State) -> State {
-    if matches!(var.v, V::Session(_)) || f.role != Role::Live {
+    if matches!(var.v, V::Session(_)) || var.also.is_some() || f.role != Role::Live {
         return pre;
     }
     let ok = rv == CKR_OK;
@@ -2707,7 +2763,7 @@ fn run_matrix(funcs: &[Func], ctx: &Ctx, rep: &mut Report) {
             } else {
                 ctx.main
             };
-            let label = format!("{}: {} {}", ctx.phase, f.name, describe(var.v));
+            let label = format!("{}: {} {}", ctx.phase, f.name, describe_var(var));
             let b = build(f, var, ctx, s);
             let before: Vec<Vec<u8>> = b.mem.iter().map(Guarded::bytes).collect();
             // SAFETY: the table gives each function its argument count, and
@@ -2726,8 +2782,15 @@ fn run_matrix(funcs: &[Func], ctx: &Ctx, rep: &mut Report) {
                         problems.push(e);
                     }
                 }
-                // Unsupported functions, and calls refused as not initialised, write nothing.
-                if f.role != Role::Live || rv == CKR_CRYPTOKI_NOT_INITIALIZED {
+                // Unsupported functions, and calls refused as not initialised
+                // or for their handle, write nothing.
+                let refused = [
+                    CKR_CRYPTOKI_NOT_INITIALIZED,
+                    CKR_SESSION_HANDLE_INVALID,
+                    CKR_SESSION_CLOSED,
+                    CKR_SLOT_ID_INVALID,
+                ];
+                if f.role != Role::Live || refused.contains(&rv) {
                     for (k, g) in b.mem.iter().enumerate() {
                         if g.bytes() != before[k] {
                             problems.push(format!("wrote into argument memory #{k}"));

@@ -71,6 +71,8 @@ entry! {
 
     fn C_Finalize(reserved: CK_VOID_PTR) {
         if !reserved.is_null() {
+            // Not initialised comes first, as for every function.
+            module()?;
             return Err(CKR_ARGUMENTS_BAD.into());
         }
         match STATE.swap(None) {

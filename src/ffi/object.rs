@@ -125,6 +125,8 @@ fn check_search_template(template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<()
 entry! {
     fn C_FindObjectsInit(session: CK_SESSION_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) {
         let m = module()?;
+        // The session before the arguments (PKCS#11's order of checks).
+        m.check_session(session)?;
         // SAFETY: template and count are the caller's template.
         let template = unsafe { read_template(template, count) }?;
         check_search_template(&template)?;
@@ -133,6 +135,7 @@ entry! {
 
     fn C_FindObjects(session: CK_SESSION_HANDLE, objects: CK_OBJECT_HANDLE_PTR, max: CK_ULONG, found: CK_ULONG_PTR) {
         let m = module()?;
+        m.check_session(session)?;
         // SAFETY: found is the caller's out-parameter.
         let found = unsafe { CallerCell::new(found) }?;
         if objects.is_null() && max > 0 {
@@ -156,6 +159,7 @@ entry! {
 
     fn C_GetAttributeValue(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) {
         let m = module()?;
+        m.check_session(session)?;
         // The template is read once, whole, before anything is written: a
         // value may land on the template itself (pValue pointing at its own
         // or another attribute's fields), and what is written next must not
@@ -205,6 +209,7 @@ entry! {
 
     fn C_GetObjectSize(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, size: CK_ULONG_PTR) {
         let m = module()?;
+        m.check_session(session)?;
         // SAFETY: size is the caller's out-parameter.
         let size = unsafe { CallerCell::new(size) }?;
         size.set(m.with_object(session, object, |o| o.size() as CK_ULONG)?);

@@ -16,6 +16,8 @@ entry! {
 
     fn C_GetSlotInfo(slot: CK_SLOT_ID, info: CK_SLOT_INFO_PTR) {
         let m = module()?;
+        // The slot before the arguments, as for session handles.
+        m.slot(slot)?;
         // SAFETY: info is the caller's out-parameter.
         let info = unsafe { CallerCell::new(info) }?;
         info.set(m.slot_info(slot)?);
@@ -24,6 +26,8 @@ entry! {
 
     fn C_GetTokenInfo(slot: CK_SLOT_ID, info: CK_TOKEN_INFO_PTR) {
         let m = module()?;
+        // The slot before the arguments, as for session handles.
+        m.slot(slot)?;
         // SAFETY: info is the caller's out-parameter.
         let info = unsafe { CallerCell::new(info) }?;
         info.set(m.token_info(slot)?);
