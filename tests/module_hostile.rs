@@ -12,7 +12,9 @@
 //! initialised, and after C_Finalize. Then calls in the wrong order.
 //!
 //! Each bad argument is also combined with a bad session handle (or slot
-//! ID, for functions that take one).
+//! ID, for functions that take one), and C_Initialize's pReserved is given
+//! pointers that are not a path ((void*)1, an inaccessible page, 5000 bytes
+//! with no NUL).
 //!
 //! What it proves:
 //! - the order of checks conformance suites expect: before C_Initialize
@@ -1060,6 +1062,12 @@ enum Init {
     PartialMutexes,
     MutexesWithoutOsLocking,
     OsLocking,
+    /// pReserved, which kms11 reads as a configuration path, set to
+    /// something that is not one: `(void*)1`, the first byte of an
+    /// inaccessible page, 5000 bytes with no NUL.
+    ReservedOne,
+    ReservedGuardPage,
+    ReservedNoNul,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1198,6 +1206,9 @@ fn variations_of(f: &Func) -> Vec<Var> {
                 V::InitArgs(Init::PartialMutexes),
                 V::InitArgs(Init::MutexesWithoutOsLocking),
                 V::InitArgs(Init::OsLocking),
+                V::InitArgs(Init::ReservedOne),
+                V::InitArgs(Init::ReservedGuardPage),
+                V::InitArgs(Init::ReservedNoNul),
             ],
             A::Reserved => vec![V::Reserved],
             A::Slot => vec![
@@ -1823,7 +1834,7 @@ fn build(f: &Func, var: Var, ctx: &Ctx, s: CK_SESSION_HANDLE) -> Built {
         let v = var.at(i);
         match f.args[i] {
             A::InitArgs => {
-                let args = |mutexes: bool, partial: bool, flags: CK_FLAGS| {
+                let args = |mutexes: bool, partial: bool, flags: CK_FLAGS, reserved: W| {
                     extern "C" fn create(_: *mut *mut c_void) -> CK_RV {
                         CKR_OK
                     }
@@ -1836,13 +1847,24 @@ fn build(f: &Func, var: Var, ctx: &Ctx, s: CK_SESSION_HANDLE) -> Built {
                         LockMutex: mutexes.then_some(op as _),
                         UnlockMutex: (mutexes && !partial).then_some(op as _),
                         flags,
-                        pReserved: ptr::null_mut(),
+                        pReserved: reserved as *mut c_void,
                     }
                 };
+                let os = CKF_OS_LOCKING_OK;
                 let a = match v {
-                    V::InitArgs(Init::PartialMutexes) => Some(args(true, true, CKF_OS_LOCKING_OK)),
-                    V::InitArgs(Init::MutexesWithoutOsLocking) => Some(args(true, false, 0)),
-                    V::InitArgs(Init::OsLocking) => Some(args(false, false, CKF_OS_LOCKING_OK)),
+                    V::InitArgs(Init::PartialMutexes) => Some(args(true, true, os, 0)),
+                    V::InitArgs(Init::MutexesWithoutOsLocking) => Some(args(true, false, 0, 0)),
+                    V::InitArgs(Init::OsLocking) => Some(args(false, false, os, 0)),
+                    V::InitArgs(Init::ReservedOne) => Some(args(false, false, os, 1)),
+                    V::InitArgs(Init::ReservedGuardPage) => {
+                        // No bytes: the pointer is the guard page's first byte.
+                        let (_, p) = b.mem(Guarded::new(0, 0));
+                        Some(args(false, false, os, p))
+                    }
+                    V::InitArgs(Init::ReservedNoNul) => {
+                        let (_, p) = b.mem(Guarded::new(5000, b'a'));
+                        Some(args(false, false, os, p))
+                    }
                     _ => None,
                 };
                 match a {
@@ -2435,7 +2457,17 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
                 expect_live(f, var)
             }
             ("C_Initialize", InitArgs(Init::MutexesWithoutOsLocking)) => Some(vec![CKR_CANT_LOCK]),
-            ("C_Initialize", InitArgs(Init::PartialMutexes)) => Some(vec![CKR_ARGUMENTS_BAD]),
+            // A pReserved that is not a readable path: refused, never read past
+            // (the guarded memory faults) nor dereferenced at (void*)1.
+            (
+                "C_Initialize",
+                InitArgs(
+                    Init::PartialMutexes
+                    | Init::ReservedOne
+                    | Init::ReservedGuardPage
+                    | Init::ReservedNoNul,
+                ),
+            ) => Some(vec![CKR_ARGUMENTS_BAD]),
             // Would initialise: not here.
             ("C_Initialize", _) => None,
             // Whatever else is wrong with the call.
@@ -2492,6 +2524,9 @@ fn expect_live(f: &Func, var: Var) -> Option<Vec<CK_RV>> {
             vec![CKR_CANT_LOCK, CKR_CRYPTOKI_ALREADY_INITIALIZED]
         }
         InitArgs(Init::OsLocking) => vec![CKR_CRYPTOKI_ALREADY_INITIALIZED],
+        InitArgs(Init::ReservedOne | Init::ReservedGuardPage | Init::ReservedNoNul) => {
+            vec![CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_ALREADY_INITIALIZED]
+        }
         Reserved => vec![CKR_ARGUMENTS_BAD],
         Slot(_) => vec![CKR_SLOT_ID_INVALID],
         // CKR_SESSION_CLOSED is also listed for a handle that was closed.

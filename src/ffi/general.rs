@@ -1,5 +1,6 @@
 //! C_Initialize, C_Finalize, C_GetInfo.
 
+use super::cstring::{read_c_string, PATH_MAX};
 use super::{entry, module, CallerCell, STATE};
 use crate::config::Config;
 use crate::error::Error;
@@ -14,8 +15,9 @@ entry! {
         crate::log::level_from_env();
         let mut explicit_config = None;
         if !init_args.is_null() {
-            // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).
-            let args = unsafe { &*(init_args as *const CK_C_INITIALIZE_ARGS) };
+            // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4),
+            // copied out (unaligned: C callers owe us no alignment).
+            let args = unsafe { std::ptr::read_unaligned(init_args as *const CK_C_INITIALIZE_ARGS) };
             let given = [
                 args.CreateMutex.is_some(),
                 args.DestroyMutex.is_some(),
@@ -35,10 +37,14 @@ entry! {
             }
             if !args.pReserved.is_null() {
                 // As libkmsp11 and kryoptic do, pReserved may carry the path
-                // of the configuration file.
-                // SAFETY: a non-NULL pReserved is a NUL-terminated C string.
-                let path = unsafe { std::ffi::CStr::from_ptr(args.pReserved as *const std::ffi::c_char) };
-                explicit_config = Some(path.to_string_lossy().into_owned());
+                // of the configuration file. PKCS#11 says it must be NULL, so
+                // hosts and conformance suites put anything there: what is
+                // not a readable path (checked without touching it) is
+                // CKR_ARGUMENTS_BAD, never a fault.
+                let path = read_c_string(args.pReserved, PATH_MAX).ok_or_else(|| {
+                    Error::new(CKR_ARGUMENTS_BAD, "pReserved is neither NULL nor a readable NUL-terminated path")
+                })?;
+                explicit_config = Some(String::from_utf8_lossy(&path).into_owned());
             }
         }
         let current = STATE.load_full();
