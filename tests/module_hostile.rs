@@ -11,7 +11,17 @@
 //! name a hash / MGF / salt KMS cannot honour — before C_Initialize, while
 //! initialised, and after C_Finalize. Then calls in the wrong order.
 //!
+//! Each bad argument is also combined with a bad session handle (or slot
+//! ID, for functions that take one), and C_Initialize's pReserved is given
+//! pointers that are not a path ((void*)1, an inaccessible page, 5000 bytes
+//! with no NUL).
+//!
 //! What it proves:
+//! - the order of checks conformance suites expect: before C_Initialize
+//!   every function but C_GetFunctionList, C_GetInterfaceList and
+//!   C_GetInterface, stubs included, is CKR_CRYPTOKI_NOT_INITIALIZED
+//!   whatever else is wrong; initialised, a bad handle is reported before
+//!   any bad argument, and before CKR_FUNCTION_NOT_SUPPORTED;
 //! - every call returns a CK_RV the PKCS #11 3.0 base specification lists
 //!   for that function and situation (where it allows several, the set is
 //!   accepted and the comment at the expectation says so), and nothing
@@ -32,10 +42,12 @@
 //! ends by finalizing and initializing it again). Deviations not fixed yet
 //! go in KNOWN (each must still fail, so the list cannot go stale; it is
 //! empty). A second test gives single-part mechanisms a short buffer
-//! announced as 1 MiB: the module must decide from the length alone.
+//! announced as 1 MiB: the module must decide from the length alone. A
+//! third (issue 6b) passes outputs that overlap each other or the template.
 
 mod common;
 
+use common::guarded::Guarded;
 use common::util::Rng;
 use common::verify::{Batch, Kind};
 use common::*;
@@ -88,111 +100,6 @@ fn fx() -> &'static Fixture {
 /// prefix) must fail in the stated way until the fix lands, then this entry
 /// must go (a known deviation that no longer happens fails the test).
 const KNOWN: &[(&str, &str)] = &[];
-
-// ---------------------------------------------------------------------------
-// Guarded memory: every buffer the module sees ends at an inaccessible page.
-
-const PROT_NONE: i32 = 0;
-const PROT_READ: i32 = 1;
-const PROT_WRITE: i32 = 2;
-const MAP_PRIVATE: i32 = 0x02;
-const MAP_ANONYMOUS: i32 = 0x20;
-const SC_PAGESIZE: i32 = 30;
-
-extern "C" {
-    fn mmap(addr: *mut c_void, len: usize, prot: i32, flags: i32, fd: i32, off: i64)
-        -> *mut c_void;
-    fn mprotect(addr: *mut c_void, len: usize, prot: i32) -> i32;
-    fn munmap(addr: *mut c_void, len: usize) -> i32;
-    fn sysconf(name: i32) -> i64;
-}
-
-fn page_size() -> usize {
-    static P: OnceLock<usize> = OnceLock::new();
-    // SAFETY: sysconf has no preconditions.
-    *P.get_or_init(|| unsafe { sysconf(SC_PAGESIZE) } as usize)
-}
-
-/// `len` bytes followed directly by a PROT_NONE page. A length that is a
-/// multiple of 8 starts 8-aligned (the page end is), as C structs need.
-struct Guarded {
-    base: *mut u8,
-    total: usize,
-    data: *mut u8,
-    len: usize,
-}
-
-impl Guarded {
-    fn new(len: usize, fill: u8) -> Guarded {
-        let p = page_size();
-        let total = (len.div_ceil(p) + 1) * p;
-        // SAFETY: an anonymous private mapping; checked below.
-        let base = unsafe {
-            mmap(
-                ptr::null_mut(),
-                total,
-                PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert!(base as isize != -1 && !base.is_null(), "mmap failed");
-        let base = base as *mut u8;
-        // SAFETY: the last page of our own mapping.
-        unsafe {
-            let guard = base.add(total - p);
-            assert_eq!(mprotect(guard as *mut c_void, p, PROT_NONE), 0, "mprotect");
-            let data = guard.sub(len);
-            ptr::write_bytes(data, fill, len);
-            Guarded {
-                base,
-                total,
-                data,
-                len,
-            }
-        }
-    }
-
-    fn from(bytes: &[u8]) -> Guarded {
-        let g = Guarded::new(bytes.len(), 0);
-        // SAFETY: g holds bytes.len() writable bytes.
-        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), g.data, bytes.len()) };
-        g
-    }
-
-    fn ulong(v: CK_ULONG) -> Guarded {
-        Guarded::from(&v.to_ne_bytes())
-    }
-
-    fn addr(&self) -> usize {
-        self.data as usize
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        // SAFETY: our own readable bytes.
-        unsafe { std::slice::from_raw_parts(self.data, self.len) }.to_vec()
-    }
-
-    fn get_ulong(&self, at: usize) -> CK_ULONG {
-        assert!(at + 8 <= self.len);
-        // SAFETY: in bounds (checked).
-        unsafe { ptr::read_unaligned(self.data.add(at) as *const CK_ULONG) }
-    }
-
-    fn put<T: Copy>(&self, at: usize, v: T) {
-        assert!(at + std::mem::size_of::<T>() <= self.len);
-        // SAFETY: in bounds (checked).
-        unsafe { ptr::write_unaligned(self.data.add(at) as *mut T, v) };
-    }
-}
-
-impl Drop for Guarded {
-    fn drop(&mut self) {
-        // SAFETY: our own mapping.
-        unsafe { munmap(self.base as *mut c_void, self.total) };
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The function list, and calls through it with raw machine words.
@@ -1155,6 +1062,12 @@ enum Init {
     PartialMutexes,
     MutexesWithoutOsLocking,
     OsLocking,
+    /// pReserved, which kms11 reads as a configuration path, set to
+    /// something that is not one: `(void*)1`, the first byte of an
+    /// inaccessible page, 5000 bytes with no NUL.
+    ReservedOne,
+    ReservedGuardPage,
+    ReservedNoNul,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1240,6 +1153,28 @@ enum V {
 struct Var {
     pos: usize,
     v: V,
+    /// A second bad argument: a bad session handle (or slot ID), which
+    /// must be what is reported, whatever `v` is (PKCS#11's order of
+    /// checks: not initialised, then the handle, then the arguments).
+    also: Option<(usize, V)>,
+}
+
+impl Var {
+    /// The variation at argument `i`, or Baseline.
+    fn at(&self, i: usize) -> V {
+        match self.also {
+            Some((pos, v)) if pos == i => v,
+            _ if self.pos == i => self.v,
+            _ => V::Baseline,
+        }
+    }
+}
+
+fn describe_var(var: Var) -> String {
+    match var.also {
+        Some((_, also)) => format!("{} and {}", describe(var.v), describe(also)),
+        None => describe(var.v),
+    }
 }
 
 fn describe(v: V) -> String {
@@ -1263,6 +1198,7 @@ fn variations_of(f: &Func) -> Vec<Var> {
     let mut out = vec![Var {
         pos: usize::MAX,
         v: V::Baseline,
+        also: None,
     }];
     for (pos, a) in f.args.iter().enumerate() {
         let vs: Vec<V> = match *a {
@@ -1270,6 +1206,9 @@ fn variations_of(f: &Func) -> Vec<Var> {
                 V::InitArgs(Init::PartialMutexes),
                 V::InitArgs(Init::MutexesWithoutOsLocking),
                 V::InitArgs(Init::OsLocking),
+                V::InitArgs(Init::ReservedOne),
+                V::InitArgs(Init::ReservedGuardPage),
+                V::InitArgs(Init::ReservedNoNul),
             ],
             A::Reserved => vec![V::Reserved],
             A::Slot => vec![
@@ -1399,7 +1338,30 @@ fn variations_of(f: &Func) -> Vec<Var> {
             | A::ListCount
             | A::MsgParamLen => vec![],
         };
-        out.extend(vs.into_iter().map(|v| Var { pos, v }));
+        out.extend(vs.into_iter().map(|v| Var { pos, v, also: None }));
+    }
+    // Each bad argument again with a bad handle: the handle is what is reported.
+    let handle = f
+        .args
+        .iter()
+        .position(|a| *a == A::Session)
+        .map(|p| (p, V::Session(SessV::NeverIssued)));
+    let handle = handle.or_else(|| {
+        f.args
+            .iter()
+            .position(|a| *a == A::Slot)
+            .map(|p| (p, V::Slot(SlotV::Dead)))
+    });
+    if let Some((hpos, hv)) = handle {
+        let combined: Vec<Var> = out
+            .iter()
+            .filter(|var| var.v != V::Baseline && var.pos != hpos)
+            .map(|var| Var {
+                also: Some((hpos, hv)),
+                ..*var
+            })
+            .collect();
+        out.extend(combined);
     }
     out
 }
@@ -1865,14 +1827,14 @@ fn signs(name: &str) -> bool {
 fn build(f: &Func, var: Var, ctx: &Ctx, s: CK_SESSION_HANDLE) -> Built {
     let mut b = Built::default();
     let live = f.role == Role::Live && ctx.initialized;
-    let label = format!("{}: {} {}", ctx.phase, f.name, describe(var.v));
+    let label = format!("{}: {} {}", ctx.phase, f.name, describe_var(var));
     let mut nth_in = 0;
     let mut i = 0;
     while i < f.args.len() {
-        let v = if var.pos == i { var.v } else { V::Baseline };
+        let v = var.at(i);
         match f.args[i] {
             A::InitArgs => {
-                let args = |mutexes: bool, partial: bool, flags: CK_FLAGS| {
+                let args = |mutexes: bool, partial: bool, flags: CK_FLAGS, reserved: W| {
                     extern "C" fn create(_: *mut *mut c_void) -> CK_RV {
                         CKR_OK
                     }
@@ -1885,13 +1847,24 @@ fn build(f: &Func, var: Var, ctx: &Ctx, s: CK_SESSION_HANDLE) -> Built {
                         LockMutex: mutexes.then_some(op as _),
                         UnlockMutex: (mutexes && !partial).then_some(op as _),
                         flags,
-                        pReserved: ptr::null_mut(),
+                        pReserved: reserved as *mut c_void,
                     }
                 };
+                let os = CKF_OS_LOCKING_OK;
                 let a = match v {
-                    V::InitArgs(Init::PartialMutexes) => Some(args(true, true, CKF_OS_LOCKING_OK)),
-                    V::InitArgs(Init::MutexesWithoutOsLocking) => Some(args(true, false, 0)),
-                    V::InitArgs(Init::OsLocking) => Some(args(false, false, CKF_OS_LOCKING_OK)),
+                    V::InitArgs(Init::PartialMutexes) => Some(args(true, true, os, 0)),
+                    V::InitArgs(Init::MutexesWithoutOsLocking) => Some(args(true, false, 0, 0)),
+                    V::InitArgs(Init::OsLocking) => Some(args(false, false, os, 0)),
+                    V::InitArgs(Init::ReservedOne) => Some(args(false, false, os, 1)),
+                    V::InitArgs(Init::ReservedGuardPage) => {
+                        // No bytes: the pointer is the guard page's first byte.
+                        let (_, p) = b.mem(Guarded::new(0, 0));
+                        Some(args(false, false, os, p))
+                    }
+                    V::InitArgs(Init::ReservedNoNul) => {
+                        let (_, p) = b.mem(Guarded::new(5000, b'a'));
+                        Some(args(false, false, os, p))
+                    }
                     _ => None,
                 };
                 match a {
@@ -2464,6 +2437,11 @@ fn attrs_out(b: &mut Built, c: &'static AttrCase, ctx: &Ctx) {
 // What each case must return, and what state it must leave.
 
 /// The return values allowed; None: the case is not run in this phase.
+///
+/// The order of checks conformance suites expect (and PKCS#11 implies: a
+/// handle names the object the rest of the call is about): not initialised
+/// first, for every function, stubs included; then a bad session handle
+/// (or slot ID); then the other arguments; then "not supported".
 fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
     use V::*;
     let v = var.v;
@@ -2473,45 +2451,52 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Role::Live => None,
     };
     if !ctx.initialized {
-        match (f.name, v) {
+        return match (f.name, v) {
             // These work before C_Initialize (base §5.4).
-            ("C_GetFunctionList" | "C_GetInterfaceList" | "C_GetInterface", _) => {}
-            ("C_Initialize", InitArgs(Init::PartialMutexes)) => {
-                return Some(vec![CKR_ARGUMENTS_BAD])
+            ("C_GetFunctionList" | "C_GetInterfaceList" | "C_GetInterface", _) => {
+                expect_live(f, var)
             }
-            ("C_Initialize", InitArgs(Init::MutexesWithoutOsLocking)) => {
-                return Some(vec![CKR_CANT_LOCK])
-            }
+            ("C_Initialize", InitArgs(Init::MutexesWithoutOsLocking)) => Some(vec![CKR_CANT_LOCK]),
+            // A pReserved that is not a readable path: refused, never read past
+            // (the guarded memory faults) nor dereferenced at (void*)1.
+            (
+                "C_Initialize",
+                InitArgs(
+                    Init::PartialMutexes
+                    | Init::ReservedOne
+                    | Init::ReservedGuardPage
+                    | Init::ReservedNoNul,
+                ),
+            ) => Some(vec![CKR_ARGUMENTS_BAD]),
             // Would initialise: not here.
-            ("C_Initialize", _) => return None,
-            _ => {
-                // An unsupported function may say so, or that the library is
-                // not initialised; a call with a bad argument may say that
-                // (which of two problems is reported is not specified).
-                let mut r = vec![CKR_CRYPTOKI_NOT_INITIALIZED];
-                r.extend(not_supported);
-                let live = (f.role == Role::Live)
-                    .then(|| expect_live(f, var))
-                    .flatten();
-                if live.is_some_and(|l| l.contains(&CKR_ARGUMENTS_BAD)) {
-                    r.push(CKR_ARGUMENTS_BAD);
-                }
-                return Some(r);
-            }
+            ("C_Initialize", _) => None,
+            // Whatever else is wrong with the call.
+            _ => Some(vec![CKR_CRYPTOKI_NOT_INITIALIZED]),
+        };
+    }
+    // Cases that are not run (they would end the module or the token's
+    // sessions) are not run with a bad handle either.
+    let single = match not_supported {
+        Some(_) => Some(vec![]),
+        None => expect_live(f, Var { also: None, ..var }),
+    }?;
+    let handle = var.also.map(|(_, h)| h).or(match v {
+        Session(_) | Slot(_) => Some(v),
+        _ => None,
+    });
+    match handle {
+        // CKR_SESSION_CLOSED is also listed for a handle that was closed.
+        Some(Session(SessV::Closed)) => {
+            return Some(vec![CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED])
         }
+        Some(Session(_)) => return Some(vec![CKR_SESSION_HANDLE_INVALID]),
+        Some(Slot(_)) => return Some(vec![CKR_SLOT_ID_INVALID]),
+        _ => {}
     }
-    if let Some(rv) = not_supported {
-        // C_GetFunctionStatus and C_CancelFunction also list SESSION_HANDLE_INVALID / CLOSED.
-        return Some(match (rv, v) {
-            (CKR_FUNCTION_NOT_PARALLEL, Session(_)) => vec![
-                CKR_FUNCTION_NOT_PARALLEL,
-                CKR_SESSION_HANDLE_INVALID,
-                CKR_SESSION_CLOSED,
-            ],
-            _ => vec![rv],
-        });
-    }
-    expect_live(f, var)
+    Some(match not_supported {
+        Some(rv) => vec![rv],
+        None => single,
+    })
 }
 
 /// What a supported function returns, the module initialised.
@@ -2539,6 +2524,9 @@ fn expect_live(f: &Func, var: Var) -> Option<Vec<CK_RV>> {
             vec![CKR_CANT_LOCK, CKR_CRYPTOKI_ALREADY_INITIALIZED]
         }
         InitArgs(Init::OsLocking) => vec![CKR_CRYPTOKI_ALREADY_INITIALIZED],
+        InitArgs(Init::ReservedOne | Init::ReservedGuardPage | Init::ReservedNoNul) => {
+            vec![CKR_ARGUMENTS_BAD, CKR_CRYPTOKI_ALREADY_INITIALIZED]
+        }
         Reserved => vec![CKR_ARGUMENTS_BAD],
         Slot(_) => vec![CKR_SLOT_ID_INVALID],
         // CKR_SESSION_CLOSED is also listed for a handle that was closed.
@@ -2641,7 +2629,7 @@ fn pre(f: &Func) -> State {
 
 /// The state the spec says the case leaves.
 fn post(f: &Func, var: Var, rv: CK_RV, pre: State) -> State {
-    if matches!(var.v, V::Session(_)) || f.role != Role::Live {
+    if matches!(var.v, V::Session(_)) || var.also.is_some() || f.role != Role::Live {
         return pre;
     }
     let ok = rv == CKR_OK;
@@ -2810,7 +2798,7 @@ fn run_matrix(funcs: &[Func], ctx: &Ctx, rep: &mut Report) {
             } else {
                 ctx.main
             };
-            let label = format!("{}: {} {}", ctx.phase, f.name, describe(var.v));
+            let label = format!("{}: {} {}", ctx.phase, f.name, describe_var(var));
             let b = build(f, var, ctx, s);
             let before: Vec<Vec<u8>> = b.mem.iter().map(Guarded::bytes).collect();
             // SAFETY: the table gives each function its argument count, and
@@ -2829,8 +2817,15 @@ fn run_matrix(funcs: &[Func], ctx: &Ctx, rep: &mut Report) {
                         problems.push(e);
                     }
                 }
-                // Unsupported functions, and calls refused as not initialised, write nothing.
-                if f.role != Role::Live || rv == CKR_CRYPTOKI_NOT_INITIALIZED {
+                // Unsupported functions, and calls refused as not initialised
+                // or for their handle, write nothing.
+                let refused = [
+                    CKR_CRYPTOKI_NOT_INITIALIZED,
+                    CKR_SESSION_HANDLE_INVALID,
+                    CKR_SESSION_CLOSED,
+                    CKR_SLOT_ID_INVALID,
+                ];
+                if f.role != Role::Live || refused.contains(&rv) {
                     for (k, g) in b.mem.iter().enumerate() {
                         if g.bytes() != before[k] {
                             problems.push(format!("wrote into argument memory #{k}"));
@@ -3664,5 +3659,446 @@ fn single_part_input_is_not_read_past_what_the_mechanism_takes() {
     if !batch.is_empty() {
         batch.run();
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 6b: outputs that overlap each other or the template. PKCS#11 does
+/// not forbid a caller to pass a length cell inside its own buffer, or a
+/// pValue that points into the template; Rust forbids the module to hold a
+/// reference to such memory across a write. The module reads what it needs
+/// first (the template whole, the lengths), writes values next and lengths
+/// last, so that a length the caller reads back is true (trusting a wrong
+/// one would read past its buffer), and a value written over the template
+/// cannot redirect a later write. RSA PKCS #1 v1.5 signatures are
+/// deterministic, so a signature partly overwritten by its own length is
+/// compared byte for byte with one made normally (and verified by
+/// pyca/cryptography).
+#[test]
+fn overlapping_outputs_are_written_values_first_lengths_last() {
+    let _x = exclusive();
+    let fx = fx();
+    if !initialized() {
+        // SAFETY: a plain call (the hostile matrix finalized the module).
+        assert_eq!(
+            unsafe { l().C_Initialize.unwrap()(ptr::null_mut()) },
+            CKR_OK
+        );
+    }
+    let f = l();
+    let slot = find_slot(&fx.m, DEFAULT_TOKEN);
+    let s = open(slot);
+    let key = |class, name: &str| {
+        find(
+            s,
+            &[(CKA_CLASS, ul(class)), (CKA_ID, fx.key(name).cka_id())],
+        )[0]
+    };
+    let ec_pub = key(CKO_PUBLIC_KEY, "alias/hostile-ec");
+    let rsa_priv = key(CKO_PRIVATE_KEY, "alias/hostile-rsa");
+    let ec_point = get_attr(s, ec_pub, CKA_EC_POINT).expect("CKA_EC_POINT");
+    let mut failures: Vec<String> = Vec::new();
+    let mut check = |what: &str, ok: bool, detail: String| {
+        if !ok {
+            failures.push(format!("{what}: {detail}"));
+        }
+    };
+    const SZ: usize = std::mem::size_of::<CK_ATTRIBUTE>();
+    const VALUE: usize = 8; // offset of pValue in CK_ATTRIBUTE
+    const LEN: usize = 16; // offset of ulValueLen
+    let template = |attrs: &[(CK_ATTRIBUTE_TYPE, W, CK_ULONG)]| {
+        let g = Guarded::new(attrs.len() * SZ, 0);
+        for (i, &(t, p, n)) in attrs.iter().enumerate() {
+            g.put(
+                i * SZ,
+                CK_ATTRIBUTE {
+                    type_: t,
+                    pValue: p as *mut c_void,
+                    ulValueLen: n,
+                },
+            );
+        }
+        g
+    };
+    let get = |t: &Guarded, n: usize| {
+        // SAFETY: t holds n attributes; their buffers are alive.
+        unsafe {
+            f.C_GetAttributeValue.unwrap()(s, ec_pub, t.data as *mut CK_ATTRIBUTE, n as CK_ULONG)
+        }
+    };
+    let ulong_at = |g: &Guarded, at: usize| g.get_ulong(at);
+
+    // CKA_CLASS written over the next attribute's ulValueLen: the EC point
+    // is still written (the template was read before), with its length.
+    let point = Guarded::new(ec_point.len(), 0xa5);
+    let t = template(&[
+        (CKA_CLASS, 0, 8),
+        (CKA_EC_POINT, point.addr(), ec_point.len() as CK_ULONG),
+    ]);
+    t.put(VALUE, t.addr() + SZ + LEN);
+    let rv = get(&t, 2);
+    check(
+        "C_GetAttributeValue, a value over the next ulValueLen",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the next attribute's value",
+        point.bytes() == ec_point,
+        format!("{:02x?}", point.bytes()),
+    );
+    check(
+        "  ... the lengths",
+        (ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)) == (8, ec_point.len() as CK_ULONG),
+        format!("{} and {}", ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)),
+    );
+
+    // CKA_CLASS written over the next attribute's pValue: that attribute
+    // goes where pValue pointed when the call began, not to address 2.
+    let kt = Guarded::new(8, 0xa5);
+    let t = template(&[(CKA_CLASS, 0, 8), (CKA_KEY_TYPE, kt.addr(), 8)]);
+    t.put(VALUE, t.addr() + SZ + VALUE);
+    let rv = get(&t, 2);
+    check(
+        "C_GetAttributeValue, a value over the next pValue",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... CKA_KEY_TYPE in its buffer",
+        kt.get_ulong(0) == CKK_EC,
+        format!("{:#x}", kt.get_ulong(0)),
+    );
+    check(
+        "  ... CKA_CLASS where it was asked for",
+        ulong_at(&t, SZ + VALUE) == CKO_PUBLIC_KEY,
+        format!("{:#x}", ulong_at(&t, SZ + VALUE)),
+    );
+    check(
+        "  ... the lengths",
+        (ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)) == (8, 8),
+        format!("{} and {}", ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)),
+    );
+
+    // pValue at the attribute itself: over its type, and over its own length.
+    let t = template(&[(CKA_CLASS, 0, 8)]);
+    t.put(VALUE, t.addr());
+    let rv = get(&t, 1);
+    check(
+        "C_GetAttributeValue, a value over its own type",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... type and length",
+        (ulong_at(&t, 0), ulong_at(&t, LEN)) == (CKO_PUBLIC_KEY, 8),
+        format!("{:#x} and {}", ulong_at(&t, 0), ulong_at(&t, LEN)),
+    );
+    let t = template(&[(CKA_CLASS, 0, 8)]);
+    t.put(VALUE, t.addr() + LEN);
+    let rv = get(&t, 1);
+    check(
+        "C_GetAttributeValue, a value over its own length",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length",
+        ulong_at(&t, LEN) == 8,
+        format!("{}", ulong_at(&t, LEN)),
+    );
+
+    // A buffer too small for the value, over the next attribute's length:
+    // nothing is written into it, and the next length is still answered.
+    let t = template(&[(CKA_EC_POINT, 0, 8), (CKA_CLASS, 0, 0)]);
+    t.put(VALUE, t.addr() + SZ + LEN);
+    let rv = get(&t, 2);
+    check(
+        "C_GetAttributeValue, a short buffer over the next ulValueLen",
+        rv == CKR_BUFFER_TOO_SMALL,
+        rv_name(rv),
+    );
+    check(
+        "  ... the lengths",
+        (ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)) == (CK_UNAVAILABLE_INFORMATION, 8),
+        format!("{:#x} and {}", ulong_at(&t, LEN), ulong_at(&t, SZ + LEN)),
+    );
+
+    // C_Sign. The reference: a normal call (PKCS #1 v1.5 is deterministic).
+    let data = b"overlapping outputs".to_vec();
+    let rsa = || mech(CKM_SHA256_RSA_PKCS);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let reference = sign(s, &data).expect("C_Sign");
+    let n = reference.len();
+    let mut batch = Batch::new();
+    batch.good(
+        "C_Sign with separate buffers",
+        Kind::RsaPkcs1,
+        Some("sha256"),
+        &fx.key("alias/hostile-rsa").spki,
+        &data,
+        &reference,
+    );
+    let c_sign = |input: *const u8, input_len: usize, out: *mut u8, len_at: usize| {
+        // SAFETY: input holds input_len bytes; out and len_at are in guarded
+        // memory of the sizes the cases give.
+        unsafe {
+            f.C_Sign.unwrap()(
+                s,
+                input as *mut u8,
+                input_len as CK_ULONG,
+                out,
+                len_at as *mut CK_ULONG,
+            )
+        }
+    };
+    // pulSignatureLen at the start of pSignature.
+    let buf = Guarded::new(512, 0xa5);
+    buf.put(0, 512 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(data.as_ptr(), data.len(), buf.data, buf.addr());
+    let got = buf.bytes();
+    check(
+        "C_Sign, the length cell at the buffer's start",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length",
+        buf.get_ulong(0) == n as CK_ULONG,
+        format!("{}", buf.get_ulong(0)),
+    );
+    check(
+        "  ... the signature past the cell",
+        got[8..n] == reference[8..] && got[n..].iter().all(|&b| b == 0xa5),
+        format!("{:02x?}", &got[..n.min(32)]),
+    );
+    // pulSignatureLen inside pSignature's declared length, past the signature.
+    let buf = Guarded::new(512, 0xa5);
+    buf.put(n + 8, 512 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(data.as_ptr(), data.len(), buf.data, buf.addr() + n + 8);
+    let got = buf.bytes();
+    check(
+        "C_Sign, the length cell inside the buffer",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length",
+        buf.get_ulong(n + 8) == n as CK_ULONG,
+        format!("{}", buf.get_ulong(n + 8)),
+    );
+    check(
+        "  ... the signature",
+        got[..n] == reference[..],
+        format!("{:02x?}", &got[..32]),
+    );
+    // The data to sign in the signature buffer: read before anything is written.
+    let buf = Guarded::new(512 + 8, 0xa5);
+    // SAFETY: buf holds 520 bytes.
+    unsafe { ptr::copy_nonoverlapping(data.as_ptr(), buf.data, data.len()) };
+    buf.put(512, 512 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(buf.data, data.len(), buf.data, buf.addr() + 512);
+    check(
+        "C_Sign, the data in the signature buffer",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the signature",
+        buf.bytes()[..n] == reference[..] && buf.get_ulong(512) == n as CK_ULONG,
+        format!("{:02x?}, length {}", &buf.bytes()[..32], buf.get_ulong(512)),
+    );
+    // A short buffer with the length cell in it: only the length is written,
+    // and the operation stays active (the caller retries with room).
+    let buf = Guarded::new(16, 0xa5);
+    buf.put(8, 16 as CK_ULONG);
+    assert_eq!(sign_init(s, &mut rsa(), rsa_priv), CKR_OK);
+    let rv = c_sign(data.as_ptr(), data.len(), buf.data, buf.addr() + 8);
+    check(
+        "C_Sign, a short buffer holding its length",
+        rv == CKR_BUFFER_TOO_SMALL,
+        rv_name(rv),
+    );
+    check(
+        "  ... the length, and nothing else",
+        buf.get_ulong(8) == n as CK_ULONG && buf.bytes()[..8].iter().all(|&b| b == 0xa5),
+        format!("{:02x?}", buf.bytes()),
+    );
+    let again = sign(s, &data);
+    check(
+        "  ... then C_Sign with room",
+        again.as_deref() == Ok(&reference[..]),
+        format!("{again:02x?}"),
+    );
+
+    // The two-call lists, the count inside the list.
+    let slots = {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: a size query, then a buffer of that size.
+        unsafe {
+            assert_eq!(
+                f.C_GetSlotList.unwrap()(CK_FALSE, ptr::null_mut(), &mut n),
+                CKR_OK
+            );
+            let mut v = vec![0; n as usize];
+            assert_eq!(
+                f.C_GetSlotList.unwrap()(CK_FALSE, v.as_mut_ptr(), &mut n),
+                CKR_OK
+            );
+            v
+        }
+    };
+    let mechs = {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(
+                f.C_GetMechanismList.unwrap()(slot, ptr::null_mut(), &mut n),
+                CKR_OK
+            );
+            let mut v = vec![0; n as usize];
+            assert_eq!(
+                f.C_GetMechanismList.unwrap()(slot, v.as_mut_ptr(), &mut n),
+                CKR_OK
+            );
+            v
+        }
+    };
+    type ListFn<'a> = Box<dyn Fn(*mut CK_ULONG, *mut CK_ULONG) -> CK_RV + 'a>;
+    let lists: Vec<(&str, Vec<CK_ULONG>, ListFn)> = vec![
+        (
+            "C_GetSlotList",
+            slots,
+            // SAFETY: guarded buffers of the sizes the cases give.
+            Box::new(|list, count| unsafe { f.C_GetSlotList.unwrap()(CK_FALSE, list, count) }),
+        ),
+        (
+            "C_GetMechanismList",
+            mechs,
+            // SAFETY: as above.
+            Box::new(|list, count| unsafe { f.C_GetMechanismList.unwrap()(slot, list, count) }),
+        ),
+    ];
+    for (name, want, call) in &lists {
+        let k = want.len();
+        // The count in the first element: it ends up the count, the rest the list.
+        let g = Guarded::new((k + 1) * 8, 0xa5);
+        g.put(0, (k + 1) as CK_ULONG);
+        let rv = call(g.data as *mut CK_ULONG, g.data as *mut CK_ULONG);
+        check(
+            &format!("{name}, the count in element 0"),
+            rv == CKR_OK,
+            rv_name(rv),
+        );
+        let got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+        check(
+            "  ... count, then the list",
+            got[0] == k as CK_ULONG && got[1..k] == want[1..],
+            format!("{got:?}, expected {k} then {:?}", &want[1..]),
+        );
+        // The count just past the list: both whole.
+        let g = Guarded::new((k + 1) * 8, 0xa5);
+        g.put(k * 8, (k + 1) as CK_ULONG);
+        let rv = call(g.data as *mut CK_ULONG, (g.addr() + k * 8) as *mut CK_ULONG);
+        let got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+        check(
+            &format!("{name}, the count after the list"),
+            rv == CKR_OK,
+            rv_name(rv),
+        );
+        check(
+            "  ... list and count",
+            got[..k] == want[..] && got[k] == k as CK_ULONG,
+            format!("{got:?}"),
+        );
+        // Too short, the count in it: only the count changes.
+        let g = Guarded::new(8, 0xa5);
+        g.put(0, 1 as CK_ULONG);
+        let rv = call(g.data as *mut CK_ULONG, g.data as *mut CK_ULONG);
+        let expect = if k > 1 { CKR_BUFFER_TOO_SMALL } else { CKR_OK };
+        check(
+            &format!("{name}, one element holding the count"),
+            rv == expect,
+            rv_name(rv),
+        );
+        check(
+            "  ... the count",
+            g.get_ulong(0) == k as CK_ULONG,
+            format!("{}", g.get_ulong(0)),
+        );
+    }
+
+    // C_FindObjects, *pulObjectCount in the handle array.
+    let mut all = find(s, &[]);
+    all.sort_unstable();
+    let k = all.len();
+    let find_into = |g: &Guarded, max: usize, count_at: usize| {
+        assert_eq!(find_init(s, &[]), CKR_OK);
+        // SAFETY: g holds max handles; count_at is inside it.
+        let rv = unsafe {
+            f.C_FindObjects.unwrap()(
+                s,
+                g.data as *mut CK_ULONG,
+                max as CK_ULONG,
+                count_at as *mut CK_ULONG,
+            )
+        };
+        assert_eq!(find_final(s), CKR_OK);
+        rv
+    };
+    let g = Guarded::new((k + 1) * 8, 0xa5);
+    let rv = find_into(&g, k + 1, g.addr());
+    let got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+    check(
+        "C_FindObjects, the count in handle 0",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    let mut rest = got[1..k].to_vec();
+    rest.sort_unstable();
+    rest.dedup();
+    check(
+        "  ... count, then handles",
+        got[0] == k as CK_ULONG && rest.len() == k - 1 && rest.iter().all(|h| all.contains(h)),
+        format!("{got:?}, objects {all:?}"),
+    );
+    let g = Guarded::new((k + 1) * 8, 0xa5);
+    let rv = find_into(&g, k + 1, g.addr() + k * 8);
+    let mut got: Vec<CK_ULONG> = (0..=k).map(|i| g.get_ulong(i * 8)).collect();
+    check(
+        "C_FindObjects, the count after the handles",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    let count = got.pop();
+    got.sort_unstable();
+    check(
+        "  ... handles and count",
+        got == all && count == Some(k as CK_ULONG),
+        format!("{got:?} and {count:?}, objects {all:?}"),
+    );
+
+    // C_GetInterfaceList, the count in the first interface.
+    let g = Guarded::new(3 * std::mem::size_of::<CK_INTERFACE>(), 0xa5);
+    g.put(0, 3 as CK_ULONG);
+    // SAFETY: g holds three interfaces.
+    let rv = unsafe {
+        f.C_GetInterfaceList.unwrap()(g.data as *mut CK_INTERFACE, g.data as *mut CK_ULONG)
+    };
+    check(
+        "C_GetInterfaceList, the count in interface 0",
+        rv == CKR_OK,
+        rv_name(rv),
+    );
+    check(
+        "  ... the count",
+        g.get_ulong(0) == 2,
+        format!("{}", g.get_ulong(0)),
+    );
+
+    close(s);
+    batch.run();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

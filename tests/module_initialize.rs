@@ -1,5 +1,6 @@
 //! C_Initialize's arguments as PKCS#11 defines them, the configuration path
-//! in pReserved, a bad configuration refused with nothing initialised, no
+//! in pReserved (and, there, pointers that are not a path: refused, never a
+//! fault), a bad configuration refused with nothing initialised, no
 //! thread started by C_Initialize, and many initialize / KMS call / finalize
 //! cycles with no growth in threads.
 //!
@@ -7,6 +8,7 @@
 
 mod common;
 
+use common::guarded::Guarded;
 use common::*;
 use std::ffi::{c_void, CString};
 use std::ptr;
@@ -111,6 +113,39 @@ fn initialize_arguments_configuration_and_cycles() {
             CKF_OS_LOCKING_OK,
             false,
             path.as_ptr() as *mut c_void
+        ))),
+        CKR_OK
+    );
+    assert_eq!(first_label(), "from-preserved");
+    assert_eq!(finalize(), CKR_OK);
+
+    // pReserved that is not a readable path of at most PATH_MAX bytes: a
+    // conformance suite's (void*)1, the first byte of an inaccessible page,
+    // 5000 bytes running into one with no NUL, and 5000 readable bytes then
+    // a NUL. Each is CKR_ARGUMENTS_BAD, nothing is initialised, and nothing
+    // faults (the guarded memory would).
+    let guard_page = Guarded::new(0, 0);
+    let no_nul = Guarded::new(5000, b'a');
+    let mut too_long = vec![b'a'; 5000];
+    too_long.push(0);
+    for (what, p) in [
+        ("(void*)1", 1usize),
+        ("an inaccessible page", guard_page.addr()),
+        ("5000 bytes and no NUL", no_nul.addr()),
+        ("a 5000-byte string", too_long.as_ptr() as usize),
+    ] {
+        let rv = init(Some(&mut args(CKF_OS_LOCKING_OK, false, p as *mut c_void)));
+        assert_eq!(rv, CKR_ARGUMENTS_BAD, "pReserved {what}: {}", rv_name(rv));
+        not_initialised();
+    }
+    // A path that ends (with its NUL) right where an inaccessible page
+    // begins is read whole, and nothing past it.
+    let at_the_edge = Guarded::from(path.as_bytes_with_nul());
+    assert_eq!(
+        init(Some(&mut args(
+            CKF_OS_LOCKING_OK,
+            false,
+            at_the_edge.addr() as *mut c_void
         ))),
         CKR_OK
     );

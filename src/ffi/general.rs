@@ -1,6 +1,7 @@
 //! C_Initialize, C_Finalize, C_GetInfo.
 
-use super::{entry, module, out, STATE};
+use super::cstring::{read_c_string, PATH_MAX};
+use super::{entry, module, CallerCell, STATE};
 use crate::config::Config;
 use crate::error::Error;
 use crate::log_at;
@@ -21,8 +22,9 @@ entry! {
         }
         let mut explicit_config = None;
         if !init_args.is_null() {
-            // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).
-            let args = unsafe { &*(init_args as *const CK_C_INITIALIZE_ARGS) };
+            // SAFETY: a non-NULL argument is a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4),
+            // copied out (unaligned: C callers owe us no alignment).
+            let args = unsafe { std::ptr::read_unaligned(init_args as *const CK_C_INITIALIZE_ARGS) };
             let given = [
                 args.CreateMutex.is_some(),
                 args.DestroyMutex.is_some(),
@@ -42,10 +44,14 @@ entry! {
             }
             if !args.pReserved.is_null() {
                 // As libkmsp11 and kryoptic do, pReserved may carry the path
-                // of the configuration file.
-                // SAFETY: a non-NULL pReserved is a NUL-terminated C string.
-                let path = unsafe { std::ffi::CStr::from_ptr(args.pReserved as *const std::ffi::c_char) };
-                explicit_config = Some(path.to_string_lossy().into_owned());
+                // of the configuration file. PKCS#11 says it must be NULL, so
+                // hosts and conformance suites put anything there: what is
+                // not a readable path (checked without touching it) is
+                // CKR_ARGUMENTS_BAD, never a fault.
+                let path = read_c_string(args.pReserved, PATH_MAX).ok_or_else(|| {
+                    Error::new(CKR_ARGUMENTS_BAD, "pReserved is neither NULL nor a readable NUL-terminated path")
+                })?;
+                explicit_config = Some(String::from_utf8_lossy(&path).into_owned());
             }
         }
         let current = STATE.load_full();
@@ -78,6 +84,8 @@ entry! {
 
     fn C_Finalize(reserved: CK_VOID_PTR) {
         if !reserved.is_null() {
+            // Not initialised comes first, as for every function.
+            module()?;
             return Err(CKR_ARGUMENTS_BAD.into());
         }
         match STATE.swap(None) {
@@ -96,15 +104,15 @@ entry! {
     fn C_GetInfo(info: CK_INFO_PTR) {
         module()?;
         // SAFETY: info is the caller's CK_INFO out-parameter.
-        let info = unsafe { out(info) }?;
+        let info = unsafe { CallerCell::new(info) }?;
         let (major, minor) = crate::version();
-        *info = CK_INFO {
+        info.set(CK_INFO {
             cryptokiVersion: CK_VERSION { major: 3, minor: 0 },
             manufacturerID: pad("kms11"),
             flags: 0,
             libraryDescription: pad("kms11: keys in AWS KMS"),
             libraryVersion: CK_VERSION { major, minor },
-        };
+        });
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use super::sign::*;
 use super::slot::*;
 use super::unsupported::*;
 use super::verify::*;
-use super::{entry, out, write_list};
+use super::{entry, write_list, CallerCell};
 use cryptoki_sys::*;
 use std::ffi::c_void;
 
@@ -155,15 +155,15 @@ entry! {
     #[no_mangle]
     fn C_GetFunctionList(list: CK_FUNCTION_LIST_PTR_PTR) {
         // SAFETY: list is the caller's out-parameter.
-        let list = unsafe { out(list) }?;
-        *list = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+        let list = unsafe { CallerCell::new(list) }?;
+        list.set(&FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST);
         Ok(())
     }
 
     #[no_mangle]
     fn C_GetInterfaceList(list: CK_INTERFACE_PTR, count: CK_ULONG_PTR) {
         // SAFETY: count is the caller's in/out length.
-        let count = unsafe { out(count) }?;
+        let count = unsafe { CallerCell::new(count) }?;
         // SAFETY: a non-NULL list holds *count interfaces.
         unsafe { write_list(&INTERFACES.0, list, count) }
     }
@@ -171,7 +171,7 @@ entry! {
     #[no_mangle]
     fn C_GetInterface(name: CK_UTF8CHAR_PTR, version: CK_VERSION_PTR, interface: CK_INTERFACE_PTR_PTR, flags: CK_FLAGS) {
         // SAFETY: interface is the caller's out-parameter.
-        let interface = unsafe { out(interface) }?;
+        let interface = unsafe { CallerCell::new(interface) }?;
         let wanted_name = if name.is_null() {
             None
         } else {
@@ -179,7 +179,7 @@ entry! {
             Some(unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.to_bytes().to_vec())
         };
         // SAFETY: a non-NULL version points to a CK_VERSION.
-        let wanted_version = unsafe { version.as_ref() }.copied();
+        let wanted_version = (!version.is_null()).then(|| unsafe { std::ptr::read_unaligned(version) });
         let found = INTERFACES.0.iter().find(|i| {
             let v = version_of(i);
             wanted_name.as_deref().is_none_or(|n| n == b"PKCS 11")
@@ -187,7 +187,7 @@ entry! {
                 && i.flags & flags == flags
         });
         let found = found.ok_or(CKR_ARGUMENTS_BAD)?;
-        *interface = found as *const CK_INTERFACE as *mut CK_INTERFACE;
+        interface.set(found as *const CK_INTERFACE as *mut CK_INTERFACE);
         Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //! initialised" and `C_Initialize` swaps in a fresh one, leaking the
 //! parent's rather than dropping its runtime in the child.
 
+mod cstring;
 mod general;
 mod lists;
 mod object;
@@ -129,57 +130,123 @@ fn end_operation(m: &Module, session: CK_SESSION_HANDLE, sign: bool, e: Error) -
     }
 }
 
-/// A required out-pointer.
-///
-/// # Safety
-/// A non-NULL `p` must be valid for writes of `T` for the call's duration.
-unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
-    // SAFETY: the caller guarantees a non-NULL p is valid and unaliased.
-    unsafe { p.as_mut() }.ok_or_else(|| CKR_ARGUMENTS_BAD.into())
+/// A caller's CK_ULONG or struct, in or out (pulSignatureLen, pulCount,
+/// phSession, pInfo, ...). No Rust reference to it is ever made: callers may
+/// pass cells that overlap each other or the buffers written in the same
+/// call (pulSignatureLen inside pSignature, pulCount inside pSlotList), and
+/// a `&mut` alive across such a write would be undefined behaviour. Each
+/// access is one unaligned raw read or write (C callers owe us no
+/// alignment; unaligned access costs nothing on the targets we build for).
+#[derive(Clone, Copy)]
+pub(super) struct CallerCell<T>(*mut T);
+
+impl<T: Copy> CallerCell<T> {
+    /// A required pointer: NULL is CKR_ARGUMENTS_BAD.
+    ///
+    /// # Safety
+    /// A non-NULL `p` must be valid for reads and writes of `T` (unaligned
+    /// allowed) for the rest of the call, however it overlaps other
+    /// arguments.
+    pub(super) unsafe fn new(p: *mut T) -> Result<Self> {
+        if p.is_null() {
+            Err(CKR_ARGUMENTS_BAD.into())
+        } else {
+            Ok(CallerCell(p))
+        }
+    }
+
+    pub(super) fn get(self) -> T {
+        // SAFETY: `new`'s contract: p is valid for reads for the call.
+        unsafe { std::ptr::read_unaligned(self.0) }
+    }
+
+    pub(super) fn set(self, v: T) {
+        // SAFETY: `new`'s contract: p is valid for writes for the call.
+        unsafe { std::ptr::write_unaligned(self.0, v) }
+    }
 }
 
 /// The capacity of an output buffer: `None` for a size query (NULL buffer).
-fn capacity(buffer: *mut CK_BYTE, len: &CK_ULONG) -> Option<usize> {
-    (!buffer.is_null()).then(|| usize::try_from(*len).unwrap_or(usize::MAX))
+fn capacity(buffer: *mut CK_BYTE, len: CallerCell<CK_ULONG>) -> Option<usize> {
+    (!buffer.is_null()).then(|| usize::try_from(len.get()).unwrap_or(usize::MAX))
 }
 
 /// Writes a signature (or its length) as PKCS#11's size convention says.
+/// The length is written last: if the caller's length cell lies inside its
+/// buffer, the length it reads back is the true one (the signature bytes
+/// under the cell are lost, which no order avoids).
 ///
 /// # Safety
-/// A non-NULL `buffer` must hold at least `*len` writable bytes.
-unsafe fn write_output(output: Output, buffer: *mut CK_BYTE, len: &mut CK_ULONG) -> Result<()> {
+/// A non-NULL `buffer` must hold at least `len.get()` writable bytes, and
+/// that length must be at least the signature's (as `capacity` told the
+/// token layer, which answers `TooSmall` otherwise).
+unsafe fn write_output(
+    output: Output,
+    buffer: *mut CK_BYTE,
+    len: CallerCell<CK_ULONG>,
+) -> Result<()> {
     match output {
         Output::Length(n) => {
-            *len = n as CK_ULONG;
+            len.set(n as CK_ULONG);
             Ok(())
         }
         Output::TooSmall(n) => {
-            *len = n as CK_ULONG;
+            len.set(n as CK_ULONG);
             Err(CKR_BUFFER_TOO_SMALL.into())
         }
         Output::Done(bytes) => {
-            // SAFETY: `capacity` checked *len >= bytes.len() before signing.
+            // SAFETY: `capacity` gave *len (>= bytes.len()) before signing,
+            // so buffer holds bytes.len() writable bytes; `bytes` was
+            // allocated by us during this call, so it cannot overlap memory
+            // the caller owns.
             unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buffer, bytes.len()) };
-            *len = bytes.len() as CK_ULONG;
+            len.set(bytes.len() as CK_ULONG);
             Ok(())
         }
     }
 }
 
-/// Fills a caller's array with the PKCS#11 two-call convention.
+/// Fills a caller's array with the PKCS#11 two-call convention. The count
+/// is read once, before anything is written, and written last (see
+/// `write_output`): a count cell inside the array ends up holding the count.
 ///
 /// # Safety
-/// A non-NULL `list` must hold `*count` writable elements.
-unsafe fn write_list<T: Copy>(items: &[T], list: *mut T, count: &mut CK_ULONG) -> Result<()> {
-    let available = *count as usize;
-    *count = items.len() as CK_ULONG;
-    if list.is_null() {
-        return Ok(());
+/// A non-NULL `list` must hold `count.get()` writable elements, and `items`
+/// must be the module's own memory (never the caller's).
+unsafe fn write_list<T: Copy>(
+    items: &[T],
+    list: *mut T,
+    count: CallerCell<CK_ULONG>,
+) -> Result<()> {
+    let available = usize::try_from(count.get()).unwrap_or(usize::MAX);
+    if !list.is_null() {
+        if available < items.len() {
+            count.set(items.len() as CK_ULONG);
+            return Err(CKR_BUFFER_TOO_SMALL.into());
+        }
+        // SAFETY: list holds at least items.len() elements (checked above);
+        // items are the module's, so the two do not overlap.
+        unsafe { copy_to_caller(items, list) };
     }
-    if available < items.len() {
-        return Err(CKR_BUFFER_TOO_SMALL.into());
-    }
-    // SAFETY: list holds at least items.len() elements (checked above).
-    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), list, items.len()) };
+    count.set(items.len() as CK_ULONG);
     Ok(())
+}
+
+/// Copies the module's `items` to the caller's array, byte by byte as far as
+/// alignment goes: C callers owe us no alignment, and `copy_nonoverlapping`
+/// of `T` would require it.
+///
+/// # Safety
+/// `to` must hold `items.len()` writable elements, and `items` must be the
+/// module's own memory (so the two cannot overlap).
+unsafe fn copy_to_caller<T: Copy>(items: &[T], to: *mut T) {
+    // SAFETY: the caller's contract; size_of_val(items) is the byte length
+    // of items.len() elements of T.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            items.as_ptr() as *const u8,
+            to as *mut u8,
+            std::mem::size_of_val(items),
+        )
+    };
 }

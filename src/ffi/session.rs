@@ -1,14 +1,16 @@
 //! Session management and login.
 
-use super::{entry, input, module, out};
+use super::{entry, input, module, CallerCell};
 use cryptoki_sys::*;
 
 entry! {
     fn C_OpenSession(slot: CK_SLOT_ID, flags: CK_FLAGS, _application: CK_VOID_PTR, _notify: CK_NOTIFY, session: CK_SESSION_HANDLE_PTR) {
         let m = module()?;
+        // A bad slot ID comes before bad arguments, as a bad session handle does.
+        m.slot(slot)?;
         // SAFETY: session is the caller's out-parameter.
-        let session = unsafe { out(session) }?;
-        *session = m.open_session(slot, flags)?;
+        let session = unsafe { CallerCell::new(session) }?;
+        session.set(m.open_session(slot, flags)?);
         Ok(())
     }
 
@@ -22,14 +24,16 @@ entry! {
 
     fn C_GetSessionInfo(session: CK_SESSION_HANDLE, info: CK_SESSION_INFO_PTR) {
         let m = module()?;
+        // The session before the arguments (PKCS#11's order of checks).
+        let value = m.session_info(session)?;
         // SAFETY: info is the caller's out-parameter.
-        let info = unsafe { out(info) }?;
-        *info = m.session_info(session)?;
+        unsafe { CallerCell::new(info) }?.set(value);
         Ok(())
     }
 
     fn C_Login(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG) {
         let m = module()?;
+        m.check_session(session)?;
         // SAFETY: a non-NULL pin points to pin_len bytes (PKCS#11 §5.6).
         let pin = unsafe { input(pin, pin_len) }?;
         m.login(session, user, pin)
@@ -37,6 +41,7 @@ entry! {
 
     fn C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: CK_UTF8CHAR_PTR, pin_len: CK_ULONG, username: CK_UTF8CHAR_PTR, username_len: CK_ULONG) {
         let m = module()?;
+        m.check_session(session)?;
         // SAFETY: a non-NULL pin points to pin_len bytes (PKCS#11 §5.6).
         let pin = unsafe { input(pin, pin_len) }?;
         // Tokens have no user names, but a NULL name with a length is a bad

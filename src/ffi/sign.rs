@@ -1,6 +1,6 @@
 //! C_SignInit, C_Sign, C_SignUpdate, C_SignFinal.
 
-use super::{capacity, end_operation, entry, input, module, out, write_output};
+use super::{capacity, end_operation, entry, input, module, write_output, CallerCell};
 use crate::mechanism::{Param, PssParams};
 use cryptoki_sys::*;
 
@@ -48,8 +48,10 @@ entry! {
     fn C_Sign(session: CK_SESSION_HANDLE, data: CK_BYTE_PTR, data_len: CK_ULONG, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
         let m = module()?;
         // SAFETY: signature_len is the caller's in/out length; data holds data_len bytes.
-        let (len, data) = unsafe { out(signature_len).and_then(|len| Ok((len, input(data, data_len)?))) }
+        let (len, data) = unsafe { CallerCell::new(signature_len).and_then(|len| Ok((len, input(data, data_len)?))) }
             .map_err(|e| end_operation(&m, session, true, e))?;
+        // `data` (caller memory, which may overlap the outputs) is not used
+        // after this call, before which nothing is written.
         let output = m.sign(session, data, capacity(signature, len))?;
         // SAFETY: a non-NULL signature holds *len bytes.
         unsafe { write_output(output, signature, len) }
@@ -65,7 +67,7 @@ entry! {
     fn C_SignFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
         let m = module()?;
         // SAFETY: signature_len is the caller's in/out length.
-        let len = unsafe { out(signature_len) }.map_err(|e| end_operation(&m, session, true, e))?;
+        let len = unsafe { CallerCell::new(signature_len) }.map_err(|e| end_operation(&m, session, true, e))?;
         let output = m.sign_final(session, capacity(signature, len))?;
         // SAFETY: a non-NULL signature holds *len bytes.
         unsafe { write_output(output, signature, len) }

@@ -1,6 +1,6 @@
 //! Slot and token management: slot list and info, token info, mechanisms.
 
-use super::{entry, module, out, write_list};
+use super::{entry, module, write_list, CallerCell};
 use crate::mechanism::{info, MECHANISMS};
 use cryptoki_sys::*;
 
@@ -8,7 +8,7 @@ entry! {
     fn C_GetSlotList(_token_present: CK_BBOOL, list: CK_SLOT_ID_PTR, count: CK_ULONG_PTR) {
         let m = module()?;
         // SAFETY: count is the caller's in/out length.
-        let count = unsafe { out(count) }?;
+        let count = unsafe { CallerCell::new(count) }?;
         let ids: Vec<CK_SLOT_ID> = m.slots.iter().map(|s| s.id).collect();
         // SAFETY: a non-NULL list holds *count slot IDs.
         unsafe { write_list(&ids, list, count) }
@@ -16,17 +16,21 @@ entry! {
 
     fn C_GetSlotInfo(slot: CK_SLOT_ID, info: CK_SLOT_INFO_PTR) {
         let m = module()?;
+        // The slot before the arguments, as for session handles.
+        m.slot(slot)?;
         // SAFETY: info is the caller's out-parameter.
-        let info = unsafe { out(info) }?;
-        *info = m.slot_info(slot)?;
+        let info = unsafe { CallerCell::new(info) }?;
+        info.set(m.slot_info(slot)?);
         Ok(())
     }
 
     fn C_GetTokenInfo(slot: CK_SLOT_ID, info: CK_TOKEN_INFO_PTR) {
         let m = module()?;
+        // The slot before the arguments, as for session handles.
+        m.slot(slot)?;
         // SAFETY: info is the caller's out-parameter.
-        let info = unsafe { out(info) }?;
-        *info = m.token_info(slot)?;
+        let info = unsafe { CallerCell::new(info) }?;
+        info.set(m.token_info(slot)?);
         Ok(())
     }
 
@@ -34,7 +38,7 @@ entry! {
         let m = module()?;
         m.slot(slot)?;
         // SAFETY: count is the caller's in/out length.
-        let count = unsafe { out(count) }?;
+        let count = unsafe { CallerCell::new(count) }?;
         // SAFETY: a non-NULL list holds *count mechanism types.
         unsafe { write_list(MECHANISMS, list, count) }
     }
@@ -43,8 +47,8 @@ entry! {
         let m = module()?;
         m.slot(slot)?;
         // SAFETY: info_out is the caller's out-parameter.
-        let info_out = unsafe { out(info_out) }?;
-        *info_out = info(mechanism).ok_or(CKR_MECHANISM_INVALID)?;
+        let info_out = unsafe { CallerCell::new(info_out) }?;
+        info_out.set(info(mechanism).ok_or(CKR_MECHANISM_INVALID)?);
         Ok(())
     }
 }

@@ -8,8 +8,9 @@
 //! their own sessions. Emulators are stopped at process exit (atexit), and
 //! run under `timeout` in case the process is killed.
 //!
-//! Parts: build (artefact paths), emulator (process + HTTP), p11 (raw
-//! function-list wrapper), der, json, util, verify (pyca/cryptography).
+//! Parts: build (artefact paths), emulator (process + HTTP), guarded
+//! (buffers that end at an inaccessible page), p11 (raw function-list
+//! wrapper), der, json, util, verify (pyca/cryptography).
 
 #![allow(dead_code)]
 
@@ -17,6 +18,7 @@ pub mod algo;
 pub mod build;
 pub mod der;
 pub mod emulator;
+pub mod guarded;
 pub mod json;
 pub mod p11;
 pub mod process;
