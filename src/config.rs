@@ -325,7 +325,7 @@ impl Config {
     }
 
     /// Loads the configuration `locate` finds; with none, no tokens.
-    pub fn load(explicit: Option<&str>) -> Result<Config, String> {
+    pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
         match locate(explicit) {
             Location::File(path, _) => Config::from_file(&path),
             Location::KeyList(list) => Ok(Config::from_key_list(&list)),
@@ -442,9 +442,9 @@ pub const SYSTEM_CONFIG: &str = "/etc/kms11/pkcs11.conf";
 /// `$KMS11_CONFIG`, else `$KMS11_KEYS`, else the per-user file, else
 /// `/etc/kms11/pkcs11.conf`. A secure-execution process looks only at the
 /// path given to C_Initialize and at `/etc/kms11/pkcs11.conf`.
-pub fn locate(explicit: Option<&str>) -> Location {
-    if let Some(path) = explicit.filter(|p| !p.is_empty()) {
-        return Location::File(PathBuf::from(path), "given explicitly");
+pub fn locate(explicit: Option<&Path>) -> Location {
+    if let Some(path) = explicit.filter(|p| !p.as_os_str().is_empty()) {
+        return Location::File(path.to_path_buf(), "given explicitly");
     }
     if let Some(path) = env_var("KMS11_CONFIG").filter(|p| !p.is_empty()) {
         return Location::File(PathBuf::from(path), "KMS11_CONFIG");

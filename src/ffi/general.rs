@@ -51,7 +51,9 @@ entry! {
                 let path = read_c_string(args.pReserved, PATH_MAX).ok_or_else(|| {
                     Error::new(CKR_ARGUMENTS_BAD, "pReserved is neither NULL nor a readable NUL-terminated path")
                 })?;
-                explicit_config = Some(String::from_utf8_lossy(&path).into_owned());
+                // A path is bytes, not necessarily UTF-8.
+                let path: std::ffi::OsString = std::os::unix::ffi::OsStringExt::from_vec(path);
+                explicit_config = Some(std::path::PathBuf::from(path));
             }
         }
         let current = STATE.load_full();
