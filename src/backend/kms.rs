@@ -81,6 +81,17 @@ impl KmsBackend {
                 }
                 if let Some(bundle) = &s.ca_bundle {
                     loader = loader.http_client(http_client_with_roots(bundle)?);
+                } else if crate::config::environment_ignored() {
+                    // The system's roots, from its bundle file: the usual
+                    // loader would read SSL_CERT_FILE / SSL_CERT_DIR, the
+                    // caller's choice of whom to trust.
+                    let bundle = system_roots().ok_or_else(|| BackendError {
+                        failure: Failure::Credentials,
+                        code: "CaBundle".into(),
+                        message: "no system CA bundle found; set ca_bundle in [aws]".into(),
+                        request_id: None,
+                    })?;
+                    loader = loader.http_client(http_client_with_roots(bundle)?);
                 }
                 Ok(loader.load().await)
             })
@@ -116,6 +127,23 @@ impl KmsBackend {
             })
             .clone())
     }
+}
+
+/// Where distributions keep the system's CA bundle (Debian and Ubuntu,
+/// Fedora and RHEL, openSUSE, Alpine and Arch use one of these).
+const SYSTEM_CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The first system CA bundle that exists.
+fn system_roots() -> Option<&'static std::path::Path> {
+    SYSTEM_CA_BUNDLES
+        .iter()
+        .map(std::path::Path::new)
+        .find(|p| p.is_file())
 }
 
 fn http_client_with_roots(
@@ -363,5 +391,18 @@ impl Backend for KmsBackend {
                 request_id,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secure_host_finds_the_system_roots_without_the_environment() {
+        // CI's Debian keeps them in ca-certificates' bundle.
+        let bundle = system_roots().expect("a system CA bundle");
+        assert_eq!(bundle, std::path::Path::new(SYSTEM_CA_BUNDLES[0]));
+        http_client_with_roots(bundle).expect("an HTTPS client trusting only that bundle");
     }
 }
