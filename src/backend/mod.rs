@@ -235,9 +235,10 @@ pub trait Backend: Send + Sync {
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>>;
 
-    /// Where this backend would send requests about `key`, as the
-    /// public-key cache's scope (endpoint, region, profile); `None`: do not
-    /// cache. Makes no network call.
+    /// Where this backend would send requests about `key` and as whom, as
+    /// the public-key cache's scope (endpoint, region, profile, account);
+    /// `None`: do not cache. Makes no KMS call (it may run the credential
+    /// provider once per process, whose answer the KMS client then uses).
     fn cache_scope<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async { None })
     }
