@@ -432,17 +432,19 @@ impl Backend for KmsBackend {
 
     fn sign<'a>(
         &'a self,
-        arn: &'a str,
+        key: &'a str,
         algorithm: SigningAlgorithm,
         digest: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>> {
         Box::pin(async move {
-            let client = self.client(arn_region(arn)).await?;
+            // A key or alias ARN goes to its own region; a key ID or alias
+            // name to the configured one, as GetPublicKey did.
+            let client = self.client(arn_region(key)).await?;
             let _permit = self.limit.acquire().await.ok();
             let out = client
                 .sign()
-                .key_id(arn)
+                .key_id(key)
                 .message(Blob::new(digest))
                 .message_type(MessageType::Digest)
                 .signing_algorithm(SigningAlgorithmSpec::from(algorithm.as_kms()))
@@ -462,6 +464,7 @@ impl Backend for KmsBackend {
                 })?;
             Ok(Signed {
                 signature,
+                key_arn: out.key_id,
                 request_id,
             })
         })
