@@ -189,12 +189,14 @@ impl Module {
             .map_err(Error::from)
     }
 
-    /// After KMS contradicted a key's objects: the refresh runs on the
-    /// runtime while the failing call returns, so the caller's next call
-    /// finds the current key's objects without waiting for a network round
-    /// trip. The task is the runtime's: C_Finalize cancels it with the
-    /// runtime (the token's state it holds is reference-counted), and a
-    /// forked child never sees it.
+    /// C_SignInit's freshness check: when the token's aliases are due for a
+    /// refresh (or KMS contradicted a key), the refresh runs on the runtime
+    /// while C_SignInit goes on with the objects it has, so it never waits
+    /// for a network round trip. The operation it starts keeps its key; the
+    /// next C_SignInit, with the same handle, gets the refreshed key. The
+    /// task is the runtime's: C_Finalize cancels it with the runtime (the
+    /// token's state it holds is reference-counted), and a forked child
+    /// never sees it.
     fn refresh_in_background(&self, slot: usize) {
         let slot = &self.slots[slot];
         let Some((refreshing, wanted)) = slot.background_refresh() else {
@@ -506,6 +508,9 @@ impl Module {
         sign: bool,
     ) -> Result<()> {
         let session = self.session(h)?;
+        if sign {
+            self.refresh_in_background(session.slot);
+        }
         let mut s = session.state.lock();
         let active = if sign { &s.sign } else { &s.verify };
         if active.is_some() {
@@ -576,8 +581,8 @@ impl Module {
     /// process. The price is that the first signature after an alias move,
     /// in a process that still holds the old key, fails (CKR_DEVICE_ERROR)
     /// rather than being made with the old key: that key's cache entry is
-    /// dropped and the token refreshed, so that its objects are those of the
-    /// key the alias names now.
+    /// dropped and the token refreshed, so the next C_SignInit signs with
+    /// the key the alias names now.
     fn sign_with_kms(&self, slot: usize, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
         let key = op.key.clone();
         let mechanism = op.mechanism;
@@ -691,7 +696,7 @@ impl Module {
                 DiskCache::forget(path);
             }
             // Objects KMS contradicted are refreshed now, in the background,
-            // so that the caller's next call finds the current key.
+            // so that the caller's next C_SignInit finds the current key.
             if other_key.is_some() || wrong {
                 self.slots[slot].mark_stale(&key);
                 self.refresh_in_background(slot);

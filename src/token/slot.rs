@@ -71,6 +71,9 @@ struct Table {
     errors: Vec<Option<String>>,
     /// Per configured key: KMS contradicted its objects; refresh it.
     stale: Vec<bool>,
+    /// Per configured key: its object handles (private key, public key,
+    /// certificate), kept for it across alias moves.
+    reserved: Vec<Vec<CK_OBJECT_HANDLE>>,
     objects: BTreeMap<CK_OBJECT_HANDLE, Arc<Object>>,
 }
 
@@ -199,12 +202,13 @@ impl Slot {
             .collect()
     }
 
-    /// For a refresh in the background (after KMS contradicted a key):
-    /// when one is due and none is running, the keys to ask about, and the
-    /// mark that a refresh runs (cleared when it is dropped). The caller
-    /// runs the refresh and hands the answers to `apply_refresh`; until
-    /// then the token keeps its objects. `None` also before the first
-    /// resolution: a token without objects has nothing to refresh.
+    /// For a refresh in the background (C_SignInit's freshness check, and
+    /// after KMS contradicted a key): when one is due and none is running,
+    /// the keys to ask about, and the mark that a refresh runs (cleared
+    /// when it is dropped). The caller runs the refresh and hands the
+    /// answers to `apply_refresh`; until then the token keeps its objects.
+    /// `None` also before the first resolution: a token without objects
+    /// has nothing to refresh (C_SignInit needs one).
     pub fn background_refresh(self: &Arc<Self>) -> Option<(Refreshing<Arc<Slot>>, Vec<Wanted>)> {
         {
             let t = self.table.read();
@@ -316,6 +320,7 @@ impl Slot {
             t.keys = (0..self.keys.len()).map(|_| None).collect();
             t.errors = vec![None; self.keys.len()];
             t.stale = vec![false; self.keys.len()];
+            t.reserved = vec![Vec::new(); self.keys.len()];
         }
         let t = &mut *t;
         for (i, answer) in answers {
@@ -344,15 +349,16 @@ impl Slot {
                     if let Some(old) = t.keys[i].take() {
                         log_at!(
                             Info,
-                            "{} now names {}; its old objects leave the token",
+                            "{} now names {} (was {}); its objects keep their handles",
                             config.reference(),
-                            remote.arn
+                            remote.arn,
+                            old.arn
                         );
                         for h in old.handles {
                             t.objects.remove(&h);
                         }
                     }
-                    match self.make_objects(i, &found, next_handle) {
+                    match self.make_objects(i, &found, &mut t.reserved[i], next_handle) {
                         Ok(objects) => {
                             let handles = objects.iter().map(|o| o.handle).collect();
                             let key = objects[0].key.clone();
@@ -408,10 +414,16 @@ impl Slot {
         Ok(())
     }
 
+    /// The objects of configured key `i`. Their handles are the key's own
+    /// (`reserved`, allocated at its first resolution): when an alias moves,
+    /// the new key's objects take the old ones' handles, so an application
+    /// that holds a handle (a server that found its key once) signs with the
+    /// key the configuration names now, not with a handle that went invalid.
     fn make_objects(
         &self,
         i: usize,
         found: &Found,
+        reserved: &mut Vec<CK_OBJECT_HANDLE>,
         next_handle: &AtomicU64,
     ) -> Result<Vec<Object>> {
         let remote = &found.key;
@@ -459,7 +471,19 @@ impl Slot {
         info.certificate = certificate.map(|c| c.der.clone());
         let subject = certificate.map(|c| c.subject.clone()).unwrap_or_default();
         let info = Arc::new(info);
-        let handle = || next_handle.fetch_add(1, Ordering::Relaxed);
+        let mut n = 0;
+        let mut handle = || {
+            let h = match reserved.get(n) {
+                Some(h) => *h,
+                None => {
+                    let h = next_handle.fetch_add(1, Ordering::Relaxed);
+                    reserved.push(h);
+                    h
+                }
+            };
+            n += 1;
+            h
+        };
         let mut objects = vec![
             Object::private_key(handle(), info.clone(), &subject, self.pin_hash.is_some()),
             Object::public_key(handle(), info.clone(), &subject),
