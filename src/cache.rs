@@ -4,10 +4,17 @@
 //! of its token first.
 //!
 //! One file per key, `$XDG_CACHE_HOME/kms11/<hash>.json` (0600 in a 0700
-//! directory), keyed by the KMS endpoint, region and profile and the key
-//! reference as configured. An entry for an alias is trusted only for the
-//! alias refresh interval; an entry for a key ID or ARN names one key for
-//! ever (a KMS key's public key and ARN never change).
+//! directory), keyed by the KMS endpoint, region, profile and caller's
+//! account (the scope, `Backend::cache_scope`) and the key reference as
+//! configured. An entry for an alias is trusted only for the alias refresh
+//! interval; an entry for a key ID or ARN names one key for ever (a KMS
+//! key's public key and ARN never change), and is used only if its ARN is
+//! that key's (`backend::arn_matches_reference`).
+//!
+//! Nothing here decides which key signs: Sign goes to the key as
+//! configured and its answer must name the ARN an entry gave
+//! (`Module::sign_with_kms`), so a well-formed but wrong entry costs a
+//! failed signature, never a signature by another key.
 //!
 //! The cache is a speed-up only: a missing, unreadable, corrupt, foreign or
 //! stale entry is a miss, and a failing write is ignored. Each file holds a

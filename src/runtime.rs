@@ -89,6 +89,13 @@ impl Executor {
             .map_err(|_| no_answer())
     }
 
+    /// Runs `future` on the workers without waiting for it (a background
+    /// refresh). It ends with the runtime: shutting down drops it at its
+    /// next await.
+    pub fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
+        self.runtime.spawn(future);
+    }
+
     /// Stops the runtime, waiting a little for its tasks (cache writes)
     /// unless the calling thread is inside some tokio runtime, where waiting
     /// for threads is not allowed.

@@ -6,6 +6,8 @@ use super::{
     Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed, SigningAlgorithm,
 };
 use crate::config::{AwsConfig, RetryMode};
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
@@ -13,14 +15,84 @@ use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{OnceCell, Semaphore};
 
 pub struct KmsBackend {
     settings: AwsConfig,
     sdk: OnceCell<aws_config::SdkConfig>,
+    /// The SDK's credential provider as the KMS clients see it (set with `sdk`).
+    credentials: std::sync::OnceLock<Arc<ReuseFirst>>,
+    /// Whose credentials these are, for the cache scope: resolved once per
+    /// process (see `caller`).
+    caller: OnceCell<String>,
     clients: Mutex<HashMap<String, Client>>,
     limit: Semaphore,
+}
+
+/// The SDK's credential provider, with one change: the credentials that
+/// the cache scope resolved (`KmsBackend::caller`, before the first KMS
+/// request) are handed to the next request that asks, instead of running
+/// the provider again. A provider that makes a network call (web identity
+/// or an assumed role through STS, SSO, container or instance metadata)
+/// therefore still makes it once per process, not twice. Every later call
+/// goes to the provider, behind the SDK's own identity cache, as before.
+#[derive(Debug)]
+struct ReuseFirst {
+    inner: SharedCredentialsProvider,
+    first: Mutex<Option<Credentials>>,
+}
+
+impl ReuseFirst {
+    /// Runs the provider and keeps its answer for the next request.
+    async fn resolve_and_keep(&self) -> Option<Credentials> {
+        let creds = self.inner.provide_credentials().await.ok()?;
+        *self.first.lock() = Some(creds.clone());
+        Some(creds)
+    }
+}
+
+impl ProvideCredentials for ReuseFirst {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        // Credentials about to expire are not handed on: the provider
+        // would refresh them.
+        let soon = SystemTime::now() + Duration::from_secs(60);
+        match self.first.lock().take() {
+            Some(c) if c.expiry().is_none_or(|at| at > soon) => {
+                future::ProvideCredentials::ready(Ok(c))
+            }
+            _ => self.inner.provide_credentials(),
+        }
+    }
+
+    fn fallback_on_interrupt(&self) -> Option<Credentials> {
+        self.inner.fallback_on_interrupt()
+    }
+}
+
+/// Who a set of credentials belongs to, for the cache scope, without
+/// writing a credential into the cache: the account when the provider
+/// knows it (AWS_ACCOUNT_ID, a profile's aws_account_id, SSO, assumed
+/// roles, web identity, ...), else a hash of the access key ID. The hash
+/// still keeps two identities apart; its cost is that temporary
+/// credentials without an account (a new access key each session) start
+/// each session with a cold cache.
+fn caller_of(creds: &Credentials) -> String {
+    use sha2::Digest;
+    match creds.account_id() {
+        Some(account) => format!("account={}", account.as_str()),
+        None => {
+            let digest = sha2::Sha256::digest(creds.access_key_id().as_bytes());
+            format!(
+                "access-key-sha256={}",
+                data_encoding::HEXLOWER.encode(&digest[..16])
+            )
+        }
+    }
 }
 
 /// The region of a key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`).
@@ -37,6 +109,8 @@ impl KmsBackend {
         KmsBackend {
             settings,
             sdk: OnceCell::new(),
+            credentials: std::sync::OnceLock::new(),
+            caller: OnceCell::new(),
             clients: Mutex::new(HashMap::new()),
             limit,
         }
@@ -93,9 +167,43 @@ impl KmsBackend {
                     })?;
                     loader = loader.http_client(http_client_with_roots(bundle)?);
                 }
-                Ok(loader.load().await)
+                let sdk = loader.load().await;
+                let Some(inner) = sdk.credentials_provider() else {
+                    return Ok(sdk);
+                };
+                let reuse = self
+                    .credentials
+                    .get_or_init(|| {
+                        Arc::new(ReuseFirst {
+                            inner,
+                            first: Mutex::new(None),
+                        })
+                    })
+                    .clone();
+                let provider: Arc<dyn ProvideCredentials> = reuse;
+                Ok(sdk
+                    .to_builder()
+                    .credentials_provider(SharedCredentialsProvider::from(provider))
+                    .build())
             })
             .await
+    }
+
+    /// Whose credentials the KMS clients use (`caller_of`), found once per
+    /// process: a process has one identity (its session keys may rotate,
+    /// its account does not). `None` when there are no credentials: then
+    /// nothing is cached, and the KMS call fails anyway.
+    async fn caller(&self) -> Option<&str> {
+        self.caller
+            .get_or_try_init(|| async {
+                self.sdk_config().await.map_err(|_| ())?;
+                let reuse = self.credentials.get().ok_or(())?;
+                let creds = reuse.resolve_and_keep().await.ok_or(())?;
+                Ok::<_, ()>(caller_of(&creds))
+            })
+            .await
+            .ok()
+            .map(String::as_str)
     }
 
     async fn client(&self, region: Option<&str>) -> Result<Client, BackendError> {
@@ -350,25 +458,31 @@ impl Backend for KmsBackend {
                 .unwrap_or_else(|| "default".into());
             // (An endpoint_url in a profile file is covered by the profile.)
             let endpoint = self.endpoint(&region);
+            // Two AWS accounts used from one home directory (one profile
+            // and region, other credentials) never share an alias
+            // resolution: an alias names a key per account.
+            let caller = self.caller().await?;
             Some(format!(
-                "endpoint={endpoint} region={region} profile={profile}"
+                "endpoint={endpoint} region={region} profile={profile} {caller}"
             ))
         })
     }
 
     fn sign<'a>(
         &'a self,
-        arn: &'a str,
+        key: &'a str,
         algorithm: SigningAlgorithm,
         digest: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>> {
         Box::pin(async move {
-            let client = self.client(arn_region(arn)).await?;
+            // A key or alias ARN goes to its own region; a key ID or alias
+            // name to the configured one, as GetPublicKey did.
+            let client = self.client(arn_region(key)).await?;
             let _permit = self.limit.acquire().await.ok();
             let out = client
                 .sign()
-                .key_id(arn)
+                .key_id(key)
                 .message(Blob::new(digest))
                 .message_type(MessageType::Digest)
                 .signing_algorithm(SigningAlgorithmSpec::from(algorithm.as_kms()))
@@ -388,6 +502,7 @@ impl Backend for KmsBackend {
                 })?;
             Ok(Signed {
                 signature,
+                key_arn: out.key_id,
                 request_id,
             })
         })

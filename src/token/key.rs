@@ -48,8 +48,14 @@ pub struct KeyInfo {
     pub parts: PublicParts,
     /// The certificate configured for this key, if any (DER).
     pub certificate: Option<Vec<u8>>,
-    /// The disk cache entry this key was read from, if it was.
+    /// What Sign is sent to: the key as configured (key ID, key ARN, alias
+    /// name or alias ARN), so that KMS, not the cache, decides which key
+    /// signs; `arn` is what Sign's answer must then name.
+    pub sign_target: String,
+    /// This key's disk cache entry (the one read, or the one written).
     pub cache_entry: Option<std::path::PathBuf>,
+    /// Whether the objects were built from that entry rather than from KMS.
+    pub from_cache: bool,
 }
 
 fn malformed(what: &str) -> Error {
@@ -140,7 +146,9 @@ impl KeyInfo {
             public_key,
             parts,
             certificate: None,
+            sign_target: remote.arn.clone(),
             cache_entry: None,
+            from_cache: false,
         })
     }
 

@@ -37,10 +37,11 @@ pub struct Module {
     /// initialises and forks, or never signs, has no threads of ours.
     runtime: std::sync::OnceLock<Executor>,
     backend: Arc<dyn Backend>,
-    pub slots: Vec<Slot>,
+    pub slots: Vec<Arc<Slot>>,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Session>>>,
     next_session: AtomicU64,
-    next_object: AtomicU64,
+    /// Shared with background refreshes, which make objects too.
+    next_object: Arc<AtomicU64>,
     /// The longest a KMS call may take, retries included.
     deadline: Duration,
     /// The on-disk public-key cache, unless turned off.
@@ -142,13 +143,13 @@ impl Module {
             .enumerate()
             .map(|(i, t)| {
                 let pin_hash = t.pin_hash.map(|h| h.into_inner());
-                Slot::new(
+                Arc::new(Slot::new(
                     i as CK_SLOT_ID,
                     t.label.into_inner(),
                     t.keys,
                     refresh,
                     pin_hash,
-                )
+                ))
             })
             .collect();
         Ok(Module {
@@ -159,7 +160,7 @@ impl Module {
             slots,
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
-            next_object: AtomicU64::new(1),
+            next_object: Arc::new(AtomicU64::new(1)),
             deadline: deadline(&config.aws),
             cache,
             alias_ttl: refresh,
@@ -179,7 +180,7 @@ impl Module {
         Ok(self.runtime.get().expect("set above or by the winner"))
     }
 
-    pub fn slot(&self, id: CK_SLOT_ID) -> Result<&Slot> {
+    pub fn slot(&self, id: CK_SLOT_ID) -> Result<&Arc<Slot>> {
         usize::try_from(id)
             .ok()
             .and_then(|i| self.slots.get(i))
@@ -204,6 +205,44 @@ impl Module {
                 backend.describe_key(&key, &grants).await
             })?
             .map_err(Error::from)
+    }
+
+    /// C_SignInit's freshness check: when the token's aliases are due for a
+    /// refresh (or KMS contradicted a key), the refresh runs on the runtime
+    /// while C_SignInit goes on with the objects it has, so it never waits
+    /// for a network round trip. The operation it starts keeps its key; the
+    /// next C_SignInit, with the same handle, gets the refreshed key. The
+    /// task is the runtime's: C_Finalize cancels it with the runtime (the
+    /// token's state it holds is reference-counted), and a forked child
+    /// never sees it.
+    fn refresh_in_background(&self, slot: usize) {
+        let slot = &self.slots[slot];
+        let Some((refreshing, wanted)) = slot.background_refresh() else {
+            return;
+        };
+        let Ok(runtime) = self.runtime() else {
+            return;
+        };
+        let (backend, cache) = (self.backend.clone(), self.cache.clone());
+        let (slot, next, ttl, deadline) = (
+            slot.clone(),
+            self.next_object.clone(),
+            self.alias_ttl,
+            self.deadline,
+        );
+        runtime.spawn(async move {
+            let _refreshing = refreshing;
+            let resolving = slot::resolve_all(backend, cache, ttl, wanted);
+            let answers = tokio::time::timeout(deadline, resolving)
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        CKR_DEVICE_ERROR,
+                        format!("no answer from KMS within {} ms", deadline.as_millis()),
+                    )
+                });
+            slot.apply_refresh(answers, &next);
+        });
     }
 
     /// Called by C_OpenSession and C_FindObjectsInit: when the token is
@@ -504,6 +543,9 @@ impl Module {
         sign: bool,
     ) -> Result<()> {
         let session = self.session(h)?;
+        if sign {
+            self.refresh_in_background(session.slot);
+        }
         let mut s = session.state.lock();
         let active = if sign { &s.sign } else { &s.verify };
         if active.is_some() {
@@ -561,6 +603,21 @@ impl Module {
     /// Asks KMS to sign the mechanism's input and returns the PKCS#11
     /// signature, checked against the key's public key unless that is
     /// turned off. Writes the audit line of the KMS call.
+    ///
+    /// Sign goes to the key as configured (`KeyInfo::sign_target`), not to
+    /// the ARN the objects were built from, and KMS's answer names the key
+    /// that signed (`KeyId`), which must be that ARN. Whatever the disk
+    /// cache held, then: a key named by key ID or ARN is the only key that
+    /// can sign, and a signature by any other key (an alias that moved, a
+    /// cache entry that named another key) never leaves the module, with or
+    /// without verify_signatures. This costs nothing: the one Sign request
+    /// is the check, where asking KMS which key an alias names (DescribeKey
+    /// or GetPublicKey per signature) would double the requests of a warm
+    /// process. The price is that the first signature after an alias move,
+    /// in a process that still holds the old key, fails (CKR_DEVICE_ERROR)
+    /// rather than being made with the old key: that key's cache entry is
+    /// dropped and the token refreshed, so the next C_SignInit signs with
+    /// the key the alias names now.
     fn sign_with_kms(&self, slot: usize, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
         let key = op.key.clone();
         let mechanism = op.mechanism;
@@ -572,7 +629,7 @@ impl Module {
         // The digest goes to the runtime and comes back for the check.
         let answer = self.runtime()?.run(self.deadline, async move {
             let signed = backend
-                .sign(&k.arn, algorithm, &digest, &k.grant_tokens)
+                .sign(&k.sign_target, algorithm, &digest, &k.grant_tokens)
                 .await;
             (signed, digest)
         });
@@ -583,11 +640,28 @@ impl Module {
         let mut request_id = None;
         let mut aws_code = None;
         let mut unverified = false;
+        // The key that signed, when it is not the key of the objects.
+        let mut other_key: Option<String> = None;
         let signature = answer
             .and_then(|a| match a {
-                Ok(signed) => {
+                Ok(signed) if signed.key_arn.as_deref() == Some(key.arn.as_str()) => {
                     request_id = signed.request_id;
                     Ok(signed.signature)
+                }
+                Ok(signed) => {
+                    request_id = signed.request_id;
+                    let signer = signed.key_arn.unwrap_or_else(|| "an unnamed key".into());
+                    let e = Error::new(
+                        CKR_DEVICE_ERROR,
+                        format!(
+                            "KMS signed with {signer}, not with {}, the key of this object \
+                             ({} names another key now, or a cache entry named the wrong key); \
+                             signature not returned, the token will be refreshed",
+                            key.arn, key.sign_target
+                        ),
+                    );
+                    other_key = Some(signer);
+                    Err(e)
                 }
                 Err(e) => {
                     request_id = e.request_id.clone();
@@ -628,6 +702,9 @@ impl Module {
                 (Err(_), None) if unverified => {
                     "CKR_DEVICE_ERROR (signature did not verify)".into()
                 }
+                (Err(_), None) if other_key.is_some() => {
+                    "CKR_DEVICE_ERROR (signed by another key)".into()
+                }
                 (Err(e), None) => crate::error::rv_name(e.rv),
             };
             log_at!(
@@ -642,11 +719,22 @@ impl Module {
             );
         }
         if let Err(e) = &signature {
-            // A cached key that KMS no longer knows, or whose signatures do
-            // not verify, was a wrong cache entry: the next process asks KMS.
-            let contradicted = unverified || e.rv == CKR_KEY_HANDLE_INVALID;
-            if let (true, Some(path)) = (contradicted, &key.cache_entry) {
+            // What KMS contradicted is dropped: a cache entry for a key it
+            // no longer knows, refuses us, or whose signatures do not verify
+            // (the next process asks KMS), and any entry naming a key that
+            // did not sign (even one this process wrote: the alias moved).
+            let denied = e.rv == CKR_KEY_FUNCTION_NOT_PERMITTED
+                && aws_code.as_deref() == Some("AccessDeniedException");
+            let wrong = unverified || e.rv == CKR_KEY_HANDLE_INVALID;
+            let drop_entry = other_key.is_some() || (key.from_cache && (wrong || denied));
+            if let (true, Some(path)) = (drop_entry, &key.cache_entry) {
                 DiskCache::forget(path);
+            }
+            // Objects KMS contradicted are refreshed now, in the background,
+            // so that the caller's next C_SignInit finds the current key.
+            if other_key.is_some() || wrong {
+                self.slots[slot].mark_stale(&key);
+                self.refresh_in_background(slot);
             }
             log_at!(
                 Error,

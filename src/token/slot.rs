@@ -5,7 +5,7 @@
 use super::certificate::Certificate;
 use super::key::{default_id, KeyInfo};
 use super::object::Object;
-use crate::backend::{Backend, BackendError, KeySpec, RemoteKey};
+use crate::backend::{arn_matches_reference, Backend, BackendError, Failure, KeySpec, RemoteKey};
 use crate::cache::DiskCache;
 use crate::config::{parse_hex, KeyConfig};
 use crate::error::{Error, Result};
@@ -13,7 +13,7 @@ use crate::log_at;
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,8 +53,11 @@ pub struct Wanted {
 #[derive(Debug, Clone)]
 pub struct Found {
     pub key: RemoteKey,
-    /// The cache entry used, and its age.
-    pub cached: Option<(std::path::PathBuf, Duration)>,
+    /// The age of the cache entry used, if the answer came from the cache.
+    pub cached: Option<Duration>,
+    /// The key's cache entry: the one read, or the one KMS's answer is
+    /// written to (to drop if KMS later contradicts it).
+    pub entry: Option<std::path::PathBuf>,
 }
 
 pub type Answers = Vec<(usize, std::result::Result<Found, BackendError>)>;
@@ -66,7 +69,32 @@ struct Table {
     keys: Vec<Option<Resolved>>,
     /// Why a configured key has no objects, per configured key.
     errors: Vec<Option<String>>,
+    /// Per configured key: KMS contradicted its objects; refresh it.
+    stale: Vec<bool>,
+    /// Per configured key: its object handles (private key, public key,
+    /// certificate), kept for it across alias moves.
+    reserved: Vec<Vec<CK_OBJECT_HANDLE>>,
     objects: BTreeMap<CK_OBJECT_HANDLE, Arc<Object>>,
+}
+
+/// Marks that a refresh runs (at most one per token at a time, in the
+/// foreground or in the background); cleared when dropped, also when a
+/// background refresh is cancelled by C_Finalize.
+pub struct Refreshing<S: std::ops::Deref<Target = Slot>>(S);
+
+impl<S: std::ops::Deref<Target = Slot>> Refreshing<S> {
+    fn begin(slot: S) -> Option<Refreshing<S>> {
+        slot.refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        Some(Refreshing(slot))
+    }
+}
+
+impl<S: std::ops::Deref<Target = Slot>> Drop for Refreshing<S> {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+    }
 }
 
 pub struct Slot {
@@ -75,9 +103,11 @@ pub struct Slot {
     keys: Vec<KeyConfig>,
     certificates: Vec<Option<Certificate>>,
     table: RwLock<Table>,
-    /// Held while resolving, so that one thread asks KMS and the others wait
-    /// for its answer; never held by readers of the table.
+    /// Held during the first resolution, so that one thread asks KMS and
+    /// the others wait for its answer; never held by readers of the table.
     resolving: Mutex<()>,
+    /// Set while a refresh runs (`Refreshing`).
+    refreshing: AtomicBool,
     refresh: Duration,
     /// Whether any key is named by alias (only those are refreshed).
     has_alias: bool,
@@ -115,6 +145,7 @@ impl Slot {
             certificates,
             table: RwLock::new(Table::default()),
             resolving: Mutex::new(()),
+            refreshing: AtomicBool::new(false),
             refresh,
             logged_in: Mutex::new(None),
             pin_hash,
@@ -125,8 +156,78 @@ impl Slot {
     fn fresh(&self, t: &Table) -> bool {
         match t.resolved_at {
             None => false,
+            Some(_) if t.stale.iter().any(|s| *s) => false,
             Some(at) => !self.has_alias || at.elapsed() < self.refresh,
         }
+    }
+
+    /// Whether the token's objects are resolved and need no refresh now.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh(&self.table.read())
+    }
+
+    /// Marks the configured key whose objects hold `key` for the next
+    /// refresh: KMS contradicted them (another key signed, the signature
+    /// did not verify, the key is gone). Nothing to do if the token has
+    /// already moved on to other objects.
+    pub fn mark_stale(&self, key: &Arc<KeyInfo>) {
+        let mut t = self.table.write();
+        let t = &mut *t;
+        for (resolved, stale) in t.keys.iter().zip(t.stale.iter_mut()) {
+            if resolved.as_ref().is_some_and(|r| Arc::ptr_eq(&r.key, key)) {
+                *stale = true;
+            }
+        }
+    }
+
+    /// The configured keys a refresh asks about: aliases, and keys marked
+    /// stale; `None` when the token is fresh.
+    fn refresh_plan(&self) -> Option<Vec<Wanted>> {
+        let t = self.table.read();
+        if self.fresh(&t) {
+            return None;
+        }
+        let stale = |i: usize| t.stale.get(i).copied().unwrap_or(false);
+        Some(self.wanted(|i, k| k.is_alias() || stale(i)))
+    }
+
+    fn wanted(&self, pick: impl Fn(usize, &KeyConfig) -> bool) -> Vec<Wanted> {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(i, k)| pick(*i, k))
+            .map(|(i, k)| Wanted {
+                index: i,
+                reference: k.reference().to_string(),
+                grant_tokens: k.grant_tokens.clone(),
+                is_alias: k.is_alias(),
+            })
+            .collect()
+    }
+
+    /// For a refresh in the background (C_SignInit's freshness check, and
+    /// after KMS contradicted a key): when one is due and none is running,
+    /// the keys to ask about, and the mark that a refresh runs (cleared
+    /// when it is dropped). The caller runs the refresh and hands the
+    /// answers to `apply_refresh`; until then the token keeps its objects.
+    /// `None` also before the first resolution: a token without objects
+    /// has nothing to refresh (C_SignInit needs one).
+    pub fn background_refresh(self: &Arc<Self>) -> Option<(Refreshing<Arc<Slot>>, Vec<Wanted>)> {
+        {
+            let t = self.table.read();
+            if t.resolved_at.is_none() || self.fresh(&t) {
+                return None;
+            }
+        }
+        let guard = Refreshing::begin(self.clone())?;
+        let wanted = self.refresh_plan()?;
+        Some((guard, wanted))
+    }
+
+    /// Applies the answers of a refresh made by `background_refresh`.
+    pub fn apply_refresh(&self, answers: Result<Answers>, next_handle: &AtomicU64) {
+        // A refresh never fails the caller: it keeps what the token has.
+        let _ = self.apply(false, answers, next_handle);
     }
 
     /// Makes sure the token's keys are resolved. The first resolution that
@@ -144,36 +245,31 @@ impl Slot {
             }
             t.resolved_at.is_some()
         };
-        // The first resolution is waited for: there is nothing to answer
-        // with before it. A refresh is not: while one thread refreshes, the
-        // others go on with the objects the token already has.
-        let _one_at_a_time = if resolved_before {
-            match self.resolving.try_lock() {
-                Some(guard) => guard,
-                None => return Ok(()),
-            }
-        } else {
-            self.resolving.lock()
-        };
-        let first = {
-            let t = self.table.read();
-            if self.fresh(&t) {
+        if resolved_before {
+            // A refresh is not waited for: while one thread (or a
+            // background refresh) asks KMS, the others go on with the
+            // objects the token already has.
+            let Some(_refreshing) = Refreshing::begin(self) else {
                 return Ok(());
-            }
-            t.resolved_at.is_none()
-        };
-        let wanted: Vec<Wanted> = self
-            .keys
-            .iter()
-            .enumerate()
-            .filter(|(_, k)| first || k.is_alias())
-            .map(|(i, k)| Wanted {
-                index: i,
-                reference: k.reference().to_string(),
-                grant_tokens: k.grant_tokens.clone(),
-                is_alias: k.is_alias(),
-            })
-            .collect();
+            };
+            let Some(wanted) = self.refresh_plan() else {
+                return Ok(());
+            };
+            return self.apply(false, resolve(wanted), next_handle);
+        }
+        // The first resolution is waited for: there is nothing to answer
+        // with before it.
+        let _one_at_a_time = self.resolving.lock();
+        if self.table.read().resolved_at.is_some() {
+            // Another thread resolved the token meanwhile.
+            return Ok(());
+        }
+        let wanted = self.wanted(|_, _| true);
+        self.apply(true, resolve(wanted), next_handle)
+    }
+
+    /// Turns KMS's (or the cache's) answers into the token's objects.
+    fn apply(&self, first: bool, answers: Result<Answers>, next_handle: &AtomicU64) -> Result<()> {
         let unreachable = |why: String| {
             let e = Error::new(
                 CKR_DEVICE_ERROR,
@@ -182,18 +278,21 @@ impl Slot {
             log_at!(Error, "{e}");
             e
         };
-        let mut answers = match resolve(wanted) {
+        let mut answers = match answers {
             Ok(answers) => answers,
             Err(e) if first => return Err(unreachable(e.to_string())),
             Err(e) => {
                 // A refresh that gets no answer keeps what the token has and
-                // tries again after the next interval.
+                // tries again after the next interval (a key marked stale is
+                // marked again by its next contradicted signature).
                 log_at!(
                     Warn,
                     "token '{}': alias refresh failed, keeping the current keys: {e}",
                     self.label
                 );
-                self.table.write().resolved_at = Some(Instant::now());
+                let mut t = self.table.write();
+                t.resolved_at = Some(Instant::now());
+                t.stale.iter_mut().for_each(|s| *s = false);
                 return Ok(());
             }
         };
@@ -215,7 +314,7 @@ impl Slot {
         let resolved_at = answers
             .iter()
             .filter(|(i, _)| self.keys[*i].is_alias())
-            .filter_map(|(_, r)| r.as_ref().ok()?.cached.as_ref().map(|(_, age)| *age))
+            .filter_map(|(_, r)| r.as_ref().ok()?.cached)
             .max()
             .and_then(|age| now.checked_sub(age))
             .unwrap_or(now);
@@ -223,9 +322,13 @@ impl Slot {
         if t.keys.len() != self.keys.len() {
             t.keys = (0..self.keys.len()).map(|_| None).collect();
             t.errors = vec![None; self.keys.len()];
+            t.stale = vec![false; self.keys.len()];
+            t.reserved = vec![Vec::new(); self.keys.len()];
         }
+        let t = &mut *t;
         for (i, answer) in answers {
             let config = &self.keys[i];
+            t.stale[i] = false;
             match answer {
                 Ok(found) => {
                     let remote = &found.key;
@@ -236,25 +339,29 @@ impl Slot {
                         config.reference(),
                         remote.arn,
                         match &found.cached {
-                            Some((_, age)) => format!("from the cache, {} s old", age.as_secs()),
+                            Some(age) => format!("from the cache, {} s old", age.as_secs()),
                             None => "from KMS".to_string(),
                         }
                     );
-                    if t.keys[i].as_ref().is_some_and(|r| r.arn == remote.arn) {
+                    let same = t.keys[i]
+                        .as_ref()
+                        .is_some_and(|r| r.arn == remote.arn && r.key.spki == remote.public_key);
+                    if same {
                         continue;
                     }
                     if let Some(old) = t.keys[i].take() {
                         log_at!(
                             Info,
-                            "{} now names {}; its old objects leave the token",
+                            "{} now names {} (was {}); its objects keep their handles",
                             config.reference(),
-                            remote.arn
+                            remote.arn,
+                            old.arn
                         );
                         for h in old.handles {
                             t.objects.remove(&h);
                         }
                     }
-                    match self.make_objects(i, &found, next_handle) {
+                    match self.make_objects(i, &found, &mut t.reserved[i], next_handle) {
                         Ok(objects) => {
                             let handles = objects.iter().map(|o| o.handle).collect();
                             let key = objects[0].key.clone();
@@ -275,7 +382,7 @@ impl Slot {
                                 self.label,
                                 config.reference()
                             );
-                            if let Some((path, _)) = &found.cached {
+                            if let (Some(path), Some(_)) = (&found.entry, &found.cached) {
                                 DiskCache::forget(path);
                             }
                             t.errors[i] = Some(e.reason.unwrap_or_default());
@@ -310,10 +417,16 @@ impl Slot {
         Ok(())
     }
 
+    /// The objects of configured key `i`. Their handles are the key's own
+    /// (`reserved`, allocated at its first resolution): when an alias moves,
+    /// the new key's objects take the old ones' handles, so an application
+    /// that holds a handle (a server that found its key once) signs with the
+    /// key the configuration names now, not with a handle that went invalid.
     fn make_objects(
         &self,
         i: usize,
         found: &Found,
+        reserved: &mut Vec<CK_OBJECT_HANDLE>,
         next_handle: &AtomicU64,
     ) -> Result<Vec<Object>> {
         let remote = &found.key;
@@ -344,7 +457,9 @@ impl Slot {
             None => default_id(remote.key_id()),
         };
         let mut info = KeyInfo::new(remote, spec, label, id, config.grant_tokens.clone())?;
-        info.cache_entry = found.cached.as_ref().map(|(path, _)| path.clone());
+        info.sign_target = config.reference().to_string();
+        info.cache_entry = found.entry.clone();
+        info.from_cache = found.cached.is_some();
         let certificate = self.certificates[i].as_ref().filter(|c| {
             let same = c.spki == info.spki;
             if !same {
@@ -359,7 +474,19 @@ impl Slot {
         info.certificate = certificate.map(|c| c.der.clone());
         let subject = certificate.map(|c| c.subject.clone()).unwrap_or_default();
         let info = Arc::new(info);
-        let handle = || next_handle.fetch_add(1, Ordering::Relaxed);
+        let mut n = 0;
+        let mut handle = || {
+            let h = match reserved.get(n) {
+                Some(h) => *h,
+                None => {
+                    let h = next_handle.fetch_add(1, Ordering::Relaxed);
+                    reserved.push(h);
+                    h
+                }
+            };
+            n += 1;
+            h
+        };
         let mut objects = vec![
             Object::private_key(handle(), info.clone(), &subject, self.pin_hash.is_some()),
             Object::public_key(handle(), info.clone(), &subject),
@@ -444,26 +571,63 @@ pub async fn resolve_all(
                 Some(_) => backend.cache_scope(&w.reference).await,
                 None => None,
             };
+            let entry = match (&cache, &scope) {
+                (Some(c), Some(scope)) => Some(c.path(scope, &w.reference)),
+                _ => None,
+            };
             if let (Some(c), Some(scope)) = (&cache, &scope) {
                 let max_age = w.is_alias.then_some(alias_ttl);
                 if let Some(hit) = c.load(scope, &w.reference, max_age) {
-                    let found = Found {
-                        key: hit.key,
-                        cached: Some((hit.path, hit.age)),
-                    };
-                    return (w.index, Ok(found), None);
+                    if arn_matches_reference(&w.reference, &hit.key.arn) {
+                        let found = Found {
+                            key: hit.key,
+                            cached: Some(hit.age),
+                            entry: Some(hit.path),
+                        };
+                        return (w.index, Ok(found), None);
+                    }
+                    // Well-formed, but not the key the configuration names
+                    // (another key's entry, edited or restored from
+                    // elsewhere): never used, and replaced by KMS's answer.
+                    log_at!(
+                        Warn,
+                        "cache: the entry for {} names {}, which is not that key; dropped",
+                        w.reference,
+                        hit.key.arn
+                    );
+                    DiskCache::forget(&hit.path);
                 }
             }
-            let answer = backend.get_public_key(&w.reference, &w.grant_tokens).await;
+            let answer = backend
+                .get_public_key(&w.reference, &w.grant_tokens)
+                .await
+                .and_then(|key| {
+                    // The same rule for KMS's own answer: an endpoint that
+                    // answers for a key ID with another key is not believed.
+                    if arn_matches_reference(&w.reference, &key.arn) {
+                        Ok(key)
+                    } else {
+                        Err(BackendError {
+                            failure: Failure::WrongKey,
+                            code: "WrongKey".into(),
+                            message: format!(
+                                "GetPublicKey for {} answered with the key {}",
+                                w.reference, key.arn
+                            ),
+                            request_id: None,
+                        })
+                    }
+                });
             let to_store = match (scope, &answer) {
                 (Some(scope), Ok(key)) => Some((scope, w.reference, key.clone())),
                 _ => None,
             };
-            (
-                w.index,
-                answer.map(|key| Found { key, cached: None }),
-                to_store,
-            )
+            let found = answer.map(|key| Found {
+                key,
+                cached: None,
+                entry,
+            });
+            (w.index, found, to_store)
         });
     }
     let mut out = Vec::new();

@@ -2,8 +2,9 @@
 (pkcs11-tool here; `openssl dgst` and gpg behave the same): a cold process
 asks KMS for every key of its token, a warm one makes one request, the Sign;
 a corrupt, edited, stale or foreign cache costs requests but never a wrong
-signature. Every signature is verified by openssl with the public key from
-KMS GetPublicKey. Emulator counters, not time, are the measure."""
+signature, and never a signature by a key the configuration does not name.
+Every signature is verified by openssl with the public key from KMS
+GetPublicKey. Emulator counters, not time, are the measure."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -171,7 +174,12 @@ def test_a_wrong_public_key_in_the_cache_never_yields_a_bad_signature(token, env
     assert r.returncode != 0, "signed with a public key that is not the key's"
     assert b"CKR_DEVICE_ERROR" in r.stderr + r.stdout, r.stderr
     assert not (tmp_path / "b1.sig").exists() or (tmp_path / "b1.sig").stat().st_size == 0
-    assert not path.exists(), "the contradicted entry was kept"
+    # Dropped; the process may have refreshed the key from KMS and written
+    # KMS's answer in its place, never the planted public key.
+    if path.exists():
+        e = json.loads(path.read_text().split("\n", 1)[1])
+        kms = token.kms.get_public_key(KeyId=arn)["PublicKey"]
+        assert base64.b64decode(e["public_key"]) == kms, "the contradicted entry was kept"
     sign_once(token, env, tmp_path)
 
 
@@ -189,10 +197,12 @@ def test_an_alias_entry_past_the_refresh_interval_is_asked_again(token, env, tmp
 
 
 def test_an_alias_moved_within_the_interval_is_followed_after_it(token, env, tmp_path):
-    """The alias now names another key, but a fresh entry says the old one:
-    within the interval the old key signs (as a running process would keep
-    it), and its signature verifies with the public key the token shows;
-    past the interval the new key signs."""
+    """The alias now names another key, but a fresh entry says the old one.
+    Sign goes to the alias, so KMS signs with the new key; its answer names
+    that key, not the one the token's objects show, so that process gets no
+    signature (CKR_DEVICE_ERROR), and the entry is dropped (or replaced by
+    KMS's answer); the next process signs with the new key. Never does a
+    signature by one key leave the module under the other's objects."""
     conf = tmp_path / "moved.conf"
     conf.write_text('[aws]\nalias_refresh_seconds = 300\n[[token]]\nlabel = "interop"\n'
                     '[[token.key]]\nkey = "alias/cache-moving"\nid = "c1"\n')
@@ -201,28 +211,154 @@ def test_an_alias_moved_within_the_interval_is_followed_after_it(token, env, tmp
     token.kms.create_alias(AliasName="alias/cache-moving", TargetKeyId=a)
     e = dict(env, KMS11_CONFIG=str(conf))
 
-    def sign_with(expected_arn: str):
+    def sign_with(expected_arn: str | None):
         data = tmp_path / "data"
         data.write_bytes(b"moving alias")
         sig = tmp_path / "c1.sig"
-        subprocess.run(["pkcs11-tool", "--module", str(MODULE), "--sign", "--id", "c1", "-m", "ECDSA-SHA256",
-                        "--signature-format", "openssl", "-i", str(data), "-o", str(sig)],
-                       env=e, capture_output=True, timeout=120, check=True)
-        pem = tmp_path / "expected.pem"
-        from kmshelp import load_public_key
-        pem.write_bytes(load_public_key(token.kms.get_public_key(KeyId=expected_arn)["PublicKey"])
-                        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
-        v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(data)],
-                           capture_output=True, timeout=60)
-        assert v.returncode == 0, f"not signed by {expected_arn}: {v.stdout + v.stderr}"
+        sig.unlink(missing_ok=True)
+        r = subprocess.run(["pkcs11-tool", "--module", str(MODULE), "--sign", "--id", "c1", "-m", "ECDSA-SHA256",
+                            "--signature-format", "openssl", "-i", str(data), "-o", str(sig)],
+                           env=e, capture_output=True, timeout=120)
+        if expected_arn is None:
+            assert r.returncode != 0, "signed under the old key's objects after the move"
+            assert b"CKR_DEVICE_ERROR" in r.stdout + r.stderr, r.stderr
+            assert not sig.exists() or sig.stat().st_size == 0
+            return
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        assert verifies(token, expected_arn, data, sig), f"not signed by {expected_arn}"
 
     sign_with(a)
     token.kms.update_alias(AliasName="alias/cache-moving", TargetKeyId=b)
-    sign_with(a)
-    path = entry_of(e, a)
-    rewrite(path, stored_at_ms=json.loads(path.read_text().split("\n", 1)[1])["stored_at_ms"] - 301_000)
+    sign_with(None)
+    assert not any(json.loads(f.read_text().split("\n", 1)[1])["arn"] == a for f in entries(e)), \
+        "the entry naming the old key was kept"
     sign_with(b)
     assert entry_of(e, b).exists()
+
+
+def pem_of(token, arn: str) -> Path:
+    from kmshelp import load_public_key
+    pem = token.dir / f"{arn.rsplit('/', 1)[1]}.pem"
+    if not pem.exists():
+        der = token.kms.get_public_key(KeyId=arn)["PublicKey"]
+        pem.write_bytes(load_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    return pem
+
+
+def verifies(token, arn: str, data: Path, sig: Path) -> bool:
+    """openssl's verdict on an ECDSA-SHA256 signature with the key's public
+    key from KMS GetPublicKey."""
+    v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem_of(token, arn)), "-signature", str(sig),
+                        str(data)], capture_output=True, timeout=60)
+    return v.returncode == 0 and b"Verified OK" in v.stdout
+
+
+def body_of(path: Path) -> dict:
+    return json.loads(path.read_text().split("\n", 1)[1])
+
+
+def write_entry(path: Path, e: dict) -> None:
+    body = json.dumps(e)
+    path.write_text(f"{MAGIC} {hashlib.sha256(body.encode()).hexdigest()}\n{body}")
+
+
+@pytest.mark.parametrize("verify", [True, False], ids=["verify on", "verify off"])
+@pytest.mark.parametrize("how", ["copied", "edited"])
+@pytest.mark.parametrize("kind", ["key ID", "key ARN", "alias"])
+def test_another_keys_entry_in_a_keys_place_never_signs_with_that_key(token, env, tmp_path, kind, how, verify):
+    """The configuration names keys A and B; B's cache entry is put in A's
+    place, copied as it is or edited to say A's reference (with a valid
+    checksum, as anything that can write ~/.cache could do). The next
+    process asked to sign with A either signs with A or fails, whether or
+    not verify_signatures is on: never with B. The process after it signs
+    with A."""
+    tag = uuid.uuid4().hex[:8]
+    arns = {}
+    for name in ("a", "b"):
+        arns[name] = token.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+        token.kms.create_alias(AliasName=f"alias/tamper-{tag}-{name}", TargetKeyId=arns[name])
+    ref = {
+        "key ID": lambda n: arns[n].rsplit("/", 1)[1],
+        "key ARN": lambda n: arns[n],
+        "alias": lambda n: f"alias/tamper-{tag}-{n}",
+    }[kind]
+    conf = tmp_path / "tamper.conf"
+    conf.write_text(("" if verify else "[signing]\nverify_signatures = false\n")
+                    + '[[token]]\nlabel = "interop"\n'
+                    + f'[[token.key]]\nkey = "{ref("a")}"\nid = "0a"\n'
+                    + f'[[token.key]]\nkey = "{ref("b")}"\nid = "0b"\n')
+    e = dict(env, KMS11_CONFIG=str(conf))
+    data = tmp_path / "data"
+    data.write_bytes(b"which key signs this?")
+    sig = tmp_path / "a.sig"
+
+    def sign_a() -> subprocess.CompletedProcess:
+        sig.unlink(missing_ok=True)
+        return subprocess.run(["pkcs11-tool", "--module", str(MODULE), "--token-label", "interop", "--sign",
+                               "--id", "0a", "-m", "ECDSA-SHA256", "--signature-format", "openssl",
+                               "-i", str(data), "-o", str(sig)], env=e, capture_output=True, timeout=120)
+
+    r = sign_a()
+    assert r.returncode == 0 and verifies(token, arns["a"], data, sig), r.stderr
+    a_entry, b_entry = entry_of(e, arns["a"]), entry_of(e, arns["b"])
+    if how == "copied":
+        shutil.copyfile(b_entry, a_entry)
+    else:
+        write_entry(a_entry, dict(body_of(b_entry), reference=body_of(a_entry)["reference"]))
+
+    r = sign_a()
+    out = (r.stdout + r.stderr).decode(errors="replace")
+    if r.returncode == 0:
+        assert verifies(token, arns["a"], data, sig), f"signed, but not with A: {out}"
+        assert not verifies(token, arns["b"], data, sig), "signed with B"
+    else:
+        assert "CKR_DEVICE_ERROR" in out, out
+        assert not sig.exists() or sig.stat().st_size == 0, "a failed C_Sign left a signature"
+    # What the module kept for A's reference does not name B.
+    assert not any(body_of(f)["reference"] == ref("a") and body_of(f)["arn"] == arns["b"] for f in entries(e))
+
+    r = sign_a()
+    assert r.returncode == 0, r.stderr
+    assert verifies(token, arns["a"], data, sig) and not verifies(token, arns["b"], data, sig)
+
+
+def test_access_denied_on_a_cached_key_drops_its_entry(token, env, tmp_path):
+    """A cached key that KMS refuses to sign with (AccessDeniedException):
+    its entry is dropped, as one for a key KMS does not know is."""
+    sign_once(token, env, tmp_path)
+    path = entry_of(env, token.kms.describe_key(KeyId="alias/p256")["KeyMetadata"]["Arn"])
+    admin(token, "POST", "/_emulator/faults", {"deny": [{"operation": "Sign", "key": "alias/p256"}]})
+    r = sign_once(token, env, tmp_path, check=False)
+    assert r.returncode != 0 and b"CKR_KEY_FUNCTION_NOT_PERMITTED" in r.stdout + r.stderr, r.stderr
+    assert not path.exists(), "the entry of a key KMS refused was kept"
+    admin(token, "POST", "/_emulator/faults", {})
+    sign_once(token, env, tmp_path)
+
+
+def test_another_account_does_not_share_entries(token, env, tmp_path):
+    """Same endpoint, region and profile, other credentials: the account
+    when the credentials say it (AWS_ACCOUNT_ID here; SSO, assumed roles
+    and web identity do too), else a hash of the access key ID, is part of
+    the scope. Each identity starts cold and is then warm on its own
+    entries, which never hold the access key ID itself."""
+    identities = [
+        env,
+        dict(env, AWS_ACCOUNT_ID="111122223333"),
+        dict(env, AWS_ACCOUNT_ID="444455556666"),
+        dict(env, AWS_ACCESS_KEY_ID="AKIAOTHERIDENTITY"),
+    ]
+    for n, e in enumerate(identities):
+        admin(token, "POST", "/_emulator/stats/reset")
+        sign_once(token, e, tmp_path)
+        assert requests(token) == {"GetPublicKey": len(KEYS), "Sign": 1}, f"identity {n} used another's entries"
+        admin(token, "POST", "/_emulator/stats/reset")
+        sign_once(token, e, tmp_path)
+        assert requests(token) == {"Sign": 1}, f"identity {n} is not warm on its own entries"
+    scopes = {body_of(f)["scope"] for f in entries(env)}
+    assert len(scopes) == len(identities), scopes
+    assert any("account=111122223333" in s for s in scopes) and any("account=444455556666" in s for s in scopes)
+    for f in entries(env):
+        assert "AKIAOTHERIDENTITY" not in f.read_text()
 
 
 def test_another_endpoint_or_region_does_not_share_entries(token, env, tmp_path):
@@ -234,6 +370,32 @@ def test_another_endpoint_or_region_does_not_share_entries(token, env, tmp_path)
     # The emulator keeps keys per region: eu-west-1 has none of these aliases,
     # so nothing new is cached, and the us-east-1 entries were not used.
     assert {f.name for f in entries(env)} == before
+
+
+def test_another_account_does_not_share_entries(token, env, tmp_path):
+    """Same endpoint, region and profile, other credentials: the account
+    when the credentials say it (AWS_ACCOUNT_ID here; SSO, assumed roles
+    and web identity do too), else a hash of the access key ID, is part of
+    the scope. Each identity starts cold and is then warm on its own
+    entries, which never hold the access key ID itself."""
+    identities = [
+        env,
+        dict(env, AWS_ACCOUNT_ID="111122223333"),
+        dict(env, AWS_ACCOUNT_ID="444455556666"),
+        dict(env, AWS_ACCESS_KEY_ID="AKIAOTHERIDENTITY"),
+    ]
+    for n, e in enumerate(identities):
+        admin(token, "POST", "/_emulator/stats/reset")
+        sign_once(token, e, tmp_path)
+        assert requests(token) == {"GetPublicKey": len(KEYS), "Sign": 1}, f"identity {n} used another's entries"
+        admin(token, "POST", "/_emulator/stats/reset")
+        sign_once(token, e, tmp_path)
+        assert requests(token) == {"Sign": 1}, f"identity {n} is not warm on its own entries"
+    scopes = {json.loads(f.read_text().split("\n", 1)[1])["scope"] for f in entries(env)}
+    assert len(scopes) == len(identities), scopes
+    assert any("account=111122223333" in s for s in scopes) and any("account=444455556666" in s for s in scopes)
+    for f in entries(env):
+        assert "AKIAOTHERIDENTITY" not in f.read_text()
 
 
 def test_a_cache_directory_others_can_write_is_ignored(token, env, tmp_path):
