@@ -605,14 +605,7 @@ mod tests {
     fn a_fifo_or_socket_is_refused_at_once() {
         let dir = scratch("special");
         let fifo = dir.join("fifo.conf");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::files::make_fifo(&fifo);
         refused(&fifo, "it is a named pipe (FIFO), not a regular file");
         let sock = dir.join("sock.conf");
         let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();

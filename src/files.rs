@@ -215,3 +215,16 @@ fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
     }
     Ok(())
 }
+
+/// Makes a FIFO (mode 0600) for tests of what the module refuses to read.
+#[cfg(test)]
+pub fn make_fifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}

@@ -192,14 +192,7 @@ mod tests {
         assert_eq!(std::fs::read(&victim).unwrap(), b"kept\n");
         // A FIFO is refused at once (O_NONBLOCK: no reader, no hang).
         let fifo = dir.join("fifo.log");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::files::make_fifo(&fifo);
         assert!(open_log_file(&fifo).is_err());
         // Another user's file is refused.
         assert_eq!(

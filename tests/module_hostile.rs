@@ -3934,38 +3934,8 @@ fn overlapping_outputs_are_written_values_first_lengths_last() {
     );
 
     // The two-call lists, the count inside the list.
-    let slots = {
-        let mut n: CK_ULONG = 0;
-        // SAFETY: a size query, then a buffer of that size.
-        unsafe {
-            assert_eq!(
-                f.C_GetSlotList.unwrap()(CK_FALSE, ptr::null_mut(), &mut n),
-                CKR_OK
-            );
-            let mut v = vec![0; n as usize];
-            assert_eq!(
-                f.C_GetSlotList.unwrap()(CK_FALSE, v.as_mut_ptr(), &mut n),
-                CKR_OK
-            );
-            v
-        }
-    };
-    let mechs = {
-        let mut n: CK_ULONG = 0;
-        // SAFETY: as above.
-        unsafe {
-            assert_eq!(
-                f.C_GetMechanismList.unwrap()(slot, ptr::null_mut(), &mut n),
-                CKR_OK
-            );
-            let mut v = vec![0; n as usize];
-            assert_eq!(
-                f.C_GetMechanismList.unwrap()(slot, v.as_mut_ptr(), &mut n),
-                CKR_OK
-            );
-            v
-        }
-    };
+    let slots = fx.m.slots(false).expect("C_GetSlotList");
+    let mechs = fx.m.mechanisms(slot).expect("C_GetMechanismList");
     type ListFn<'a> = Box<dyn Fn(*mut CK_ULONG, *mut CK_ULONG) -> CK_RV + 'a>;
     let lists: Vec<(&str, Vec<CK_ULONG>, ListFn)> = vec![
         (

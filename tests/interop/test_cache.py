@@ -372,32 +372,6 @@ def test_another_endpoint_or_region_does_not_share_entries(token, env, tmp_path)
     assert {f.name for f in entries(env)} == before
 
 
-def test_another_account_does_not_share_entries(token, env, tmp_path):
-    """Same endpoint, region and profile, other credentials: the account
-    when the credentials say it (AWS_ACCOUNT_ID here; SSO, assumed roles
-    and web identity do too), else a hash of the access key ID, is part of
-    the scope. Each identity starts cold and is then warm on its own
-    entries, which never hold the access key ID itself."""
-    identities = [
-        env,
-        dict(env, AWS_ACCOUNT_ID="111122223333"),
-        dict(env, AWS_ACCOUNT_ID="444455556666"),
-        dict(env, AWS_ACCESS_KEY_ID="AKIAOTHERIDENTITY"),
-    ]
-    for n, e in enumerate(identities):
-        admin(token, "POST", "/_emulator/stats/reset")
-        sign_once(token, e, tmp_path)
-        assert requests(token) == {"GetPublicKey": len(KEYS), "Sign": 1}, f"identity {n} used another's entries"
-        admin(token, "POST", "/_emulator/stats/reset")
-        sign_once(token, e, tmp_path)
-        assert requests(token) == {"Sign": 1}, f"identity {n} is not warm on its own entries"
-    scopes = {json.loads(f.read_text().split("\n", 1)[1])["scope"] for f in entries(env)}
-    assert len(scopes) == len(identities), scopes
-    assert any("account=111122223333" in s for s in scopes) and any("account=444455556666" in s for s in scopes)
-    for f in entries(env):
-        assert "AKIAOTHERIDENTITY" not in f.read_text()
-
-
 def test_a_cache_directory_others_can_write_is_ignored(token, env, tmp_path):
     sign_once(token, env, tmp_path)
     cache_dir(env).chmod(0o777)
