@@ -133,6 +133,43 @@ pub fn open_trusted(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), R
     Ok((file, meta))
 }
 
+/// Reads a regular file the configuration names (a certificate, a CA
+/// bundle), at most `max` bytes: opened without blocking, so that a FIFO
+/// left in its place fails at once instead of hanging the host, and
+/// refused unless the open descriptor is a regular file.
+pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{}: it is {}, not a regular file",
+            path.display(),
+            kind(meta.file_type())
+        ));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "{}: {} bytes, more than the {max} this file can hold",
+            path.display(),
+            meta.len()
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(bytes)
+}
+
 /// Whose files may decide what the module does: root's, and this user's
 /// unless the process runs with privileges its caller lacks (setuid,
 /// setgid, capabilities), where only root's are.
@@ -227,4 +264,35 @@ pub fn make_fifo(path: &Path) {
         0,
     )
     .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_named_file_is_read_only_if_it_is_regular_and_small_enough() {
+        let dir = std::env::temp_dir().join(format!("kms11-files-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let file = dir.join("cert.pem");
+        std::fs::write(&file, b"0123456789").unwrap();
+        assert_eq!(read_regular(&file, 10).unwrap(), b"0123456789");
+        let e = read_regular(&file, 9).unwrap_err();
+        assert!(e.contains("10 bytes, more than the 9"), "{e}");
+        // A FIFO in a certificate's or CA bundle's place: refused at once
+        // (before, reading it blocked C_Initialize until a writer came).
+        let fifo = dir.join("fifo.pem");
+        make_fifo(&fifo);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let f = fifo.clone();
+        std::thread::spawn(move || tx.send(read_regular(&f, 1 << 20)));
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a FIFO did not return in 10 s");
+        assert!(r
+            .unwrap_err()
+            .contains("a named pipe (FIFO), not a regular file"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

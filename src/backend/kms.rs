@@ -258,10 +258,10 @@ fn http_client_with_roots(
     bundle: &std::path::Path,
 ) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, BackendError> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-    let pem = std::fs::read(bundle).map_err(|e| BackendError {
+    let pem = crate::files::read_regular(bundle, 16 << 20).map_err(|e| BackendError {
         failure: Failure::Credentials,
         code: "CaBundle".into(),
-        message: format!("cannot read CA bundle {}: {e}", bundle.display()),
+        message: format!("cannot read CA bundle {e}"),
         request_id: None,
     })?;
     let trust = TrustStore::empty()

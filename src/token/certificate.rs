@@ -37,7 +37,7 @@ fn pem_to_der(text: &[u8]) -> Option<Vec<u8>> {
 impl Certificate {
     /// Reads a PEM or DER certificate file.
     pub fn load(path: &std::path::Path) -> Result<Certificate, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bytes = crate::files::read_regular(path, 1 << 20)?;
         let der = if bytes.starts_with(b"-----") || bytes.iter().take(64).all(|b| b.is_ascii()) {
             pem_to_der(&bytes)
                 .ok_or_else(|| format!("{}: no PEM CERTIFICATE block", path.display()))?
