@@ -132,7 +132,16 @@ impl DiskCache {
     ) -> Result<Hit, String> {
         let dir = std::fs::metadata(&self.dir).map_err(|_| "no entry".to_string())?;
         files::private_to_us(&dir).map_err(|e| format!("directory {e}"))?;
-        let file = match std::fs::File::open(path) {
+        // Without blocking (a FIFO left here must not hang the host, with
+        // the token's resolution lock held) and through no symbolic link.
+        let flags = rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NOCTTY;
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits() as i32)
+            .open(path);
+        let file = match opened {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no entry".into()),
             Err(e) => return Err(e.to_string()),
@@ -142,7 +151,8 @@ impl DiskCache {
         if !meta.is_file() || meta.len() > MAX_FILE {
             return Err("not a cache entry".into());
         }
-        let text = std::io::read_to_string(file).map_err(|e| e.to_string())?;
+        let text = std::io::read_to_string(std::io::Read::take(file, MAX_FILE))
+            .map_err(|e| e.to_string())?;
         let (head, body) = text.split_once('\n').ok_or("truncated")?;
         let sum = head
             .strip_prefix(MAGIC)
@@ -334,6 +344,28 @@ mod tests {
         assert!(c.load("s", "k", None).is_none());
         std::fs::set_permissions(c.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
         assert!(c.load("s", "k", None).is_some());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_or_a_link_in_an_entrys_place_is_a_miss_at_once() {
+        let (c, root) = temp();
+        c.store("s", "k", &key());
+        let path = c.path("s", "k");
+        // A link to a good entry of ours is not followed.
+        let aside = c.dir().join("aside");
+        std::fs::rename(&path, &aside).unwrap();
+        std::os::unix::fs::symlink(&aside, &path).unwrap();
+        assert!(c.load("s", "k", None).is_none());
+        // A FIFO (a restored cache can hold one) does not block the reader.
+        std::fs::remove_file(&path).unwrap();
+        crate::files::make_fifo(&path);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let c2 = c.clone();
+        std::thread::spawn(move || tx.send(c2.load("s", "k", None).is_none()));
+        assert!(rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("loading a FIFO entry did not return in 10 s"));
         std::fs::remove_dir_all(root).unwrap();
     }
 

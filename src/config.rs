@@ -434,6 +434,10 @@ pub fn env_var(name: &str) -> Option<std::ffi::OsString> {
     }
 }
 
+/// Variables the AWS SDK reads by itself, whatever environment its loader is
+/// given: a secure-execution process refuses to initialise while one is set.
+pub const SDK_OWN_ENVIRONMENT: &[&str] = &["SMITHY_CLIENT_SDK_CUSTOM_PARTITION"];
+
 /// The system-wide configuration, the only one a secure-execution process
 /// finds by itself.
 pub const SYSTEM_CONFIG: &str = "/etc/kms11/pkcs11.conf";
@@ -676,6 +680,26 @@ mod tests {
         std::fs::remove_file(&planted).unwrap();
         std::os::unix::fs::symlink(&mine, &planted).unwrap();
         assert_eq!(read_bounded(&planted).unwrap(), GOOD);
+        // Their link to a directory of ours, in the sticky directory: the
+        // link's owner counts, not its target's.
+        let ours = dir.join("ours");
+        std::fs::create_dir(&ours).unwrap();
+        std::fs::write(ours.join("pkcs11.conf"), GOOD).unwrap();
+        let linked_dir = sticky.join("d");
+        std::os::unix::fs::symlink(&ours, &linked_dir).unwrap();
+        chown_other(&linked_dir);
+        refused(
+            &linked_dir.join("pkcs11.conf"),
+            "can be written by other users (mode 1777), who could replace",
+        );
+        // A second name of our file, made there: refused (its owner is ours,
+        // but whoever made the name chose the file).
+        let hard = sticky.join("hard.conf");
+        std::fs::hard_link(&mine, &hard).unwrap();
+        refused(&hard, "can be written by other users (mode 1777)");
+        std::fs::remove_file(&hard).unwrap();
+        // A missing entry is refused, not passed over.
+        refused(&sticky.join("missing.conf"), "cannot open it");
         // A directory of another user's on the way is refused.
         let foreign = dir.join("foreign");
         std::fs::create_dir(&foreign).unwrap();
@@ -725,7 +749,9 @@ mod tests {
                 }
                 Err(r) => {
                     assert!(
-                        r.what.contains("belongs to uid") || r.what.contains("cannot find"),
+                        r.what.contains("belongs to uid")
+                            || r.what.contains("cannot find")
+                            || r.what.contains("cannot open it"),
                         "{r}"
                     );
                     refusals += 1;

@@ -83,6 +83,14 @@ fn kind(ft: std::fs::FileType) -> &'static str {
 pub fn open_trusted(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), Refusal> {
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
+    // The directories along the path as given, before anything is opened
+    // (opening a device another user's link points at can have effects):
+    // each entry on the way is judged by its own owner (lstat), so a link
+    // someone else left in a sticky directory is refused whatever it
+    // points at. What passes cannot change afterwards: no one else can
+    // write those directories or move our entries in them.
+    let given = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    check_directories(&given)?;
     let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -114,11 +122,7 @@ pub fn open_trusted(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), R
         ));
     }
     check_owner_and_mode(path, &meta)?;
-    // The directories along the path as given (where a symbolic link could
-    // have been left), then along the file that was opened.
-    let entry_owner = std::fs::symlink_metadata(path).map_or(meta.uid(), |m| m.uid());
-    let given = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    check_directories(&given, entry_owner)?;
+    // Then the directories along the file that was opened (links resolved).
     let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
         .or_else(|_| std::fs::canonicalize(path))
         .map_err(|e| {
@@ -128,7 +132,7 @@ pub fn open_trusted(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), R
             )
         })?;
     if opened != given {
-        check_directories(&opened, meta.uid())?;
+        check_directories(&opened)?;
     }
     Ok((file, meta))
 }
@@ -204,10 +208,12 @@ pub fn check_owner_and_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(),
 }
 
 /// The directories above `path`, from its parent up to `/`: each belongs to
-/// this user or root, and no one else can write it (a sticky directory
-/// only when the entry in it is this user's own). `child_owner` is the
-/// owner of the entry `path` names.
-fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
+/// this user or root, and no one else can write it, except a sticky one
+/// where the entry in it (judged by lstat: a link by the link's owner) is
+/// this user's or root's and, if a file, has no other name (a hard link
+/// another user made there would carry our file's owner). Fails closed: an
+/// entry or directory that cannot be looked at is refused.
+fn check_directories(path: &Path) -> Result<(), Refusal> {
     let me = current_uid();
     let mut child = path;
     for dir in path.ancestors().skip(1) {
@@ -215,12 +221,14 @@ fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
             break;
         }
         let shown = dir.display();
-        let meta = std::fs::metadata(dir).map_err(|e| {
+        let look = |p: &Path, e: std::io::Error| {
             refuse(
-                format!("{}: cannot check directory {shown} ({e})", path.display()),
-                "check the path",
+                format!("{}: cannot open it ({}: {e})", path.display(), p.display()),
+                "create it (see pkcs11.conf.sample) or name the right file",
             )
-        })?;
+        };
+        let entry = std::fs::symlink_metadata(child).map_err(|e| look(child, e))?;
+        let meta = std::fs::metadata(dir).map_err(|e| look(dir, e))?;
         if !trusted_owner(meta.uid()) {
             return Err(refuse(
                 format!(
@@ -232,10 +240,13 @@ fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
             ));
         }
         let mode = meta.mode() & 0o7777;
-        let sticky = mode & 0o1000 != 0;
         // In a sticky directory only the entry's owner, the directory's
-        // and root can rename or remove the entry: safe when that is us or root.
-        if mode & 0o022 != 0 && !(sticky && trusted_owner(child_owner)) {
+        // and root can rename or remove the entry: safe when that is us or
+        // root, and the entry is not a second name of some file.
+        let safe_in_sticky = mode & 0o1000 != 0
+            && trusted_owner(entry.uid())
+            && (entry.is_dir() || entry.file_type().is_symlink() || entry.nlink() == 1);
+        if mode & 0o022 != 0 && !safe_in_sticky {
             return Err(refuse(
                 format!(
                     "{}: directory {shown} can be written by other users (mode {mode:04o}), who could replace {}",
@@ -247,7 +258,6 @@ fn check_directories(path: &Path, mut child_owner: u32) -> Result<(), Refusal> {
                 ),
             ));
         }
-        child_owner = meta.uid();
         child = dir;
     }
     Ok(())

@@ -253,6 +253,22 @@ fn wrong_pins_slow_down_without_holding_up_other_sessions() {
         );
         assert!(other_done.duration_since(started) < took);
     }
+    // Two wrong PINs at once (the 6th and 7th) queue one delay (1 s) apart
+    // instead of waiting side by side: the later is answered after 2 s.
+    let started = std::time::Instant::now();
+    let other_session = ok(fx.m.open_rw(slot), "C_OpenSession (a third session)");
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| s.login(CKU_USER, b"000000"));
+        let b = scope.spawn(|| other_session.login(CKU_USER, b"000000"));
+        assert_rv(a.join().unwrap(), CKR_PIN_INCORRECT, "C_Login (concurrent)");
+        assert_rv(b.join().unwrap(), CKR_PIN_INCORRECT, "C_Login (concurrent)");
+    });
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(2000),
+        "two concurrent wrong PINs were answered within {took:?}, not one delay apart"
+    );
+    drop(other_session);
     // The right PIN still works (after its own wait), and resets the count.
     ok(
         s.login(CKU_USER, PIN),

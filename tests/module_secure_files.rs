@@ -174,6 +174,10 @@ fn a_setuid_host_ignores_its_callers_environment() {
         "{err}"
     );
     assert!(!err.contains("SECRET-WEB-IDENTITY-TOKEN"), "{err}");
+    assert!(
+        err.contains("with SMITHY_CLIENT_SDK_CUSTOM_PARTITION set"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -212,6 +216,13 @@ fn setuid_host_helper() {
         std::env::set_var(k, v);
     }
     let m = Module::load(Path::new(&var("KMS11_MODULE")));
+    // The one variable the AWS SDK reads by itself (a partition file naming
+    // the DNS suffix of KMS endpoints): refused while it is set.
+    let partition = Path::new(&scratch).join("partitions.json");
+    std::fs::write(&partition, "{}").unwrap();
+    std::env::set_var("SMITHY_CLIENT_SDK_CUSTOM_PARTITION", &partition);
+    assert_eq!(init(&m, None), CKR_GENERAL_ERROR);
+    std::env::remove_var("SMITHY_CLIENT_SDK_CUSTOM_PARTITION");
     // With no configuration named: KMS11_KEYS and KMS11_CONFIG are not
     // read, only /etc/kms11/pkcs11.conf would be.
     assert_eq!(init(&m, None), CKR_OK);

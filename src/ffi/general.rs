@@ -18,6 +18,16 @@ entry! {
         // KMS11_LOG applies from here on; the configuration may add a file.
         crate::log::level_from_env();
         if secure {
+            // The AWS SDK reads this one itself, with no way to turn it off:
+            // a partition file of the caller's would choose the DNS suffix
+            // of every KMS endpoint. Refused rather than ignored.
+            if let Some(var) = crate::config::SDK_OWN_ENVIRONMENT
+                .iter()
+                .find(|v| std::env::var_os(v).is_some())
+            {
+                log_at!(Error, "secure-execution process (setuid, setgid or capabilities) with {var} set: the AWS SDK would let the caller choose KMS endpoints through it; unset it");
+                return Err(Error::new(CKR_GENERAL_ERROR, "caller's environment in a privileged host"));
+            }
             log_at!(Warn, "secure-execution process (setuid, setgid or capabilities): environment variables are ignored; the configuration comes only from C_Initialize's pReserved or {}, owned by root", crate::config::SYSTEM_CONFIG);
         }
         let mut explicit_config = None;

@@ -12,8 +12,13 @@ use cryptoki_sys::*;
 pub(super) unsafe fn read_mechanism(
     mechanism: CK_MECHANISM_PTR,
 ) -> crate::error::Result<(CK_MECHANISM_TYPE, Param)> {
-    // SAFETY: the caller's mechanism pointer (NULL is refused).
-    let m = unsafe { mechanism.as_ref() }.ok_or(CKR_ARGUMENTS_BAD)?;
+    if mechanism.is_null() {
+        return Err(CKR_ARGUMENTS_BAD.into());
+    }
+    // SAFETY: a non-NULL mechanism points to a CK_MECHANISM (the caller's
+    // contract); copied out with read_unaligned, as C callers owe us no
+    // alignment, and no reference to caller memory is kept.
+    let m = unsafe { std::ptr::read_unaligned(mechanism as *const CK_MECHANISM) };
     let param = if m.ulParameterLen == 0 {
         // No bytes of parameter is no parameter, whatever pParameter is.
         Param::None

@@ -398,7 +398,18 @@ impl Module {
                 // process, in memory: a counter on disk would let anyone
                 // who can load the module lock the token for everyone.
                 let failures = token.failed_logins.load(Ordering::Relaxed);
-                if let Some(wait) = login_delay(failures) {
+                if let Some(delay) = login_delay(failures) {
+                    // Each try takes the next free moment, one delay after
+                    // the last one reserved: concurrent tries queue, so a
+                    // guesser gets one PIN checked per delay, not N.
+                    let now = std::time::Instant::now();
+                    let at = {
+                        let mut next = token.next_login.lock();
+                        let at = next.map_or(now, |n| n.max(now)) + delay;
+                        *next = Some(at);
+                        at
+                    };
+                    let wait = at - now;
                     log_at!(
                         Warn,
                         "token '{}': {failures} wrong PINs in a row; waiting {} ms before checking this one",

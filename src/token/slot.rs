@@ -116,6 +116,10 @@ pub struct Slot {
     pub pin_hash: Option<String>,
     /// Wrong PINs in a row in this process (`Module::login` slows down).
     pub failed_logins: std::sync::atomic::AtomicU32,
+    /// The earliest moment the next slowed-down C_Login may check a PIN:
+    /// concurrent tries queue one delay apart instead of waiting side by
+    /// side. Held only to reserve a moment, never while waiting.
+    pub next_login: Mutex<Option<Instant>>,
 }
 
 impl Slot {
@@ -150,6 +154,7 @@ impl Slot {
             logged_in: Mutex::new(None),
             pin_hash,
             failed_logins: std::sync::atomic::AtomicU32::new(0),
+            next_login: Mutex::new(None),
         }
     }
 

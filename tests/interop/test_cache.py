@@ -406,3 +406,22 @@ def test_verify_signatures_refuses_a_wrong_signature_and_can_be_turned_off(token
     assert v.returncode != 0 and b"Verification failure" in v.stdout + v.stderr
     admin(token, "POST", "/_emulator/faults", {})
     sign_once(token, env, tmp_path)
+
+
+def test_kms11_pubkey_publishes_the_key_from_kms_not_from_the_cache(token, env, tmp_path):
+    """A well-formed entry with the key's ARN and another public key would
+    be caught at the first signature; an export makes none, so `kms11
+    pubkey` (whose output others trust: JWKS, OpenSSH, certificates) asks
+    KMS and never prints the planted key."""
+    sign_once(token, env, tmp_path)
+    arn = token.kms.describe_key(KeyId="alias/p256")["KeyMetadata"]["Arn"]
+    planted = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    rewrite(entry_of(env, arn), public_key=base64.b64encode(planted).decode())
+    kms = token.kms.get_public_key(KeyId=arn)["PublicKey"]
+    for name in ("alias/p256", arn):
+        r = subprocess.run([str(MODULE.parent / "kms11"), "pubkey", name, "--format", "der"], env=env,
+                           capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == kms, f"kms11 pubkey {name} did not print the key KMS holds"
+        assert r.stdout != planted

@@ -49,6 +49,8 @@ pub fn run(
             names.len()
         ));
     }
+    // What is published here is trusted by others: it comes from KMS.
+    crate::tokens::bypass_cache();
     let mut keys = Vec::new();
     for name in names {
         let (_tokens, found) = Tokens::find(config, name)?;

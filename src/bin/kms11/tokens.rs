@@ -64,11 +64,25 @@ pub fn looks_like_kms_key(s: &str) -> bool {
             .is_some_and(|r| r.len() == 32 && r.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// Set by commands that publish a public key (`kms11 pubkey`): their keys
+/// come from KMS, never from the disk cache, whose writer could otherwise
+/// choose the key that gets published as the trust anchor (a signature
+/// would expose a wrong cached key; an export makes none).
+static BYPASS_CACHE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn bypass_cache() {
+    BYPASS_CACHE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn load_config(path: Option<&Path>) -> Result<Config, String> {
-    match path {
+    let mut config = match path {
         Some(p) => Config::from_file(p),
         None => Config::load(None),
+    }?;
+    if BYPASS_CACHE.load(std::sync::atomic::Ordering::Relaxed) {
+        config.cache.enabled = false;
     }
+    Ok(config)
 }
 
 impl Tokens {
@@ -92,6 +106,7 @@ impl Tokens {
         let base = load_config(path)?;
         let mut config = Config::from_key_list(key);
         config.aws = base.aws;
+        config.cache = base.cache;
         config.source = format!("{} (key {key} named on the command line)", base.source);
         Tokens::new(config)
     }
