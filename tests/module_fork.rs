@@ -247,17 +247,7 @@ fn child_steps(plan: &ChildPlan, report: &mut std::fs::File) -> Result<(), Strin
             // is not initialised, so this is what PKCS #11 has it return.
             expect("C_Finalize in the child", rv, CKR_CRYPTOKI_NOT_INITIALIZED)?;
             say("STEP", "C_Initialize(CKF_OS_LOCKING_OK) (pkcs11-provider)");
-            let mut args = CK_C_INITIALIZE_ARGS {
-                CreateMutex: None,
-                DestroyMutex: None,
-                LockMutex: None,
-                UnlockMutex: None,
-                flags: CKF_OS_LOCKING_OK,
-                pReserved: ptr::null_mut(),
-            };
-            let rv = unsafe {
-                f.C_Initialize.unwrap()(&mut args as *mut CK_C_INITIALIZE_ARGS as *mut c_void)
-            };
+            let rv = plan.m.initialize(None);
             expect("C_Initialize in the child", rv, CKR_OK)?;
             say(
                 "STEP",

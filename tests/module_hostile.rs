@@ -3530,13 +3530,9 @@ fn hostile_input_matrix() {
     );
 }
 
-/// A single-part mechanism needs at most a modulus' or a curve's worth of
-/// input; a caller's short buffer announced as 1 MiB must be refused (or
-/// used) from its length alone, never read to its announced end.
-#[test]
-fn single_part_input_is_not_read_past_what_the_mechanism_takes() {
-    let _x = exclusive();
-    let fx = fx();
+/// For the tests after the matrix (which leaves the module finalized): the
+/// module initialised, and a session on the default token.
+fn reopen(fx: &Fixture) -> (CK_SLOT_ID, CK_SESSION_HANDLE) {
     if !initialized() {
         // SAFETY: a plain call (the hostile matrix finalized the module).
         assert_eq!(
@@ -3544,13 +3540,32 @@ fn single_part_input_is_not_read_past_what_the_mechanism_takes() {
             CKR_OK
         );
     }
-    let s = open(find_slot(&fx.m, DEFAULT_TOKEN));
-    let key = |class, name: &str| {
-        find(
-            s,
-            &[(CKA_CLASS, ul(class)), (CKA_ID, fx.key(name).cka_id())],
-        )[0]
-    };
+    let slot = find_slot(&fx.m, DEFAULT_TOKEN);
+    (slot, open(slot))
+}
+
+/// The handle of a test key's object of `class` (by its CKA_ID).
+fn key_of(
+    fx: &Fixture,
+    s: CK_SESSION_HANDLE,
+    class: CK_OBJECT_CLASS,
+    name: &str,
+) -> CK_OBJECT_HANDLE {
+    find(
+        s,
+        &[(CKA_CLASS, ul(class)), (CKA_ID, fx.key(name).cka_id())],
+    )[0]
+}
+
+/// A single-part mechanism needs at most a modulus' or a curve's worth of
+/// input; a caller's short buffer announced as 1 MiB must be refused (or
+/// used) from its length alone, never read to its announced end.
+#[test]
+fn single_part_input_is_not_read_past_what_the_mechanism_takes() {
+    let _x = exclusive();
+    let fx = fx();
+    let (_, s) = reopen(fx);
+    let key = |class, name: &str| key_of(fx, s, class, name);
     let (ec_priv, ec_pub) = (
         key(CKO_PRIVATE_KEY, "alias/hostile-ec"),
         key(CKO_PUBLIC_KEY, "alias/hostile-ec"),
@@ -3677,22 +3692,9 @@ fn single_part_input_is_not_read_past_what_the_mechanism_takes() {
 fn overlapping_outputs_are_written_values_first_lengths_last() {
     let _x = exclusive();
     let fx = fx();
-    if !initialized() {
-        // SAFETY: a plain call (the hostile matrix finalized the module).
-        assert_eq!(
-            unsafe { l().C_Initialize.unwrap()(ptr::null_mut()) },
-            CKR_OK
-        );
-    }
     let f = l();
-    let slot = find_slot(&fx.m, DEFAULT_TOKEN);
-    let s = open(slot);
-    let key = |class, name: &str| {
-        find(
-            s,
-            &[(CKA_CLASS, ul(class)), (CKA_ID, fx.key(name).cka_id())],
-        )[0]
-    };
+    let (slot, s) = reopen(fx);
+    let key = |class, name: &str| key_of(fx, s, class, name);
     let ec_pub = key(CKO_PUBLIC_KEY, "alias/hostile-ec");
     let rsa_priv = key(CKO_PRIVATE_KEY, "alias/hostile-rsa");
     let ec_point = get_attr(s, ec_pub, CKA_EC_POINT).expect("CKA_EC_POINT");
