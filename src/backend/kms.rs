@@ -2,12 +2,12 @@
 //! ARN is used in the ARN's region), created on first use so that
 //! C_Initialize makes no network call, and a cap on concurrent requests.
 
+use super::credentials::{caller_of, ReuseFirst};
 use super::{
     Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed, SigningAlgorithm,
 };
 use crate::config::{AwsConfig, RetryMode};
-use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
-use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
@@ -16,7 +16,7 @@ use aws_sdk_kms::Client;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub struct KmsBackend {
@@ -29,70 +29,6 @@ pub struct KmsBackend {
     caller: OnceCell<String>,
     clients: Mutex<HashMap<String, Client>>,
     limit: Semaphore,
-}
-
-/// The SDK's credential provider, with one change: the credentials that
-/// the cache scope resolved (`KmsBackend::caller`, before the first KMS
-/// request) are handed to the next request that asks, instead of running
-/// the provider again. A provider that makes a network call (web identity
-/// or an assumed role through STS, SSO, container or instance metadata)
-/// therefore still makes it once per process, not twice. Every later call
-/// goes to the provider, behind the SDK's own identity cache, as before.
-#[derive(Debug)]
-struct ReuseFirst {
-    inner: SharedCredentialsProvider,
-    first: Mutex<Option<Credentials>>,
-}
-
-impl ReuseFirst {
-    /// Runs the provider and keeps its answer for the next request.
-    async fn resolve_and_keep(&self) -> Option<Credentials> {
-        let creds = self.inner.provide_credentials().await.ok()?;
-        *self.first.lock() = Some(creds.clone());
-        Some(creds)
-    }
-}
-
-impl ProvideCredentials for ReuseFirst {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        // Credentials about to expire are not handed on: the provider
-        // would refresh them.
-        let soon = SystemTime::now() + Duration::from_secs(60);
-        match self.first.lock().take() {
-            Some(c) if c.expiry().is_none_or(|at| at > soon) => {
-                future::ProvideCredentials::ready(Ok(c))
-            }
-            _ => self.inner.provide_credentials(),
-        }
-    }
-
-    fn fallback_on_interrupt(&self) -> Option<Credentials> {
-        self.inner.fallback_on_interrupt()
-    }
-}
-
-/// Who a set of credentials belongs to, for the cache scope, without
-/// writing a credential into the cache: the account when the provider
-/// knows it (AWS_ACCOUNT_ID, a profile's aws_account_id, SSO, assumed
-/// roles, web identity, ...), else a hash of the access key ID. The hash
-/// still keeps two identities apart; its cost is that temporary
-/// credentials without an account (a new access key each session) start
-/// each session with a cold cache.
-fn caller_of(creds: &Credentials) -> String {
-    use sha2::Digest;
-    match creds.account_id() {
-        Some(account) => format!("account={}", account.as_str()),
-        None => {
-            let digest = sha2::Sha256::digest(creds.access_key_id().as_bytes());
-            format!(
-                "access-key-sha256={}",
-                data_encoding::HEXLOWER.encode(&digest[..16])
-            )
-        }
-    }
 }
 
 /// The region of a key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`).

@@ -3,6 +3,8 @@
 //! an AWS type; the mapping from KMS errors to CK_RV is written once, here.
 
 #[cfg(feature = "aws")]
+mod credentials;
+#[cfg(feature = "aws")]
 pub mod diagnose;
 #[cfg(feature = "aws")]
 pub mod kms;
