@@ -22,6 +22,7 @@ pub mod public_key;
 pub mod runtime;
 pub mod token;
 pub mod uri;
+pub mod vocabulary;
 pub mod x509;
 
 /// The module's version, as CK_INFO and CK_TOKEN_INFO report it.

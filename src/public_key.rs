@@ -2,9 +2,8 @@
 //! PEM, JWK with the RFC 7638 thumbprint or the libtrust key ID that Docker
 //! registries use as `kid`, and an OpenSSH line.
 
-use crate::backend::KeySpec;
-use crate::mechanism::ecdsa::field_len;
 use crate::token::key::{KeyInfo, PublicParts};
+use crate::vocabulary::KeySpec;
 use data_encoding::{BASE32_NOPAD, BASE64, BASE64URL_NOPAD};
 use sha2::{Digest, Sha256};
 
@@ -30,21 +29,10 @@ pub fn libtrust_kid(spki: &[u8]) -> String {
         .join(":")
 }
 
-/// The JWK curve name and JOSE algorithm of an EC key spec.
-fn curve_names(spec: KeySpec) -> Option<(&'static str, &'static str)> {
-    Some(match spec {
-        KeySpec::EccNistP256 => ("P-256", "ES256"),
-        KeySpec::EccNistP384 => ("P-384", "ES384"),
-        KeySpec::EccNistP521 => ("P-521", "ES512"),
-        KeySpec::EccSecgP256k1 => ("secp256k1", "ES256K"),
-        _ => return None,
-    })
-}
-
 /// The JOSE algorithm a key signs with by default: its curve's for EC,
 /// RS256 for RSA.
 pub fn default_jose_alg(spec: KeySpec) -> &'static str {
-    curve_names(spec).map_or("RS256", |(_, alg)| alg)
+    spec.row().jose
 }
 
 /// The members of the JWK that RFC 7638 hashes, in its lexicographic
@@ -56,16 +44,15 @@ fn required_members(key: &KeyInfo) -> Vec<(&'static str, String)> {
             ("kty", "RSA".into()),
             ("n", BASE64URL_NOPAD.encode(modulus)),
         ],
-        PublicParts::Ec { point, .. } => {
-            let n = field_len(key.spec);
+        PublicParts::Ec { curve, point } => {
+            let n = curve.row().field_len;
             // An uncompressed point: 0x04 || X || Y.
             let (x, y) = point
                 .get(1..)
                 .filter(|xy| xy.len() == 2 * n)
                 .map_or((&[][..], &[][..]), |xy| xy.split_at(n));
-            let crv = curve_names(key.spec).map_or("", |(c, _)| c);
             vec![
-                ("crv", crv.into()),
+                ("crv", curve.row().jwk.into()),
                 ("kty", "EC".into()),
                 ("x", BASE64URL_NOPAD.encode(x)),
                 ("y", BASE64URL_NOPAD.encode(y)),
@@ -123,33 +110,26 @@ fn ssh_mpint(out: &mut Vec<u8>, magnitude: &[u8]) {
 
 /// The key as an OpenSSH public key line (RFC 4253, RFC 5656).
 pub fn openssh(key: &KeyInfo, comment: &str) -> Result<String, String> {
+    let Some(kind) = key.spec.row().ssh else {
+        return Err(format!(
+            "OpenSSH has no key type for {} keys; use --format pem or jwk",
+            key.spec.as_kms()
+        ));
+    };
     let mut blob = Vec::new();
-    let kind = match &key.parts {
+    ssh_string(&mut blob, kind.as_bytes());
+    match &key.parts {
         PublicParts::Rsa { modulus, exponent } => {
-            ssh_string(&mut blob, b"ssh-rsa");
             ssh_mpint(&mut blob, exponent);
             ssh_mpint(&mut blob, modulus);
-            "ssh-rsa".to_string()
         }
         PublicParts::Ec { point, .. } => {
-            let curve = match key.spec {
-                KeySpec::EccNistP256 => "nistp256",
-                KeySpec::EccNistP384 => "nistp384",
-                KeySpec::EccNistP521 => "nistp521",
-                _ => {
-                    return Err(format!(
-                        "OpenSSH has no key type for {} keys; use --format pem or jwk",
-                        key.spec.as_kms()
-                    ))
-                }
-            };
-            let kind = format!("ecdsa-sha2-{curve}");
-            ssh_string(&mut blob, kind.as_bytes());
+            // RFC 5656: the curve identifier is the key type's suffix.
+            let curve = kind.strip_prefix("ecdsa-sha2-").unwrap_or(kind);
             ssh_string(&mut blob, curve.as_bytes());
             ssh_string(&mut blob, point);
-            kind
         }
-    };
+    }
     let line = format!("{kind} {}", BASE64.encode(&blob));
     Ok(if comment.is_empty() {
         line

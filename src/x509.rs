@@ -8,8 +8,9 @@
 //! the serial is a hash of the key ARN and every other field, so two
 //! different certificates of one key never share a serial.
 
-use crate::backend::KeySpec;
+use crate::mechanism::{hash_and_sign, Scheme};
 use crate::token::key::KeyInfo;
+use crate::vocabulary::{Family, HashAlg, KeySpec};
 use cryptoki_sys::*;
 use der::asn1::{BitString, GeneralizedTime, ObjectIdentifier, OctetString, UtcTime};
 use der::oid::AssociatedOid;
@@ -62,16 +63,17 @@ struct SignedCertificate {
 /// RSA uses PKCS#1 v1.5 with SHA-256 (deterministic, so an RSA certificate
 /// is the same bytes everywhere); EC keys their curve's one KMS algorithm.
 pub fn signature_algorithm(spec: KeySpec) -> (CK_MECHANISM_TYPE, AlgorithmIdentifierOwned) {
-    let (mechanism, oid, null_params) = match spec {
-        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
-            (CKM_SHA256_RSA_PKCS, SHA256_WITH_RSA, true)
-        }
-        KeySpec::EccNistP384 => (CKM_ECDSA_SHA384, ECDSA_WITH_SHA384, false),
-        KeySpec::EccNistP521 => (CKM_ECDSA_SHA512, ECDSA_WITH_SHA512, false),
-        KeySpec::EccNistP256 | KeySpec::EccSecgP256k1 => {
-            (CKM_ECDSA_SHA256, ECDSA_WITH_SHA256, false)
-        }
+    let (scheme, hash) = match spec.family() {
+        Family::Rsa { .. } => (Scheme::RsaPkcs1, HashAlg::Sha256),
+        Family::Ec(curve) => (Scheme::Ecdsa, curve.row().hash),
     };
+    let (oid, null_params) = match (scheme, hash) {
+        (Scheme::RsaPkcs1, _) => (SHA256_WITH_RSA, true),
+        (_, HashAlg::Sha256) => (ECDSA_WITH_SHA256, false),
+        (_, HashAlg::Sha384) => (ECDSA_WITH_SHA384, false),
+        (_, HashAlg::Sha512) => (ECDSA_WITH_SHA512, false),
+    };
+    let mechanism = hash_and_sign(scheme, hash);
     let parameters = null_params.then(|| der::asn1::Null.into());
     (mechanism, AlgorithmIdentifierOwned { oid, parameters })
 }
@@ -189,10 +191,11 @@ pub fn tbs_certificate(key: &KeyInfo, options: &CertificateOptions) -> Result<Ve
 /// The X.509 signature: DER ECDSA-Sig-Value (from PKCS#11's r||s) or the
 /// RSA signature as it is.
 fn x509_signature(spec: KeySpec, signature: &[u8]) -> Result<BitString, String> {
-    let bytes = if spec.is_rsa() {
-        signature.to_vec()
-    } else {
-        crate::mechanism::ecdsa::fixed_to_der(signature).map_err(|e| e.to_string())?
+    let bytes = match spec.family() {
+        Family::Rsa { .. } => signature.to_vec(),
+        Family::Ec(_) => {
+            crate::mechanism::ecdsa::fixed_to_der(signature).map_err(|e| e.to_string())?
+        }
     };
     BitString::from_bytes(&bytes).map_err(der_err)
 }

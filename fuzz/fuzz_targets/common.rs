@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use kms11::backend::{KeySpec, RemoteKey};
+use kms11::backend::RemoteKey;
+use kms11::vocabulary::KeySpec;
 use kms11::token::key::KeyInfo;
 
 pub const RSA2048_SPKI: &[u8] = include_bytes!("../keys/rsa2048.spki.der");

@@ -7,8 +7,8 @@
 
 #![no_main]
 
-use kms11::backend::{KeySpec, SigningAlgorithm};
-use kms11::mechanism::{digest_info, Mechanism};
+use kms11::mechanism::{digest_info, Mechanism, Param};
+use kms11::vocabulary::{KeySpec, SigningAlgorithm};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     // The mechanism refuses input longer than the modulus allows, then parses.
-    let to_kms = Mechanism::RsaPkcs.to_kms(KeySpec::Rsa2048, data);
+    let rsa_pkcs = Mechanism::new(cryptoki_sys::CKM_RSA_PKCS, Param::None, KeySpec::Rsa2048)
+        .expect("CKM_RSA_PKCS is a mechanism of RSA keys");
+    let to_kms = rsa_pkcs.to_kms(KeySpec::Rsa2048, data);
     match (&parsed, &to_kms) {
         (Ok((hash, digest)), Ok((alg, sent))) => {
             assert_eq!(*alg, SigningAlgorithm::RsaPkcs1(*hash));

@@ -13,8 +13,8 @@
 mod common;
 
 use cryptoki_sys::*;
-use kms11::backend::SigningAlgorithm;
-use kms11::mechanism::{self, Mechanism, Param, PssParams, MECHANISMS};
+use kms11::mechanism::{self, Input, Mechanism, Param, PssParams, Scheme, MECHANISMS};
+use kms11::vocabulary::{Family, SigningAlgorithm};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 
@@ -68,15 +68,15 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(MECHANISMS.contains(&mechanism));
     assert!(mechanism::info(mechanism).is_some());
-    assert_eq!(m.is_rsa(), spec.is_rsa());
-    assert_eq!(mechanism::is_rsa_mechanism(mechanism), spec.is_rsa());
+    assert_eq!(m.row.scheme.key_type(), spec.family().key_type());
+    assert_eq!(mechanism::row(mechanism), Some(m.row));
     assert!(m.ck_name().starts_with("CKM_"));
-    let pss = matches!(m, Mechanism::RsaPss(_) | Mechanism::RsaPssHash(_));
+    let pss = m.row.scheme == Scheme::RsaPss;
     match param {
         Param::Pss(p) => {
             assert!(pss);
-            let (Mechanism::RsaPss(h) | Mechanism::RsaPssHash(h)) = m else {
-                unreachable!()
+            let (Input::Digest(h) | Input::Message(h)) = m.input else {
+                unreachable!("PSS takes a hash")
             };
             assert_eq!(p.salt_len as usize, h.output_len());
         }
@@ -96,12 +96,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let hash = match alg {
         SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::RsaPss(h) => {
-            assert!(spec.is_rsa());
+            assert!(matches!(spec.family(), Family::Rsa { .. }));
             h
         }
         SigningAlgorithm::Ecdsa(h) => {
-            assert!(!spec.is_rsa());
-            assert_eq!(h, mechanism::ecdsa::curve_hash(spec));
+            let Family::Ec(curve) = spec.family() else {
+                panic!("ECDSA with an RSA key")
+            };
+            assert_eq!(h, curve.row().hash);
             h
         }
     };

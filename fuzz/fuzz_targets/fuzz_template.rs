@@ -17,10 +17,10 @@ mod common;
 
 use cryptoki_sys::*;
 use kms11::backend::{
-    Backend, BackendError, BoxFuture, Failure, KeyMetadata, KeySpec, RemoteKey, Signed,
-    SigningAlgorithm,
+    Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed,
 };
 use kms11::config::Config;
+use kms11::vocabulary::{KeySpec, SigningAlgorithm};
 use kms11::token::certificate::Certificate;
 use kms11::token::object::{AttributeValue, Object};
 use kms11::token::Module;

@@ -10,108 +10,12 @@ pub mod diagnose;
 pub mod kms;
 
 use crate::error::Error;
+use crate::vocabulary::SigningAlgorithm;
 use cryptoki_sys::*;
 use std::future::Future;
 use std::pin::Pin;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The KMS key specs that become PKCS#11 objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeySpec {
-    Rsa2048,
-    Rsa3072,
-    Rsa4096,
-    EccNistP256,
-    EccNistP384,
-    EccNistP521,
-    EccSecgP256k1,
-}
-
-impl KeySpec {
-    pub fn from_kms(s: &str) -> Option<KeySpec> {
-        Some(match s {
-            "RSA_2048" => KeySpec::Rsa2048,
-            "RSA_3072" => KeySpec::Rsa3072,
-            "RSA_4096" => KeySpec::Rsa4096,
-            "ECC_NIST_P256" => KeySpec::EccNistP256,
-            "ECC_NIST_P384" => KeySpec::EccNistP384,
-            "ECC_NIST_P521" => KeySpec::EccNistP521,
-            "ECC_SECG_P256K1" => KeySpec::EccSecgP256k1,
-            _ => return None,
-        })
-    }
-
-    pub fn as_kms(self) -> &'static str {
-        match self {
-            KeySpec::Rsa2048 => "RSA_2048",
-            KeySpec::Rsa3072 => "RSA_3072",
-            KeySpec::Rsa4096 => "RSA_4096",
-            KeySpec::EccNistP256 => "ECC_NIST_P256",
-            KeySpec::EccNistP384 => "ECC_NIST_P384",
-            KeySpec::EccNistP521 => "ECC_NIST_P521",
-            KeySpec::EccSecgP256k1 => "ECC_SECG_P256K1",
-        }
-    }
-
-    pub fn is_rsa(self) -> bool {
-        matches!(self, KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096)
-    }
-
-    /// Bytes of an RSA modulus (0 for EC keys).
-    pub fn rsa_modulus_len(self) -> usize {
-        match self {
-            KeySpec::Rsa2048 => 256,
-            KeySpec::Rsa3072 => 384,
-            KeySpec::Rsa4096 => 512,
-            _ => 0,
-        }
-    }
-}
-
-/// The hash of a KMS signing algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hash {
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-impl Hash {
-    pub fn output_len(self) -> usize {
-        match self {
-            Hash::Sha256 => 32,
-            Hash::Sha384 => 48,
-            Hash::Sha512 => 64,
-        }
-    }
-}
-
-/// The KMS signing algorithms the module uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningAlgorithm {
-    RsaPkcs1(Hash),
-    RsaPss(Hash),
-    Ecdsa(Hash),
-}
-
-impl SigningAlgorithm {
-    pub fn as_kms(self) -> &'static str {
-        use Hash::*;
-        use SigningAlgorithm::*;
-        match self {
-            RsaPkcs1(Sha256) => "RSASSA_PKCS1_V1_5_SHA_256",
-            RsaPkcs1(Sha384) => "RSASSA_PKCS1_V1_5_SHA_384",
-            RsaPkcs1(Sha512) => "RSASSA_PKCS1_V1_5_SHA_512",
-            RsaPss(Sha256) => "RSASSA_PSS_SHA_256",
-            RsaPss(Sha384) => "RSASSA_PSS_SHA_384",
-            RsaPss(Sha512) => "RSASSA_PSS_SHA_512",
-            Ecdsa(Sha256) => "ECDSA_SHA_256",
-            Ecdsa(Sha384) => "ECDSA_SHA_384",
-            Ecdsa(Sha512) => "ECDSA_SHA_512",
-        }
-    }
-}
 
 /// What GetPublicKey tells about a key.
 #[derive(Debug, Clone)]

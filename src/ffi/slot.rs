@@ -40,7 +40,7 @@ entry! {
         // SAFETY: count is the caller's in/out length.
         let count = unsafe { CallerCell::new(count) }?;
         // SAFETY: a non-NULL list holds *count mechanism types.
-        unsafe { write_list(MECHANISMS, list, count) }
+        unsafe { write_list(&MECHANISMS, list, count) }
     }
 
     fn C_GetMechanismInfo(slot: CK_SLOT_ID, mechanism: CK_MECHANISM_TYPE, info_out: CK_MECHANISM_INFO_PTR) {

@@ -1,8 +1,8 @@
 //! The DER DigestInfo that CKM_RSA_PKCS signs (RFC 8017 §9.2), parsed
 //! strictly: the hash is named by its OID, never guessed from a length.
 
-use crate::backend::Hash;
 use crate::error::{Error, Result};
+use crate::vocabulary::HashAlg;
 use cryptoki_sys::CKR_DATA_INVALID;
 use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
 use der::{Decode, Encode, Sequence};
@@ -19,29 +19,18 @@ struct DigestInfo<'a> {
     digest: &'a OctetStringRef,
 }
 
-pub const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-pub const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-pub const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
-
 fn invalid(why: &str) -> Error {
     Error::new(CKR_DATA_INVALID, why.to_string())
 }
 
 /// The hash and digest of a DigestInfo for SHA-256, SHA-384 or SHA-512,
 /// with the parameters absent or NULL.
-pub fn parse(input: &[u8]) -> Result<(Hash, &[u8])> {
+pub fn parse(input: &[u8]) -> Result<(HashAlg, &[u8])> {
     let info = DigestInfo::from_der(input)
         .map_err(|_| invalid("CKM_RSA_PKCS input is not a DER DigestInfo; KMS signs only SHA-256, SHA-384 and SHA-512 DigestInfos"))?;
-    let hash = match info.algorithm.algorithm {
-        oid if oid == SHA256 => Hash::Sha256,
-        oid if oid == SHA384 => Hash::Sha384,
-        oid if oid == SHA512 => Hash::Sha512,
-        _ => {
-            return Err(invalid(
-                "DigestInfo names a hash KMS cannot sign (only SHA-256, SHA-384, SHA-512)",
-            ))
-        }
-    };
+    let hash = HashAlg::from_oid(&info.algorithm.algorithm).ok_or_else(|| {
+        invalid("DigestInfo names a hash KMS cannot sign (only SHA-256, SHA-384, SHA-512)")
+    })?;
     if let Some(p) = info.algorithm.parameters {
         if p.to_der().ok().as_deref() != Some(&[0x05, 0x00][..]) {
             return Err(invalid("DigestInfo parameters must be absent or NULL"));
@@ -56,17 +45,17 @@ pub fn parse(input: &[u8]) -> Result<(Hash, &[u8])> {
 
 /// The DER DigestInfo prefix (with NULL parameters) for a hash, as the
 /// verifier rebuilds it.
-pub fn prefix(hash: Hash) -> &'static [u8] {
+pub fn prefix(hash: HashAlg) -> &'static [u8] {
     match hash {
-        Hash::Sha256 => &[
+        HashAlg::Sha256 => &[
             0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x01, 0x05, 0x00, 0x04, 0x20,
         ],
-        Hash::Sha384 => &[
+        HashAlg::Sha384 => &[
             0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x02, 0x05, 0x00, 0x04, 0x30,
         ],
-        Hash::Sha512 => &[
+        HashAlg::Sha512 => &[
             0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
             0x03, 0x05, 0x00, 0x04, 0x40,
         ],
@@ -80,8 +69,8 @@ mod tests {
     #[test]
     fn parses_with_and_without_null() {
         let digest = [7u8; 32];
-        let with_null = [prefix(Hash::Sha256), &digest].concat();
-        assert_eq!(parse(&with_null).unwrap(), (Hash::Sha256, &digest[..]));
+        let with_null = [prefix(HashAlg::Sha256), &digest].concat();
+        assert_eq!(parse(&with_null).unwrap(), (HashAlg::Sha256, &digest[..]));
         let without: Vec<u8> = [
             &[
                 0x30, 0x2f, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
@@ -90,7 +79,7 @@ mod tests {
             &digest,
         ]
         .concat();
-        assert_eq!(parse(&without).unwrap(), (Hash::Sha256, &digest[..]));
+        assert_eq!(parse(&without).unwrap(), (HashAlg::Sha256, &digest[..]));
     }
 
     #[test]
@@ -105,11 +94,11 @@ mod tests {
         .concat();
         assert_eq!(parse(&sha1).unwrap_err().rv, CKR_DATA_INVALID);
         assert_eq!(parse(&[9u8; 32]).unwrap_err().rv, CKR_DATA_INVALID);
-        let mut trailing = [prefix(Hash::Sha256), &[7u8; 32]].concat();
+        let mut trailing = [prefix(HashAlg::Sha256), &[7u8; 32]].concat();
         trailing.push(0);
         assert_eq!(parse(&trailing).unwrap_err().rv, CKR_DATA_INVALID);
         // A SHA-256 OID over 48 bytes is a lie about the hash.
-        let mut wrong_len = prefix(Hash::Sha256).to_vec();
+        let mut wrong_len = prefix(HashAlg::Sha256).to_vec();
         wrong_len[1] = 0x41;
         wrong_len[18] = 0x30;
         wrong_len.extend_from_slice(&[1u8; 48]);

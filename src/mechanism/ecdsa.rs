@@ -1,28 +1,27 @@
-//! ECDSA between PKCS#11 and KMS: the curve's one algorithm, fitting a hash
-//! of another length to it, and DER signatures to fixed-width r||s.
+//! ECDSA between PKCS#11 and KMS: fitting a hash of any length to the
+//! curve's one algorithm, and DER signatures to fixed-width r||s.
 
-use crate::backend::{Hash, KeySpec};
 use crate::error::{Error, Result};
+use crate::vocabulary::Curve;
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR};
 use der::asn1::UintRef;
 use der::{Decode, Encode, Sequence};
 
-/// KMS allows one algorithm per curve; this is its hash.
-pub fn curve_hash(spec: KeySpec) -> Hash {
-    match spec {
-        KeySpec::EccNistP384 => Hash::Sha384,
-        KeySpec::EccNistP521 => Hash::Sha512,
-        _ => Hash::Sha256,
+/// How many bytes of a `len`-byte CKM_ECDSA input `fit_hash` uses: the
+/// leading bytes of a longer hash are all it needs. A curve whose order
+/// has more bits than its hash (P-521 with SHA-512) cannot cut one.
+pub fn raw_input_len(curve: Curve, len: usize) -> Result<usize> {
+    let want = curve.row().hash.output_len();
+    if len > want && curve.row().bits > 8 * want {
+        return Err(Error::new(
+            CKR_DATA_LEN_RANGE,
+            format!(
+                "CKM_ECDSA input over {want} bytes cannot be signed on a {}-bit curve",
+                curve.row().bits
+            ),
+        ));
     }
-}
-
-/// Bytes of one of r and s.
-pub fn field_len(spec: KeySpec) -> usize {
-    match spec {
-        KeySpec::EccNistP384 => 48,
-        KeySpec::EccNistP521 => 66,
-        _ => 32,
-    }
+    Ok(len.min(want))
 }
 
 /// ECDSA reads a hash as an integer and keeps its leftmost bits up to the
@@ -31,22 +30,14 @@ pub fn field_len(spec: KeySpec) -> usize {
 /// a shorter one is left-padded with zeros (the same integer). Both give a
 /// valid ECDSA signature over the caller's hash. P-521 keeps up to 521 bits,
 /// so a hash over 64 bytes cannot be represented.
-pub fn fit_hash(spec: KeySpec, hash: &[u8]) -> Result<Vec<u8>> {
-    let want = curve_hash(spec).output_len();
+pub fn fit_hash(curve: Curve, hash: &[u8]) -> Result<Vec<u8>> {
+    let want = curve.row().hash.output_len();
     if hash.is_empty() {
         return Err(Error::new(CKR_DATA_LEN_RANGE, "CKM_ECDSA input is empty"));
     }
-    if hash.len() > want {
-        if spec == KeySpec::EccNistP521 {
-            return Err(Error::new(
-                CKR_DATA_LEN_RANGE,
-                "CKM_ECDSA input over 64 bytes cannot be signed on P-521",
-            ));
-        }
-        return Ok(hash[..want].to_vec());
-    }
-    let mut out = vec![0u8; want - hash.len()];
-    out.extend_from_slice(hash);
+    let used = raw_input_len(curve, hash.len())?;
+    let mut out = vec![0u8; want - used];
+    out.extend_from_slice(&hash[..used]);
     Ok(out)
 }
 
@@ -58,8 +49,8 @@ struct EcdsaSig<'a> {
 
 /// KMS's DER `ECDSA-Sig-Value` as PKCS#11's r||s, each half left-padded to
 /// the field size.
-pub fn der_to_fixed(spec: KeySpec, der: &[u8]) -> Result<Vec<u8>> {
-    let n = field_len(spec);
+pub fn der_to_fixed(curve: Curve, der: &[u8]) -> Result<Vec<u8>> {
+    let n = curve.row().field_len;
     let bad = || Error::new(CKR_DEVICE_ERROR, "KMS returned a malformed ECDSA signature");
     let sig = EcdsaSig::from_der(der).map_err(|_| bad())?;
     let mut out = vec![0u8; 2 * n];
@@ -101,7 +92,7 @@ mod tests {
         fixed[31] = 1;
         fixed[32..].fill(0xff);
         let der = fixed_to_der(&fixed).unwrap();
-        assert_eq!(der_to_fixed(KeySpec::EccNistP256, &der).unwrap(), fixed);
+        assert_eq!(der_to_fixed(Curve::P256, &der).unwrap(), fixed);
         assert!(fixed_to_der(&[1, 2, 3]).is_err());
     }
 
@@ -111,7 +102,7 @@ mod tests {
         let mut der = vec![0x30, 0x00, 0x02, 0x01, 0x01, 0x02, 0x21, 0x00];
         der.extend_from_slice(&[0xff; 32]);
         der[1] = (der.len() - 2) as u8;
-        let fixed = der_to_fixed(KeySpec::EccNistP256, &der).unwrap();
+        let fixed = der_to_fixed(Curve::P256, &der).unwrap();
         assert_eq!(fixed.len(), 64);
         assert_eq!(&fixed[..31], &[0u8; 31]);
         assert_eq!(fixed[31], 1);
@@ -120,14 +111,11 @@ mod tests {
 
     #[test]
     fn hash_fitting() {
-        assert_eq!(
-            fit_hash(KeySpec::EccNistP256, &[1; 48]).unwrap(),
-            vec![1; 32]
-        );
-        let padded = fit_hash(KeySpec::EccNistP384, &[1; 32]).unwrap();
+        assert_eq!(fit_hash(Curve::P256, &[1; 48]).unwrap(), vec![1; 32]);
+        let padded = fit_hash(Curve::P384, &[1; 32]).unwrap();
         assert_eq!(padded.len(), 48);
         assert_eq!(&padded[..16], &[0; 16]);
-        assert!(fit_hash(KeySpec::EccNistP521, &[1; 65]).is_err());
-        assert!(fit_hash(KeySpec::EccNistP256, &[]).is_err());
+        assert!(fit_hash(Curve::P521, &[1; 65]).is_err());
+        assert!(fit_hash(Curve::P256, &[]).is_err());
     }
 }

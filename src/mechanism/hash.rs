@@ -1,7 +1,7 @@
 //! Local hashing for the hash-and-sign mechanisms (sha2 picks SHA-NI at run
 //! time).
 
-use crate::backend::Hash;
+use crate::vocabulary::HashAlg;
 use sha2::Digest;
 
 #[derive(Clone)]
@@ -12,11 +12,11 @@ pub enum Hasher {
 }
 
 impl Hasher {
-    pub fn new(hash: Hash) -> Hasher {
+    pub fn new(hash: HashAlg) -> Hasher {
         match hash {
-            Hash::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            Hash::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
-            Hash::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+            HashAlg::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            HashAlg::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            HashAlg::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
         }
     }
 

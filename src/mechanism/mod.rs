@@ -1,276 +1,264 @@
 //! What each CKM_* means for a KMS key: which key type it needs, how its
 //! input becomes "sign this digest with this KMS algorithm", and how the
 //! KMS signature becomes the PKCS#11 one.
+//!
+//! One row per mechanism (`TABLE`): C_GetMechanismList, C_GetMechanismInfo,
+//! CKA_ALLOWED_MECHANISMS, C_SignInit's checks and the audit line's name
+//! all read it. Adding a mechanism of an existing scheme is one row.
 
 pub mod digest_info;
 pub mod ecdsa;
 pub mod hash;
+pub mod pss;
 
-use crate::backend::{Hash, KeySpec, SigningAlgorithm};
 use crate::error::{Error, Result};
+use crate::vocabulary::{Family, HashAlg, KeySpec, SigningAlgorithm};
 use cryptoki_sys::*;
 use hash::Hasher;
+pub use pss::{Param, PssParams};
 
-/// A signing mechanism with its parameters checked.
+/// The signature scheme of a mechanism, and so the key family it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism {
-    /// CKM_RSA_PKCS: the input is a DER DigestInfo.
-    RsaPkcs,
-    /// CKM_SHAxxx_RSA_PKCS.
-    RsaPkcsHash(Hash),
-    /// CKM_RSA_PKCS_PSS: the input is a hash of the parameters' hashAlg.
-    RsaPss(Hash),
-    /// CKM_SHAxxx_RSA_PKCS_PSS.
-    RsaPssHash(Hash),
-    /// CKM_ECDSA: the input is a hash of any length.
+pub enum Scheme {
+    /// RSASSA-PKCS1-v1_5.
+    RsaPkcs1,
+    /// RSASSA-PSS (takes CK_RSA_PKCS_PSS_PARAMS).
+    RsaPss,
     Ecdsa,
-    /// CKM_ECDSA_SHAxxx.
-    EcdsaHash(Hash),
 }
 
-impl Mechanism {
-    /// The CKM_* name, for log and audit lines.
-    pub fn ck_name(&self) -> &'static str {
-        use Hash::*;
+impl Scheme {
+    /// CKA_KEY_TYPE of the keys the scheme signs with.
+    pub const fn key_type(self) -> CK_KEY_TYPE {
         match self {
-            Mechanism::RsaPkcs => "CKM_RSA_PKCS",
-            Mechanism::RsaPkcsHash(Sha256) => "CKM_SHA256_RSA_PKCS",
-            Mechanism::RsaPkcsHash(Sha384) => "CKM_SHA384_RSA_PKCS",
-            Mechanism::RsaPkcsHash(Sha512) => "CKM_SHA512_RSA_PKCS",
-            Mechanism::RsaPss(_) => "CKM_RSA_PKCS_PSS",
-            Mechanism::RsaPssHash(Sha256) => "CKM_SHA256_RSA_PKCS_PSS",
-            Mechanism::RsaPssHash(Sha384) => "CKM_SHA384_RSA_PKCS_PSS",
-            Mechanism::RsaPssHash(Sha512) => "CKM_SHA512_RSA_PKCS_PSS",
-            Mechanism::Ecdsa => "CKM_ECDSA",
-            Mechanism::EcdsaHash(Sha256) => "CKM_ECDSA_SHA256",
-            Mechanism::EcdsaHash(Sha384) => "CKM_ECDSA_SHA384",
-            Mechanism::EcdsaHash(Sha512) => "CKM_ECDSA_SHA512",
+            Scheme::RsaPkcs1 | Scheme::RsaPss => CKK_RSA,
+            Scheme::Ecdsa => CKK_EC,
         }
     }
+}
+
+/// What a mechanism's input is, as its row states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A DER DigestInfo (CKM_RSA_PKCS).
+    DigestInfo,
+    /// A hash of the PSS parameters' hashAlg (CKM_RSA_PKCS_PSS).
+    PssDigest,
+    /// A hash of any length (CKM_ECDSA).
+    AnyDigest,
+    /// The message, hashed here with this hash (multi-part).
+    Message(HashAlg),
+}
+
+/// One mechanism the module offers.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MechanismRow {
+    pub ckm: CK_MECHANISM_TYPE,
+    /// The CKM_* name, for log and audit lines.
+    pub name: &'static str,
+    pub scheme: Scheme,
+    pub shape: Shape,
+}
+
+/// Generates the table from the constants' own names.
+macro_rules! mechanisms {
+    ($($ckm:ident => $scheme:ident, $shape:expr;)+) => {
+        /// Every mechanism the module offers, in C_GetMechanismList order.
+        pub const TABLE: &[MechanismRow] = &[
+            $(MechanismRow { ckm: $ckm, name: stringify!($ckm), scheme: Scheme::$scheme, shape: $shape }),+
+        ];
+    };
+}
+
+mechanisms! {
+    CKM_RSA_PKCS => RsaPkcs1, Shape::DigestInfo;
+    CKM_SHA256_RSA_PKCS => RsaPkcs1, Shape::Message(HashAlg::Sha256);
+    CKM_SHA384_RSA_PKCS => RsaPkcs1, Shape::Message(HashAlg::Sha384);
+    CKM_SHA512_RSA_PKCS => RsaPkcs1, Shape::Message(HashAlg::Sha512);
+    CKM_RSA_PKCS_PSS => RsaPss, Shape::PssDigest;
+    CKM_SHA256_RSA_PKCS_PSS => RsaPss, Shape::Message(HashAlg::Sha256);
+    CKM_SHA384_RSA_PKCS_PSS => RsaPss, Shape::Message(HashAlg::Sha384);
+    CKM_SHA512_RSA_PKCS_PSS => RsaPss, Shape::Message(HashAlg::Sha512);
+    CKM_ECDSA => Ecdsa, Shape::AnyDigest;
+    CKM_ECDSA_SHA256 => Ecdsa, Shape::Message(HashAlg::Sha256);
+    CKM_ECDSA_SHA384 => Ecdsa, Shape::Message(HashAlg::Sha384);
+    CKM_ECDSA_SHA512 => Ecdsa, Shape::Message(HashAlg::Sha512);
+}
+
+/// The row of a mechanism the module offers.
+pub fn row(ckm: CK_MECHANISM_TYPE) -> Option<&'static MechanismRow> {
+    TABLE.iter().find(|r| r.ckm == ckm)
 }
 
 /// Every mechanism the module offers, in C_GetMechanismList order.
-pub const MECHANISMS: &[CK_MECHANISM_TYPE] = &[
-    CKM_RSA_PKCS,
-    CKM_SHA256_RSA_PKCS,
-    CKM_SHA384_RSA_PKCS,
-    CKM_SHA512_RSA_PKCS,
-    CKM_RSA_PKCS_PSS,
-    CKM_SHA256_RSA_PKCS_PSS,
-    CKM_SHA384_RSA_PKCS_PSS,
-    CKM_SHA512_RSA_PKCS_PSS,
-    CKM_ECDSA,
-    CKM_ECDSA_SHA256,
-    CKM_ECDSA_SHA384,
-    CKM_ECDSA_SHA512,
-];
-
-/// C_GetMechanismInfo: key sizes in bits and flags. CKF_HW because the key
-/// lives in KMS's HSMs (pkcs11-tool tests only CKF_HW mechanisms).
-pub fn info(mechanism: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
-    let rsa = is_rsa_mechanism(mechanism);
-    let ec = matches!(
-        mechanism,
-        CKM_ECDSA | CKM_ECDSA_SHA256 | CKM_ECDSA_SHA384 | CKM_ECDSA_SHA512
-    );
-    let flags = CKF_HW | CKF_SIGN | CKF_VERIFY;
-    if rsa {
-        Some(CK_MECHANISM_INFO {
-            ulMinKeySize: 2048,
-            ulMaxKeySize: 4096,
-            flags,
-        })
-    } else if ec {
-        Some(CK_MECHANISM_INFO {
-            ulMinKeySize: 256,
-            ulMaxKeySize: 521,
-            flags: flags | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS,
-        })
-    } else {
-        None
+pub const MECHANISMS: [CK_MECHANISM_TYPE; TABLE.len()] = {
+    let mut out = [0; TABLE.len()];
+    let mut i = 0;
+    while i < TABLE.len() {
+        out[i] = TABLE[i].ckm;
+        i += 1;
     }
+    out
+};
+
+/// CKA_ALLOWED_MECHANISMS of a key of this family.
+pub fn for_family(family: Family) -> impl Iterator<Item = CK_MECHANISM_TYPE> {
+    TABLE
+        .iter()
+        .filter(move |r| r.scheme.key_type() == family.key_type())
+        .map(|r| r.ckm)
 }
 
-/// True for the RSA mechanisms of MECHANISMS.
-pub fn is_rsa_mechanism(mechanism: CK_MECHANISM_TYPE) -> bool {
-    matches!(
-        mechanism,
-        CKM_RSA_PKCS
-            | CKM_SHA256_RSA_PKCS
-            | CKM_SHA384_RSA_PKCS
-            | CKM_SHA512_RSA_PKCS
-            | CKM_RSA_PKCS_PSS
-            | CKM_SHA256_RSA_PKCS_PSS
-            | CKM_SHA384_RSA_PKCS_PSS
-            | CKM_SHA512_RSA_PKCS_PSS
-    )
+/// The hash-and-sign mechanism of a scheme and hash (X.509 and the CLI
+/// sign through these).
+pub fn hash_and_sign(scheme: Scheme, hash: HashAlg) -> CK_MECHANISM_TYPE {
+    TABLE
+        .iter()
+        .find(|r| r.scheme == scheme && r.shape == Shape::Message(hash))
+        .map_or(CKM_VENDOR_DEFINED, |r| r.ckm)
 }
 
-fn hash_of_mechanism(m: CK_MECHANISM_TYPE) -> Option<Hash> {
-    Some(match m {
-        CKM_SHA256 | CKM_SHA256_RSA_PKCS | CKM_SHA256_RSA_PKCS_PSS | CKM_ECDSA_SHA256 => {
-            Hash::Sha256
-        }
-        CKM_SHA384 | CKM_SHA384_RSA_PKCS | CKM_SHA384_RSA_PKCS_PSS | CKM_ECDSA_SHA384 => {
-            Hash::Sha384
-        }
-        CKM_SHA512 | CKM_SHA512_RSA_PKCS | CKM_SHA512_RSA_PKCS_PSS | CKM_ECDSA_SHA512 => {
-            Hash::Sha512
-        }
-        _ => return None,
+/// C_GetMechanismInfo: key sizes in bits and flags, from the key specs of
+/// the mechanism's family. CKF_HW because the key lives in KMS's HSMs
+/// (pkcs11-tool tests only CKF_HW mechanisms).
+pub fn info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
+    let key_type = row(ckm)?.scheme.key_type();
+    let bits = KeySpec::ALL
+        .iter()
+        .filter(|s| s.family().key_type() == key_type)
+        .map(|s| match s.family() {
+            Family::Rsa { modulus_len } => modulus_len * 8,
+            Family::Ec(curve) => curve.row().bits,
+        });
+    let (min, max) = bits.fold((usize::MAX, 0), |(lo, hi), b| (lo.min(b), hi.max(b)));
+    let mut flags = CKF_HW | CKF_SIGN | CKF_VERIFY;
+    if key_type == CKK_EC {
+        flags |= CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+    }
+    Some(CK_MECHANISM_INFO {
+        ulMinKeySize: min as CK_ULONG,
+        ulMaxKeySize: max as CK_ULONG,
+        flags,
     })
 }
 
-fn mgf_of(hash: Hash) -> CK_RSA_PKCS_MGF_TYPE {
-    match hash {
-        Hash::Sha256 => CKG_MGF1_SHA256,
-        Hash::Sha384 => CKG_MGF1_SHA384,
-        Hash::Sha512 => CKG_MGF1_SHA512,
-    }
+/// What a mechanism's input is, once its parameters are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// A DER DigestInfo.
+    DigestInfo,
+    /// A hash of exactly this algorithm.
+    Digest(HashAlg),
+    /// A hash of any length, fitted to the curve.
+    AnyDigest,
+    /// The message, hashed here.
+    Message(HashAlg),
 }
 
-/// PSS parameters as the caller gave them, already copied out of C memory.
-#[derive(Debug, Clone, Copy)]
-pub struct PssParams {
-    pub hash_alg: CK_MECHANISM_TYPE,
-    pub mgf: CK_RSA_PKCS_MGF_TYPE,
-    pub salt_len: CK_ULONG,
-}
-
-/// The parameter of a mechanism, as ffi found it.
-#[derive(Debug, Clone, Copy)]
-pub enum Param {
-    None,
-    Pss(PssParams),
-    /// A parameter of a size no mechanism here takes.
-    Malformed,
-}
-
-/// KMS signs PSS with MGF1 over the same hash and salt length = hash
-/// length; other parameters cannot be honoured.
-fn check_pss(param: Param, expected: Option<Hash>) -> Result<Hash> {
-    let invalid = |why: &str| Error::new(CKR_MECHANISM_PARAM_INVALID, why.to_string());
-    let Param::Pss(p) = param else {
-        return Err(invalid("RSA-PSS needs CK_RSA_PKCS_PSS_PARAMS"));
-    };
-    let hash = hash_of_mechanism(p.hash_alg)
-        .filter(|_| matches!(p.hash_alg, CKM_SHA256 | CKM_SHA384 | CKM_SHA512))
-        .ok_or_else(|| invalid("PSS hashAlg must be CKM_SHA256, CKM_SHA384 or CKM_SHA512"))?;
-    if expected.is_some_and(|e| e != hash) {
-        return Err(invalid("PSS hashAlg must be the mechanism's own hash"));
-    }
-    if p.mgf != mgf_of(hash) {
-        return Err(invalid("KMS uses MGF1 over the same hash as hashAlg"));
-    }
-    if p.salt_len as usize != hash.output_len() {
-        return Err(invalid("KMS uses a PSS salt as long as the hash"));
-    }
-    Ok(hash)
+/// A signing mechanism with its parameters checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mechanism {
+    pub row: &'static MechanismRow,
+    pub input: Input,
 }
 
 impl Mechanism {
     /// Parses C_SignInit's mechanism for a key of the given spec.
-    pub fn new(mechanism: CK_MECHANISM_TYPE, param: Param, spec: KeySpec) -> Result<Mechanism> {
-        if MECHANISMS.contains(&mechanism) && is_rsa_mechanism(mechanism) != spec.is_rsa() {
+    pub fn new(ckm: CK_MECHANISM_TYPE, param: Param, spec: KeySpec) -> Result<Mechanism> {
+        let row = row(ckm);
+        if row.is_some_and(|r| r.scheme.key_type() != spec.family().key_type()) {
             return Err(CKR_KEY_TYPE_INCONSISTENT.into());
         }
         if matches!(param, Param::Malformed) {
             return Err(CKR_MECHANISM_PARAM_INVALID.into());
         }
-        let m = match mechanism {
-            CKM_RSA_PKCS => Mechanism::RsaPkcs,
-            CKM_SHA256_RSA_PKCS | CKM_SHA384_RSA_PKCS | CKM_SHA512_RSA_PKCS => {
-                Mechanism::RsaPkcsHash(hash_of_mechanism(mechanism).expect("listed"))
-            }
-            CKM_RSA_PKCS_PSS => Mechanism::RsaPss(check_pss(param, None)?),
-            CKM_SHA256_RSA_PKCS_PSS | CKM_SHA384_RSA_PKCS_PSS | CKM_SHA512_RSA_PKCS_PSS => {
-                let hash = hash_of_mechanism(mechanism).expect("listed");
-                Mechanism::RsaPssHash(check_pss(param, Some(hash))?)
-            }
-            CKM_ECDSA => Mechanism::Ecdsa,
-            CKM_ECDSA_SHA256 | CKM_ECDSA_SHA384 | CKM_ECDSA_SHA512 => {
-                Mechanism::EcdsaHash(hash_of_mechanism(mechanism).expect("listed"))
-            }
-            _ => return Err(CKR_MECHANISM_INVALID.into()),
+        let row = row.ok_or(Error::from(CKR_MECHANISM_INVALID))?;
+        let input = match (row.scheme, row.shape) {
+            (Scheme::RsaPss, Shape::PssDigest) => Input::Digest(pss::check(param, None)?),
+            (Scheme::RsaPss, Shape::Message(h)) => Input::Message(pss::check(param, Some(h))?),
+            _ if matches!(param, Param::Pss(_)) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
+            (_, Shape::DigestInfo) => Input::DigestInfo,
+            (_, Shape::PssDigest) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
+            (_, Shape::AnyDigest) => Input::AnyDigest,
+            (_, Shape::Message(h)) => Input::Message(h),
         };
-        if !matches!(m, Mechanism::RsaPss(_) | Mechanism::RsaPssHash(_))
-            && matches!(param, Param::Pss(_))
-        {
-            return Err(CKR_MECHANISM_PARAM_INVALID.into());
-        }
-        Ok(m)
+        Ok(Mechanism { row, input })
     }
 
-    pub fn is_rsa(self) -> bool {
-        !matches!(self, Mechanism::Ecdsa | Mechanism::EcdsaHash(_))
+    /// The CKM_* name, for log and audit lines.
+    pub fn ck_name(&self) -> &'static str {
+        self.row.name
     }
 
-    /// A hasher for the mechanisms that hash locally (and so take multi-part input).
+    /// A hasher for the mechanisms that hash locally (and so take
+    /// multi-part input).
     pub fn hasher(self) -> Option<Hasher> {
-        match self {
-            Mechanism::RsaPkcsHash(h) | Mechanism::RsaPssHash(h) | Mechanism::EcdsaHash(h) => {
-                Some(Hasher::new(h))
+        match self.input {
+            Input::Message(h) => Some(Hasher::new(h)),
+            Input::DigestInfo | Input::Digest(_) | Input::AnyDigest => None,
+        }
+    }
+
+    /// How many bytes of a single-part mechanism's `len`-byte input it
+    /// uses, decided from the length alone (so a caller's buffer is never
+    /// read further than needed), or why the length is refused.
+    pub fn raw_input_len(&self, spec: KeySpec, len: usize) -> Result<usize> {
+        match (self.input, spec.family()) {
+            // PKCS#1 v1.5 padding needs 11 bytes of the modulus.
+            (Input::DigestInfo, Family::Rsa { modulus_len })
+                if len > modulus_len.saturating_sub(11) =>
+            {
+                Err(Error::new(
+                    CKR_DATA_LEN_RANGE,
+                    "CKM_RSA_PKCS input is longer than the modulus allows",
+                ))
             }
-            _ => None,
+            (Input::Digest(h), _) if len != h.output_len() => Err(Error::new(
+                CKR_DATA_LEN_RANGE,
+                format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
+            )),
+            (Input::AnyDigest, Family::Ec(curve)) => ecdsa::raw_input_len(curve, len),
+            _ => Ok(len),
         }
     }
 
     /// Turns the mechanism's input (the data for single-part raw
     /// mechanisms, the finished hash for the others) into the KMS algorithm
     /// and the digest to send.
-    /// How many bytes of a single-part mechanism's `len`-byte input it
-    /// uses, decided from the length alone (so a caller's buffer is never
-    /// read further than needed), or why the length is refused.
-    pub fn raw_input_len(&self, spec: KeySpec, len: usize) -> Result<usize> {
-        match self {
-            Mechanism::RsaPkcs if len > spec.rsa_modulus_len().saturating_sub(11) => {
-                Err(Error::new(
-                    CKR_DATA_LEN_RANGE,
-                    "CKM_RSA_PKCS input is longer than the modulus allows",
-                ))
-            }
-            Mechanism::RsaPss(h) if len != h.output_len() => Err(Error::new(
-                CKR_DATA_LEN_RANGE,
-                format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
-            )),
-            // fit_hash keeps the leading bytes of a longer hash, so those
-            // are all it needs; P-521 cannot cut one (its order has 521 bits).
-            Mechanism::Ecdsa => {
-                let want = ecdsa::curve_hash(spec).output_len();
-                if len > want && spec == KeySpec::EccNistP521 {
-                    Err(Error::new(
-                        CKR_DATA_LEN_RANGE,
-                        "CKM_ECDSA input over 64 bytes cannot be signed on P-521",
-                    ))
-                } else {
-                    Ok(len.min(want))
-                }
-            }
-            _ => Ok(len),
-        }
-    }
-
     pub fn to_kms(self, spec: KeySpec, input: &[u8]) -> Result<(SigningAlgorithm, Vec<u8>)> {
-        match self {
-            Mechanism::RsaPkcs => {
-                // PKCS#1 v1.5 padding needs 11 bytes of the modulus.
-                self.raw_input_len(spec, input.len())?;
+        self.raw_input_len(spec, input.len())?;
+        match (self.row.scheme, self.input, spec.family()) {
+            (Scheme::RsaPkcs1, Input::DigestInfo, _) => {
                 let (hash, digest) = digest_info::parse(input)?;
                 Ok((SigningAlgorithm::RsaPkcs1(hash), digest.to_vec()))
             }
-            Mechanism::RsaPkcsHash(h) => Ok((SigningAlgorithm::RsaPkcs1(h), input.to_vec())),
-            Mechanism::RsaPss(h) => {
-                self.raw_input_len(spec, input.len())?;
+            (Scheme::RsaPkcs1, Input::Message(h) | Input::Digest(h), _) => {
+                Ok((SigningAlgorithm::RsaPkcs1(h), input.to_vec()))
+            }
+            (Scheme::RsaPss, Input::Message(h) | Input::Digest(h), _) => {
                 Ok((SigningAlgorithm::RsaPss(h), input.to_vec()))
             }
-            Mechanism::RsaPssHash(h) => Ok((SigningAlgorithm::RsaPss(h), input.to_vec())),
-            Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
-                let curve_hash = ecdsa::curve_hash(spec);
-                Ok((
-                    SigningAlgorithm::Ecdsa(curve_hash),
-                    ecdsa::fit_hash(spec, input)?,
-                ))
+            (Scheme::Ecdsa, _, Family::Ec(curve)) => {
+                Ok((curve.algorithm(), ecdsa::fit_hash(curve, input)?))
             }
+            // Mechanism::new pairs schemes with inputs and key types.
+            _ => Err(CKR_KEY_TYPE_INCONSISTENT.into()),
         }
     }
 }
+
+/// KMS's signature as PKCS#11's: r||s for ECDSA (KMS sends DER), the
+/// modulus-long signature for RSA.
+pub fn signature_from_kms(spec: KeySpec, signature: Vec<u8>) -> Result<Vec<u8>> {
+    match spec.family() {
+        Family::Ec(curve) => ecdsa::der_to_fixed(curve, &signature),
+        Family::Rsa { modulus_len } if signature.len() == modulus_len => Ok(signature),
+        Family::Rsa { .. } => Err(Error::new(
+            CKR_DEVICE_ERROR,
+            "KMS returned an RSA signature of the wrong length",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

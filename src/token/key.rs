@@ -1,8 +1,9 @@
 //! A resolved KMS key: what GetPublicKey said, parsed into what PKCS#11
 //! objects need (modulus and exponent, or curve and point).
 
-use crate::backend::{KeySpec, RemoteKey};
+use crate::backend::RemoteKey;
 use crate::error::{Error, Result};
+use crate::vocabulary::{Curve, Family, KeySpec};
 use cryptoki_sys::CKR_DEVICE_ERROR;
 use der::asn1::{ObjectIdentifier, UintRef};
 use der::{Decode, Encode, Sequence};
@@ -10,10 +11,6 @@ use spki::SubjectPublicKeyInfoRef;
 
 pub const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 pub const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-pub const P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-pub const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-pub const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
-pub const SECP256K1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.10");
 
 #[derive(Sequence)]
 struct RsaPublicKey<'a> {
@@ -27,9 +24,9 @@ pub enum PublicParts {
         modulus: Vec<u8>,
         exponent: Vec<u8>,
     },
-    /// The curve OID and the uncompressed point.
+    /// The curve and the uncompressed point.
     Ec {
-        curve: ObjectIdentifier,
+        curve: Curve,
         point: Vec<u8>,
     },
 }
@@ -65,16 +62,6 @@ fn malformed(what: &str) -> Error {
     )
 }
 
-pub fn curve_of(spec: KeySpec) -> Option<ObjectIdentifier> {
-    match spec {
-        KeySpec::EccNistP256 => Some(P256),
-        KeySpec::EccNistP384 => Some(P384),
-        KeySpec::EccNistP521 => Some(P521),
-        KeySpec::EccSecgP256k1 => Some(SECP256K1),
-        _ => None,
-    }
-}
-
 /// The 16 bytes of the UUID in a key ID (after `mrk-` for a multi-Region key).
 pub fn default_id(key_id: &str) -> Vec<u8> {
     let hex: String = key_id
@@ -83,6 +70,45 @@ pub fn default_id(key_id: &str) -> Vec<u8> {
         .filter(|c| *c != '-')
         .collect();
     crate::config::parse_hex(&hex).unwrap_or_else(|| key_id.as_bytes().to_vec())
+}
+
+/// An RSA public key whose modulus is as long as its KeySpec says:
+/// signatures are that long, and callers size their buffers by it.
+fn rsa_parts(alg: ObjectIdentifier, public_key: &[u8], modulus_len: usize) -> Result<PublicParts> {
+    if alg != RSA_ENCRYPTION {
+        return Err(malformed("an RSA key"));
+    }
+    let rsa = RsaPublicKey::from_der(public_key).map_err(|_| malformed("an RSAPublicKey"))?;
+    let modulus = rsa.modulus.as_bytes();
+    if modulus.len() != modulus_len || modulus.first().is_none_or(|b| *b < 0x80) {
+        return Err(malformed("an RSA modulus of its KeySpec's size"));
+    }
+    Ok(PublicParts::Rsa {
+        modulus: modulus.to_vec(),
+        exponent: rsa.public_exponent.as_bytes().to_vec(),
+    })
+}
+
+/// An EC public key on its KeySpec's named curve, as an uncompressed
+/// point, 04 || x || y, of the curve's size.
+fn ec_parts(
+    alg: ObjectIdentifier,
+    named: Option<ObjectIdentifier>,
+    public_key: &[u8],
+    curve: Curve,
+) -> Result<PublicParts> {
+    let named = named.ok_or_else(|| malformed("an EC key with a named curve"))?;
+    if alg != EC_PUBLIC_KEY || named != curve.row().oid {
+        return Err(malformed("on the curve of its KeySpec"));
+    }
+    let n = curve.row().field_len;
+    if public_key.len() != 1 + 2 * n || public_key[0] != 0x04 {
+        return Err(malformed("an uncompressed point of its curve"));
+    }
+    Ok(PublicParts::Ec {
+        curve,
+        point: public_key.to_vec(),
+    })
 }
 
 impl KeyInfo {
@@ -100,40 +126,12 @@ impl KeyInfo {
             .as_bytes()
             .ok_or_else(|| malformed("a whole number of bytes"))?
             .to_vec();
-        let parts = if spec.is_rsa() {
-            if spki.algorithm.oid != RSA_ENCRYPTION {
-                return Err(malformed("an RSA key"));
-            }
-            let rsa =
-                RsaPublicKey::from_der(&public_key).map_err(|_| malformed("an RSAPublicKey"))?;
-            // The modulus must be as long as the KeySpec says: signatures
-            // are that long, and callers size their buffers by it.
-            let modulus = rsa.modulus.as_bytes();
-            if modulus.len() != spec.rsa_modulus_len() || modulus.first().is_none_or(|b| *b < 0x80)
-            {
-                return Err(malformed("an RSA modulus of its KeySpec's size"));
-            }
-            PublicParts::Rsa {
-                modulus: rsa.modulus.as_bytes().to_vec(),
-                exponent: rsa.public_exponent.as_bytes().to_vec(),
-            }
-        } else {
-            let curve: ObjectIdentifier = spki
-                .algorithm
-                .parameters
-                .and_then(|p| p.decode_as().ok())
-                .ok_or_else(|| malformed("an EC key with a named curve"))?;
-            if spki.algorithm.oid != EC_PUBLIC_KEY || Some(curve) != curve_of(spec) {
-                return Err(malformed("on the curve of its KeySpec"));
-            }
-            // An uncompressed point, 04 || x || y, of the curve's size.
-            let n = crate::mechanism::ecdsa::field_len(spec);
-            if public_key.len() != 1 + 2 * n || public_key[0] != 0x04 {
-                return Err(malformed("an uncompressed point of its curve"));
-            }
-            PublicParts::Ec {
-                curve,
-                point: public_key.clone(),
+        let parts = match spec.family() {
+            Family::Rsa { modulus_len } => rsa_parts(spki.algorithm.oid, &public_key, modulus_len)?,
+            Family::Ec(curve) => {
+                let named: Option<ObjectIdentifier> =
+                    spki.algorithm.parameters.and_then(|p| p.decode_as().ok());
+                ec_parts(spki.algorithm.oid, named, &public_key, curve)?
             }
         };
         Ok(KeyInfo {
@@ -154,10 +152,7 @@ impl KeyInfo {
 
     /// Length of a signature: the modulus, or r||s.
     pub fn signature_len(&self) -> usize {
-        match &self.parts {
-            PublicParts::Rsa { modulus, .. } => modulus.len(),
-            PublicParts::Ec { .. } => 2 * crate::mechanism::ecdsa::field_len(self.spec),
-        }
+        self.spec.signature_len()
     }
 
     pub fn modulus_bits(&self) -> usize {
@@ -172,7 +167,7 @@ impl KeyInfo {
     /// CKA_EC_PARAMS: the DER curve OID.
     pub fn ec_params(&self) -> Option<Vec<u8>> {
         match &self.parts {
-            PublicParts::Ec { curve, .. } => curve.to_der().ok(),
+            PublicParts::Ec { curve, .. } => curve.row().oid.to_der().ok(),
             _ => None,
         }
     }

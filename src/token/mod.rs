@@ -680,18 +680,7 @@ impl Module {
                     Err(Error::from(e))
                 }
             })
-            .and_then(|sig| {
-                if !key.spec.is_rsa() {
-                    crate::mechanism::ecdsa::der_to_fixed(key.spec, &sig)
-                } else if sig.len() != key.signature_len() {
-                    Err(Error::new(
-                        CKR_DEVICE_ERROR,
-                        "KMS returned an RSA signature of the wrong length",
-                    ))
-                } else {
-                    Ok(sig)
-                }
-            })
+            .and_then(|sig| crate::mechanism::signature_from_kms(key.spec, sig))
             .and_then(|sig| {
                 if self.verify_signatures {
                     verify::verify(&key, algorithm, &digest, &sig).map_err(|_| {

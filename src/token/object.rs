@@ -3,7 +3,7 @@
 //! compare and copy bytes.
 
 use super::key::{KeyInfo, PublicParts};
-use crate::mechanism::MECHANISMS;
+use crate::vocabulary::Family;
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,23 +66,14 @@ fn key_attributes(
     subject: &[u8],
 ) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
     let mut a = common(key, class);
-    let rsa = key.spec.is_rsa();
-    a.insert(CKA_KEY_TYPE, ulong(if rsa { CKK_RSA } else { CKK_EC }));
+    let family = key.spec.family();
+    a.insert(CKA_KEY_TYPE, ulong(family.key_type()));
     a.insert(CKA_START_DATE, Vec::new());
     a.insert(CKA_END_DATE, Vec::new());
     a.insert(CKA_DERIVE, boolean(false));
     a.insert(CKA_LOCAL, boolean(true));
-    a.insert(
-        CKA_KEY_GEN_MECHANISM,
-        ulong(if rsa {
-            CKM_RSA_PKCS_KEY_PAIR_GEN
-        } else {
-            CKM_EC_KEY_PAIR_GEN
-        }),
-    );
-    let allowed: Vec<u8> = MECHANISMS
-        .iter()
-        .filter(|m| crate::mechanism::is_rsa_mechanism(**m) == rsa)
+    a.insert(CKA_KEY_GEN_MECHANISM, ulong(family.key_gen_mechanism()));
+    let allowed: Vec<u8> = crate::mechanism::for_family(family)
         .flat_map(|m| m.to_ne_bytes())
         .collect();
     a.insert(CKA_ALLOWED_MECHANISMS, allowed);
@@ -197,12 +188,10 @@ impl Object {
         if let Some(v) = self.attributes.get(&t) {
             return AttributeValue::Value(v);
         }
-        let sensitive = if self.class != CKO_PRIVATE_KEY {
-            &[][..]
-        } else if self.key.spec.is_rsa() {
-            SENSITIVE_RSA
-        } else {
-            SENSITIVE_EC
+        let sensitive = match self.key.spec.family() {
+            _ if self.class != CKO_PRIVATE_KEY => &[][..],
+            Family::Rsa { .. } => SENSITIVE_RSA,
+            Family::Ec(_) => SENSITIVE_EC,
         };
         if sensitive.contains(&t) {
             AttributeValue::Sensitive

@@ -5,11 +5,12 @@
 use super::certificate::Certificate;
 use super::key::{default_id, KeyInfo};
 use super::object::Object;
-use crate::backend::{arn_matches_reference, Backend, BackendError, Failure, KeySpec, RemoteKey};
+use crate::backend::{arn_matches_reference, Backend, BackendError, Failure, RemoteKey};
 use crate::cache::DiskCache;
 use crate::config::{parse_hex, KeyConfig};
 use crate::error::{Error, Result};
 use crate::log_at;
+use crate::vocabulary::{KeySpec, KeyUsage};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
@@ -436,8 +437,8 @@ impl Slot {
     ) -> Result<Vec<Object>> {
         let remote = &found.key;
         let config = &self.keys[i];
-        let Some(spec) =
-            KeySpec::from_kms(&remote.key_spec).filter(|_| remote.key_usage == "SIGN_VERIFY")
+        let Some(spec) = KeySpec::from_kms(&remote.key_spec)
+            .filter(|_| KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify))
         else {
             return Err(Error::new(
                 CKR_GENERAL_ERROR,

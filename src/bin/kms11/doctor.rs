@@ -5,11 +5,10 @@
 
 use crate::progress::waiting;
 use kms11::backend::kms::KmsBackend;
-use kms11::backend::{Backend, BackendError, Hash, KeySpec, SigningAlgorithm};
+use kms11::backend::{Backend, BackendError};
 use kms11::config::{locate, Config, KeyConfig, Location};
-use kms11::mechanism::ecdsa;
 use kms11::token::key::KeyInfo;
-use sha2::Digest;
+use kms11::vocabulary::{KeySpec, KeyUsage, SigningAlgorithm};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -333,25 +332,13 @@ fn advice(op: &str, e: &BackendError, key: &str, region: &str, who: &str) -> Str
     }
 }
 
-/// The algorithm and digest of the test signature.
+/// The algorithm and digest of the test signature: the key spec's first
+/// algorithm (RSA PKCS#1 v1.5 with SHA-256, or the curve's).
 fn test_signature(spec: KeySpec) -> (SigningAlgorithm, Vec<u8>) {
-    let data = b"kms11 doctor: test signature";
-    let hash = if spec.is_rsa() {
-        Hash::Sha256
-    } else {
-        ecdsa::curve_hash(spec)
-    };
-    let digest = match hash {
-        Hash::Sha256 => sha2::Sha256::digest(data).to_vec(),
-        Hash::Sha384 => sha2::Sha384::digest(data).to_vec(),
-        Hash::Sha512 => sha2::Sha512::digest(data).to_vec(),
-    };
-    let alg = if spec.is_rsa() {
-        SigningAlgorithm::RsaPkcs1(hash)
-    } else {
-        SigningAlgorithm::Ecdsa(hash)
-    };
-    (alg, digest)
+    let alg = spec.row().algorithms[0];
+    let mut hasher = kms11::mechanism::hash::Hasher::new(alg.hash());
+    hasher.update(b"kms11 doctor: test signature");
+    (alg, hasher.finish())
 }
 
 async fn check_key(
@@ -379,7 +366,9 @@ async fn check_key(
     let info = match public {
         Ok(remote) => {
             let spec = KeySpec::from_kms(&remote.key_spec);
-            match spec.filter(|_| remote.key_usage == "SIGN_VERIFY") {
+            match spec
+                .filter(|_| KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify))
+            {
                 Some(spec) => {
                     r.ok(
                         &what,
@@ -451,11 +440,7 @@ async fn check_key(
     match signed {
         Ok(signed) => {
             let sig = signed.signature;
-            let fixed = if info.spec.is_rsa() {
-                Ok(sig)
-            } else {
-                ecdsa::der_to_fixed(info.spec, &sig)
-            };
+            let fixed = kms11::mechanism::signature_from_kms(info.spec, sig);
             match fixed.and_then(|s| kms11::token::verify::verify(&info, alg, &digest, &s)) {
                 Ok(()) => r.ok(
                     &what,

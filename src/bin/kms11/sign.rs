@@ -3,8 +3,8 @@
 use crate::tokens::Tokens;
 use clap::ValueEnum;
 use cryptoki_sys::*;
-use kms11::backend::KeySpec;
-use kms11::mechanism::{Param, PssParams};
+use kms11::mechanism::{hash_and_sign, Param, PssParams, Scheme};
+use kms11::vocabulary::{Family, HashAlg, KeySpec};
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,52 +45,49 @@ impl Alg {
             .unwrap_or_default()
     }
 
-    /// The mechanism, and the key specs it needs.
-    fn mechanism(self) -> (CK_MECHANISM_TYPE, Param, &'static [KeySpec]) {
-        use KeySpec::*;
-        const RSA: &[KeySpec] = &[Rsa2048, Rsa3072, Rsa4096];
-        let pss = |hash_alg, mgf, salt_len| {
-            Param::Pss(PssParams {
-                hash_alg,
-                mgf,
-                salt_len,
-            })
-        };
+    /// The scheme and hash of the JOSE algorithm.
+    fn scheme(self) -> (Scheme, HashAlg) {
+        use HashAlg::*;
         match self {
-            Alg::RS256 => (CKM_SHA256_RSA_PKCS, Param::None, RSA),
-            Alg::RS384 => (CKM_SHA384_RSA_PKCS, Param::None, RSA),
-            Alg::RS512 => (CKM_SHA512_RSA_PKCS, Param::None, RSA),
-            Alg::PS256 => (
-                CKM_SHA256_RSA_PKCS_PSS,
-                pss(CKM_SHA256, CKG_MGF1_SHA256, 32),
-                RSA,
-            ),
-            Alg::PS384 => (
-                CKM_SHA384_RSA_PKCS_PSS,
-                pss(CKM_SHA384, CKG_MGF1_SHA384, 48),
-                RSA,
-            ),
-            Alg::PS512 => (
-                CKM_SHA512_RSA_PKCS_PSS,
-                pss(CKM_SHA512, CKG_MGF1_SHA512, 64),
-                RSA,
-            ),
-            Alg::ES256 => (CKM_ECDSA_SHA256, Param::None, &[EccNistP256]),
-            Alg::ES384 => (CKM_ECDSA_SHA384, Param::None, &[EccNistP384]),
-            Alg::ES512 => (CKM_ECDSA_SHA512, Param::None, &[EccNistP521]),
-            Alg::ES256K => (CKM_ECDSA_SHA256, Param::None, &[EccSecgP256k1]),
+            Alg::RS256 => (Scheme::RsaPkcs1, Sha256),
+            Alg::RS384 => (Scheme::RsaPkcs1, Sha384),
+            Alg::RS512 => (Scheme::RsaPkcs1, Sha512),
+            Alg::PS256 => (Scheme::RsaPss, Sha256),
+            Alg::PS384 => (Scheme::RsaPss, Sha384),
+            Alg::PS512 => (Scheme::RsaPss, Sha512),
+            Alg::ES256 | Alg::ES256K => (Scheme::Ecdsa, Sha256),
+            Alg::ES384 => (Scheme::Ecdsa, Sha384),
+            Alg::ES512 => (Scheme::Ecdsa, Sha512),
         }
+    }
+
+    /// The mechanism, its parameter, and the key specs it needs: any RSA
+    /// key for RS*/PS*; for ES*, the curve JOSE names (ES256 is P-256 only).
+    fn mechanism(self) -> (CK_MECHANISM_TYPE, Param, Vec<KeySpec>) {
+        let (scheme, hash) = self.scheme();
+        let param = match scheme {
+            Scheme::RsaPss => Param::Pss(PssParams {
+                hash_alg: hash.row().ckm,
+                mgf: hash.row().mgf,
+                salt_len: hash.output_len() as CK_ULONG,
+            }),
+            Scheme::RsaPkcs1 | Scheme::Ecdsa => Param::None,
+        };
+        let specs = KeySpec::ALL
+            .iter()
+            .copied()
+            .filter(|s| match s.family() {
+                Family::Rsa { .. } => scheme.key_type() == CKK_RSA,
+                Family::Ec(_) => scheme == Scheme::Ecdsa && s.row().jose == self.name(),
+            })
+            .collect();
+        (hash_and_sign(scheme, hash), param, specs)
     }
 }
 
+/// The JOSE algorithm a key of this spec signs with by default.
 fn default_alg(spec: KeySpec) -> Alg {
-    match spec {
-        KeySpec::EccNistP256 => Alg::ES256,
-        KeySpec::EccNistP384 => Alg::ES384,
-        KeySpec::EccNistP521 => Alg::ES512,
-        KeySpec::EccSecgP256k1 => Alg::ES256K,
-        _ => Alg::RS256,
-    }
+    Alg::from_str(spec.row().jose, false).unwrap_or(Alg::RS256)
 }
 
 /// The signature of `file` (`-` for standard input): RSA as is, ECDSA as
@@ -128,9 +125,10 @@ pub fn run(
         ));
     }
     let signature = tokens.sign(&found, mechanism, param, input)?;
-    if spec.is_rsa() || raw_ecdsa {
-        Ok(signature)
-    } else {
-        kms11::mechanism::ecdsa::fixed_to_der(&signature).map_err(|e| e.to_string())
+    match spec.family() {
+        Family::Ec(_) if !raw_ecdsa => {
+            kms11::mechanism::ecdsa::fixed_to_der(&signature).map_err(|e| e.to_string())
+        }
+        Family::Rsa { .. } | Family::Ec(_) => Ok(signature),
     }
 }

@@ -1,0 +1,44 @@
+//! RSA-PSS parameters: what KMS can honour of CK_RSA_PKCS_PSS_PARAMS.
+
+use crate::error::{Error, Result};
+use crate::vocabulary::HashAlg;
+use cryptoki_sys::*;
+
+/// PSS parameters as the caller gave them, already copied out of C memory.
+#[derive(Debug, Clone, Copy)]
+pub struct PssParams {
+    pub hash_alg: CK_MECHANISM_TYPE,
+    pub mgf: CK_RSA_PKCS_MGF_TYPE,
+    pub salt_len: CK_ULONG,
+}
+
+/// The parameter of a mechanism, as ffi found it.
+#[derive(Debug, Clone, Copy)]
+pub enum Param {
+    None,
+    Pss(PssParams),
+    /// A parameter of a size no mechanism here takes.
+    Malformed,
+}
+
+/// KMS signs PSS with MGF1 over the same hash and salt length = hash
+/// length; other parameters cannot be honoured. `expected`: the hash of a
+/// hash-and-sign mechanism, which hashAlg must name.
+pub fn check(param: Param, expected: Option<HashAlg>) -> Result<HashAlg> {
+    let invalid = |why: &str| Error::new(CKR_MECHANISM_PARAM_INVALID, why.to_string());
+    let Param::Pss(p) = param else {
+        return Err(invalid("RSA-PSS needs CK_RSA_PKCS_PSS_PARAMS"));
+    };
+    let hash = HashAlg::from_ckm(p.hash_alg)
+        .ok_or_else(|| invalid("PSS hashAlg must be CKM_SHA256, CKM_SHA384 or CKM_SHA512"))?;
+    if expected.is_some_and(|e| e != hash) {
+        return Err(invalid("PSS hashAlg must be the mechanism's own hash"));
+    }
+    if p.mgf != hash.row().mgf {
+        return Err(invalid("KMS uses MGF1 over the same hash as hashAlg"));
+    }
+    if p.salt_len as usize != hash.output_len() {
+        return Err(invalid("KMS uses a PSS salt as long as the hash"));
+    }
+    Ok(hash)
+}
