@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use kms11::backend::RemoteKey;
-use kms11::vocabulary::KeySpec;
 use kms11::token::key::KeyInfo;
+use kms11::vocabulary::KeySpec;
 
 pub const RSA2048_SPKI: &[u8] = include_bytes!("../keys/rsa2048.spki.der");
 pub const P256_SPKI: &[u8] = include_bytes!("../keys/p256.spki.der");

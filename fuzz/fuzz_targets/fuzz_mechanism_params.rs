@@ -43,7 +43,7 @@ fn pick<T: Copy>(u: &mut Unstructured, known: &[T], any: impl Fn(u64) -> T) -> R
 }
 
 fn input(u: &mut Unstructured) -> Result<(CK_MECHANISM_TYPE, Param, u8, Vec<u8>)> {
-    let mechanism = pick(u, MECHANISMS, |v| v as CK_MECHANISM_TYPE)?;
+    let mechanism = pick(u, &MECHANISMS, |v| v as CK_MECHANISM_TYPE)?;
     let param = match u.int_in_range(0..=2)? {
         0 => Param::None,
         1 => Param::Malformed,

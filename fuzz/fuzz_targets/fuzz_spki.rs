@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(spec.family(), Family::Ec(*curve));
             assert_eq!(key.modulus_bits(), 0);
             let params = key.ec_params().expect("an OID encodes");
-            assert_eq!(ObjectIdentifier::from_der(&params).ok(), Some(curve.row().oid));
+            assert_eq!(
+                ObjectIdentifier::from_der(&params).ok(),
+                Some(curve.row().oid)
+            );
             let ec_point = key.ec_point().expect("a point encodes");
             let decoded = OctetString::from_der(&ec_point).expect("CKA_EC_POINT is DER");
             assert_eq!(decoded.as_bytes(), point.as_slice());

@@ -16,14 +16,12 @@
 mod common;
 
 use cryptoki_sys::*;
-use kms11::backend::{
-    Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed,
-};
+use kms11::backend::{Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed};
 use kms11::config::Config;
-use kms11::vocabulary::{KeySpec, SigningAlgorithm};
 use kms11::token::certificate::Certificate;
 use kms11::token::object::{AttributeValue, Object};
 use kms11::token::Module;
+use kms11::vocabulary::{Family, KeySpec, SigningAlgorithm};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
@@ -300,7 +298,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(o.matches(&reversed), expected);
         for (a, _) in &t {
             let value = o.attribute(*a);
-            if o.class == CKO_PRIVATE_KEY && SENSITIVE.contains(a) && o.key.spec.is_rsa() {
+            if o.class == CKO_PRIVATE_KEY
+                && SENSITIVE.contains(a)
+                && matches!(o.key.spec.family(), Family::Rsa { .. })
+            {
                 assert_eq!(value, AttributeValue::Sensitive);
             }
             if o.class == CKO_PRIVATE_KEY && *a == CKA_VALUE {

@@ -24,7 +24,7 @@ pub use process::secure_execution;
 
 use crate::error::{rv_name, Error, Result};
 use crate::log_at;
-use crate::token::session::Output;
+use crate::token::session::{OpKind, Output};
 use crate::token::Module;
 use arc_swap::ArcSwapOption;
 use cryptoki_sys::*;
@@ -123,8 +123,8 @@ fn valid_count<T>(count: CK_ULONG) -> Result<usize> {
 /// (C_Sign, C_SignUpdate, C_SignFinal and their C_Verify peers): an
 /// argument error found here, before the token layer is reached, ends it
 /// too. An invalid session is reported as such.
-fn end_operation(m: &Module, session: CK_SESSION_HANDLE, sign: bool, e: Error) -> Error {
-    match m.cancel_operation(session, sign) {
+fn end_operation(m: &Module, session: CK_SESSION_HANDLE, kind: OpKind, e: Error) -> Error {
+    match m.cancel_operation(session, kind) {
         Ok(()) => e,
         Err(session_error) => session_error,
     }

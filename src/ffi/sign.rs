@@ -2,6 +2,7 @@
 
 use super::{capacity, end_operation, entry, input, module, write_output, CallerCell};
 use crate::mechanism::{Param, PssParams};
+use crate::token::session::OpKind;
 use cryptoki_sys::*;
 
 /// The mechanism and its parameter, copied out of C memory.
@@ -43,7 +44,7 @@ entry! {
     fn C_SignInit(session: CK_SESSION_HANDLE, mechanism: CK_MECHANISM_PTR, key: CK_OBJECT_HANDLE) {
         let m = module()?;
         if mechanism.is_null() {
-            return m.cancel_operation(session, true);
+            return m.cancel_operation(session, OpKind::Sign);
         }
         // SAFETY: mechanism is the caller's CK_MECHANISM.
         let (mechanism, param) = unsafe { read_mechanism(mechanism) }?;
@@ -54,7 +55,7 @@ entry! {
         let m = module()?;
         // SAFETY: signature_len is the caller's in/out length; data holds data_len bytes.
         let (len, data) = unsafe { CallerCell::new(signature_len).and_then(|len| Ok((len, input(data, data_len)?))) }
-            .map_err(|e| end_operation(&m, session, true, e))?;
+            .map_err(|e| end_operation(&m, session, OpKind::Sign, e))?;
         // `data` (caller memory, which may overlap the outputs) is not used
         // after this call, before which nothing is written.
         let output = m.sign(session, data, capacity(signature, len))?;
@@ -65,14 +66,14 @@ entry! {
     fn C_SignUpdate(session: CK_SESSION_HANDLE, part: CK_BYTE_PTR, part_len: CK_ULONG) {
         let m = module()?;
         // SAFETY: part holds part_len bytes.
-        let part = unsafe { input(part, part_len) }.map_err(|e| end_operation(&m, session, true, e))?;
+        let part = unsafe { input(part, part_len) }.map_err(|e| end_operation(&m, session, OpKind::Sign, e))?;
         m.sign_update(session, part)
     }
 
     fn C_SignFinal(session: CK_SESSION_HANDLE, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {
         let m = module()?;
         // SAFETY: signature_len is the caller's in/out length.
-        let len = unsafe { CallerCell::new(signature_len) }.map_err(|e| end_operation(&m, session, true, e))?;
+        let len = unsafe { CallerCell::new(signature_len) }.map_err(|e| end_operation(&m, session, OpKind::Sign, e))?;
         let output = m.sign_final(session, capacity(signature, len))?;
         // SAFETY: a non-NULL signature holds *len bytes.
         unsafe { write_output(output, signature, len) }

@@ -256,7 +256,7 @@ impl Tokens {
     /// (resolving those tokens to find out).
     fn pin_guarded(&mut self, arn: &str) -> Result<Option<Found>, String> {
         for slot in self.slot_ids() {
-            if self.module.slots[slot as usize].pin_hash.is_none() {
+            if !self.module.slots[slot as usize].login.has_pin() {
                 continue;
             }
             if let Err(e) = self.resolve(slot) {
@@ -293,7 +293,7 @@ impl Tokens {
             .open_session(found.slot, CKF_SERIAL_SESSION)
             .map_err(|e| reason(&e))?;
         let result = (|| {
-            if m.slots[found.slot as usize].pin_hash.is_some() {
+            if m.slots[found.slot as usize].login.has_pin() {
                 let pin = crate::pin::for_token(self.label(found.slot))?;
                 m.login(session, CKU_USER, pin.as_bytes()).map_err(|e| {
                     if e.rv == CKR_PIN_INCORRECT {

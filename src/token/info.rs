@@ -1,0 +1,117 @@
+//! C_GetSlotInfo, C_GetTokenInfo, C_GetSessionInfo, and sessions opened
+//! and closed.
+
+use super::Module;
+use crate::error::Result;
+use cryptoki_sys::*;
+
+/// Blank-padded fixed-width text for the info structures.
+pub fn pad<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [b' '; N];
+    let mut end = s.len().min(N);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    out[..end].copy_from_slice(&s.as_bytes()[..end]);
+    out
+}
+
+const NO_VERSION: CK_VERSION = CK_VERSION { major: 0, minor: 0 };
+
+impl Module {
+    pub fn slot_info(&self, id: CK_SLOT_ID) -> Result<CK_SLOT_INFO> {
+        let slot = self.slot(id)?;
+        Ok(CK_SLOT_INFO {
+            slotDescription: pad(&format!("kms11 token {}", slot.label)),
+            manufacturerID: pad("kms11"),
+            flags: CKF_TOKEN_PRESENT,
+            hardwareVersion: NO_VERSION,
+            firmwareVersion: NO_VERSION,
+        })
+    }
+
+    pub fn token_info(&self, id: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
+        let slot = self.slot(id)?;
+        let (sessions, rw) = self.sessions.count(id as usize);
+        // The serial depends only on the label, so it is the same on every host.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, slot.label.as_bytes());
+        let serial = data_encoding::HEXLOWER.encode(&digest.as_ref()[..8]);
+        let (major, minor) = crate::version();
+        let login = if slot.login.has_pin() {
+            CKF_LOGIN_REQUIRED
+        } else {
+            0
+        };
+        Ok(CK_TOKEN_INFO {
+            label: pad(&slot.label),
+            manufacturerID: pad("kms11"),
+            model: pad("AWS KMS"),
+            serialNumber: pad(&serial),
+            flags: CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | login,
+            ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulSessionCount: sessions as CK_ULONG,
+            ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulRwSessionCount: rw as CK_ULONG,
+            ulMaxPinLen: 255,
+            ulMinPinLen: 0,
+            ulTotalPublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulTotalPrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            hardwareVersion: NO_VERSION,
+            firmwareVersion: CK_VERSION { major, minor },
+            utcTime: [b' '; 16],
+        })
+    }
+
+    pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        let slot = self.slot(slot_id)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(CKR_SESSION_PARALLEL_NOT_SUPPORTED.into());
+        }
+        if flags & CKF_RW_SESSION == 0 && slot.login.user() == Some(CKU_SO) {
+            return Err(CKR_SESSION_READ_WRITE_SO_EXISTS.into());
+        }
+        self.resolve(slot)?;
+        Ok(self.sessions.open(slot_id as usize, flags))
+    }
+
+    /// The login of a token ends with its last session.
+    fn forget_login_if_idle(&self, slot: usize) {
+        if self.sessions.count(slot).0 == 0 {
+            if let Some(s) = self.slots.get(slot) {
+                s.login.forget();
+            }
+        }
+    }
+
+    pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
+        let session = self.sessions.close(h)?;
+        self.forget_login_if_idle(session.slot);
+        Ok(())
+    }
+
+    pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
+        self.slot(slot_id)?;
+        self.sessions.close_all(slot_id as usize);
+        self.forget_login_if_idle(slot_id as usize);
+        Ok(())
+    }
+
+    pub fn session_info(&self, h: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
+        let s = self.session(h)?;
+        let state = match (self.slots[s.slot].login.user(), s.is_rw()) {
+            (Some(CKU_SO), _) => CKS_RW_SO_FUNCTIONS,
+            (Some(_), true) => CKS_RW_USER_FUNCTIONS,
+            (Some(_), false) => CKS_RO_USER_FUNCTIONS,
+            (None, true) => CKS_RW_PUBLIC_SESSION,
+            (None, false) => CKS_RO_PUBLIC_SESSION,
+        };
+        Ok(CK_SESSION_INFO {
+            slotID: s.slot as CK_SLOT_ID,
+            state,
+            flags: s.flags,
+            ulDeviceError: 0,
+        })
+    }
+}
