@@ -1,0 +1,255 @@
+//! `apply`: KMS's (or the cache's) answers become the token's objects.
+
+use super::{Answers, Found};
+use crate::backend::BackendError;
+use crate::cache::DiskCache;
+use crate::config::parse_hex;
+use crate::error::{Error, Result};
+use crate::log_at;
+use crate::token::key::{default_id, KeyInfo};
+use crate::token::object::Object;
+use crate::token::slot::{ResolvedKey, Slot, Table};
+use crate::vocabulary::{KeySpec, KeyUsage};
+use cryptoki_sys::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Slot {
+    fn unreachable(&self, why: String) -> Error {
+        let e = Error::new(
+            CKR_DEVICE_ERROR,
+            format!("token '{}': cannot reach KMS: {why}", self.label),
+        );
+        log_at!(Error, "{e}");
+        e
+    }
+
+    /// Turns KMS's (or the cache's) answers into the token's objects.
+    pub(super) fn apply(
+        &self,
+        first: bool,
+        answers: Result<Answers>,
+        next_handle: &AtomicU64,
+    ) -> Result<()> {
+        let mut answers = match answers {
+            Ok(answers) => answers,
+            Err(e) if first => return Err(self.unreachable(e.to_string())),
+            Err(e) => {
+                // A refresh that gets no answer keeps what the token has and
+                // tries again after the next interval (a key marked stale is
+                // marked again by its next contradicted signature).
+                log_at!(
+                    Warn,
+                    "token '{}': alias refresh failed, keeping the current keys: {e}",
+                    self.label
+                );
+                let mut t = self.table.write();
+                t.resolved_at = Some(Instant::now());
+                t.entries.iter_mut().for_each(|e| e.stale = false);
+                return Ok(());
+            }
+        };
+        if first {
+            if let Some((_, Err(e))) = answers
+                .iter()
+                .find(|(_, r)| matches!(r, Err(e) if e.is_transient()))
+            {
+                return Err(self.unreachable(e.to_string()));
+            }
+        }
+        // Keys resolve concurrently; objects are made in configuration
+        // order, so handles and C_FindObjects order are the same in every
+        // process (clients that take "the first private key" stay stable).
+        answers.sort_by_key(|(i, _)| *i);
+        let resolved_at = self.resolved_at(&answers);
+        let mut t = self.table.write();
+        if t.entries.len() != self.keys.len() {
+            t.entries = self.keys.iter().map(|_| Default::default()).collect();
+        }
+        for (i, answer) in answers {
+            t.entries[i].stale = false;
+            match answer {
+                Ok(found) => self.apply_found(&mut t, i, &found, next_handle),
+                Err(e) => self.apply_failure(&mut t, i, e),
+            }
+        }
+        t.resolved_at = Some(resolved_at);
+        Ok(())
+    }
+
+    /// An alias answered from the cache is as old as its entry: the next
+    /// refresh comes when the oldest such entry reaches the interval.
+    fn resolved_at(&self, answers: &Answers) -> Instant {
+        let now = Instant::now();
+        answers
+            .iter()
+            .filter(|(i, _)| self.keys[*i].is_alias())
+            .filter_map(|(_, r)| r.as_ref().ok()?.cached)
+            .max()
+            .and_then(|age| now.checked_sub(age))
+            .unwrap_or(now)
+    }
+
+    fn apply_found(&self, t: &mut Table, i: usize, found: &Found, next_handle: &AtomicU64) {
+        let config = &self.keys[i];
+        let remote = &found.key;
+        log_at!(
+            Debug,
+            "token '{}': {} is {} ({})",
+            self.label,
+            config.reference(),
+            remote.arn,
+            match &found.cached {
+                Some(age) => format!("from the cache, {} s old", age.as_secs()),
+                None => "from KMS".to_string(),
+            }
+        );
+        let same = t.entries[i]
+            .resolved
+            .as_ref()
+            .is_some_and(|r| r.key.arn == remote.arn && r.key.spki == remote.public_key);
+        if same {
+            return;
+        }
+        if let Some(old) = t.drop_objects(i) {
+            log_at!(
+                Info,
+                "{} now names {} (was {}); its objects keep their handles",
+                config.reference(),
+                remote.arn,
+                old.key.arn
+            );
+        }
+        match self.make_objects(i, found, &mut t.entries[i].reserved, next_handle) {
+            Ok(objects) => {
+                let key = objects[0].key.clone();
+                let classes = objects.iter().map(|o| (o.class, o.handle)).collect();
+                for o in objects {
+                    t.objects.insert(o.handle, Arc::new(o));
+                }
+                t.entries[i].resolved = Some(ResolvedKey {
+                    key,
+                    objects: classes,
+                });
+                t.entries[i].error = None;
+            }
+            Err(e) => {
+                log_at!(
+                    Warn,
+                    "token '{}': key {} left out: {e}",
+                    self.label,
+                    config.reference()
+                );
+                if let (Some(path), Some(_)) = (&found.entry, &found.cached) {
+                    DiskCache::forget(path);
+                }
+                t.entries[i].error = Some(e.reason.unwrap_or_default());
+            }
+        }
+    }
+
+    fn apply_failure(&self, t: &mut Table, i: usize, e: BackendError) {
+        let reference = self.keys[i].reference();
+        if e.is_transient() {
+            log_at!(
+                Warn,
+                "token '{}': key {reference} not refreshed: {e}",
+                self.label
+            );
+            return;
+        }
+        log_at!(
+            Error,
+            "token '{}': key {reference} left out: {e}",
+            self.label
+        );
+        t.drop_objects(i);
+        t.entries[i].error = Some(e.to_string());
+    }
+
+    /// The objects of configured key `i`. Their handles are the key's own
+    /// (`reserved`, allocated at its first resolution): when an alias moves,
+    /// the new key's objects take the old ones' handles, so an application
+    /// that holds a handle (a server that found its key once) signs with the
+    /// key the configuration names now, not with a handle that went invalid.
+    fn make_objects(
+        &self,
+        i: usize,
+        found: &Found,
+        reserved: &mut Vec<CK_OBJECT_HANDLE>,
+        next_handle: &AtomicU64,
+    ) -> Result<Vec<Object>> {
+        let info = self.key_info(i, found)?;
+        let certificate = self.certificates[i].as_ref().filter(|c| {
+            let same = c.spki == info.spki;
+            if !same {
+                log_at!(
+                    Error,
+                    "certificate for {} holds another public key; left out",
+                    self.keys[i].reference()
+                );
+            }
+            same
+        });
+        let mut info = info;
+        info.certificate = certificate.map(|c| c.der.clone());
+        let subject = certificate.map(|c| c.subject.clone()).unwrap_or_default();
+        let info = Arc::new(info);
+        let mut n = 0;
+        let mut handle = || {
+            let h = match reserved.get(n) {
+                Some(h) => *h,
+                None => {
+                    let h = next_handle.fetch_add(1, Ordering::Relaxed);
+                    reserved.push(h);
+                    h
+                }
+            };
+            n += 1;
+            h
+        };
+        let private = self.login.has_pin();
+        let mut objects = vec![
+            Object::private_key(handle(), info.clone(), &subject, private),
+            Object::public_key(handle(), info.clone(), &subject),
+        ];
+        if let Some(c) = certificate {
+            objects.push(Object::certificate(handle(), info, c));
+        }
+        Ok(objects)
+    }
+
+    /// The key of configured key `i` as KMS (or the cache) described it,
+    /// with its label and CKA_ID.
+    fn key_info(&self, i: usize, found: &Found) -> Result<KeyInfo> {
+        let remote = &found.key;
+        let config = &self.keys[i];
+        let usable = KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify);
+        let Some(spec) = KeySpec::from_kms(&remote.key_spec).filter(|_| usable) else {
+            return Err(Error::new(
+                CKR_GENERAL_ERROR,
+                format!(
+                    "{} is a {} {} key; only asymmetric SIGN_VERIFY keys become objects",
+                    remote.arn, remote.key_spec, remote.key_usage
+                ),
+            ));
+        };
+        let label = match &config.label {
+            Some(l) => l.get_ref().clone(),
+            None => match config.reference().rsplit_once("alias/") {
+                Some((_, name)) if config.is_alias() => name.to_string(),
+                _ => remote.key_id().to_string(),
+            },
+        };
+        let id = match &config.id {
+            Some(hex) => parse_hex(hex.get_ref()).unwrap_or_default(),
+            None => default_id(remote.key_id()),
+        };
+        let mut info = KeyInfo::new(remote, spec, label, id, config.grant_tokens.clone())?;
+        info.sign_target = config.reference().to_string();
+        info.cache_entry = found.entry.clone();
+        info.from_cache = found.cached.is_some();
+        Ok(info)
+    }
+}

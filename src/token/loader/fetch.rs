@@ -1,0 +1,128 @@
+//! `fetch`: every wanted key at once, from the disk cache where it has a
+//! usable entry, else one GetPublicKey each.
+
+use super::{Answers, Found, Sources, Wanted};
+use crate::backend::{arn_matches_reference, Backend, BackendError, Failure, RemoteKey};
+use crate::cache::DiskCache;
+use crate::log_at;
+use std::time::Duration;
+
+/// What one key's fetch gives: its index, its answer, and what to write to
+/// the cache afterwards.
+type Fetched = (
+    usize,
+    std::result::Result<Found, BackendError>,
+    Option<(String, String, RemoteKey)>,
+);
+
+/// Resolves keys concurrently. What KMS said is written to the cache
+/// afterwards, on the runtime's blocking pool: the caller does not wait for
+/// the files, and a process that goes on to sign has long written them by
+/// the time its Sign comes back (a runtime shut down by C_Finalize finishes
+/// the writes first; a process that exits without it may leave them out,
+/// which costs the next process a GetPublicKey, nothing more).
+pub async fn fetch(sources: Sources, wanted: Vec<Wanted>) -> Answers {
+    let mut set = tokio::task::JoinSet::new();
+    for w in wanted {
+        set.spawn(fetch_one(sources.clone(), w));
+    }
+    let mut out = Vec::new();
+    let mut to_store = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok((index, answer, store)) = r {
+            out.push((index, answer));
+            to_store.extend(store);
+        }
+    }
+    if let (Some(c), false) = (sources.cache, to_store.is_empty()) {
+        tokio::task::spawn_blocking(move || {
+            for (scope, reference, key) in to_store {
+                c.store(&scope, &reference, &key);
+            }
+        });
+    }
+    out
+}
+
+async fn fetch_one(sources: Sources, w: Wanted) -> Fetched {
+    let Sources {
+        backend,
+        cache,
+        alias_ttl,
+    } = sources;
+    let scope = match &cache {
+        Some(_) => backend.cache_scope(&w.reference).await,
+        None => None,
+    };
+    let (cache, scope) = match (cache, scope) {
+        (Some(c), Some(scope)) => (Some(c), Some(scope)),
+        _ => (None, None),
+    };
+    if let (Some(c), Some(scope)) = (&cache, &scope) {
+        if let Some(found) = from_cache(c, scope, &w, alias_ttl) {
+            return (w.index, Ok(found), None);
+        }
+    }
+    let entry = match (&cache, &scope) {
+        (Some(c), Some(scope)) => Some(c.path(scope, &w.reference)),
+        _ => None,
+    };
+    let answer = from_kms(&*backend, &w).await;
+    let to_store = match (scope, &answer) {
+        (Some(scope), Ok(key)) => Some((scope, w.reference.clone(), key.clone())),
+        _ => None,
+    };
+    let found = answer.map(|key| Found {
+        key,
+        cached: None,
+        entry,
+    });
+    (w.index, found, to_store)
+}
+
+/// A usable cache entry for the key: young enough for an alias, and naming
+/// a key the reference can name. An entry that names another key (edited,
+/// or restored from elsewhere) is never used, and is replaced by KMS's
+/// answer.
+fn from_cache(c: &DiskCache, scope: &str, w: &Wanted, alias_ttl: Duration) -> Option<Found> {
+    let max_age = w.is_alias.then_some(alias_ttl);
+    let hit = c.load(scope, &w.reference, max_age)?;
+    if arn_matches_reference(&w.reference, &hit.key.arn) {
+        return Some(Found {
+            key: hit.key,
+            cached: Some(hit.age),
+            entry: Some(hit.path),
+        });
+    }
+    log_at!(
+        Warn,
+        "cache: the entry for {} names {}, which is not that key; dropped",
+        w.reference,
+        hit.key.arn
+    );
+    DiskCache::forget(&hit.path);
+    None
+}
+
+/// GetPublicKey, with the cache's rule for KMS's own answer: an endpoint
+/// that answers for a key ID with another key is not believed.
+async fn from_kms(
+    backend: &dyn Backend,
+    w: &Wanted,
+) -> std::result::Result<RemoteKey, BackendError> {
+    let key = backend
+        .get_public_key(&w.reference, &w.grant_tokens)
+        .await?;
+    if arn_matches_reference(&w.reference, &key.arn) {
+        return Ok(key);
+    }
+    Err(BackendError {
+        failure: Failure::WrongKey,
+        code: "WrongKey".into(),
+        message: format!(
+            "GetPublicKey for {} answered with the key {}",
+            w.reference, key.arn
+        ),
+        request_id: None,
+    })
+}
