@@ -6,11 +6,17 @@
 //! `backend` makes the network call. Nothing below `ffi` sees a raw pointer;
 //! nothing above `backend` sees an AWS type.
 
+// Raw pointers and `unsafe` belong to the C ABI alone: `mod ffi` is the one
+// place allowed them, and each of its unsafe blocks says why it is sound.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod backend;
 pub mod cache;
 pub mod config;
 pub mod error;
 #[cfg(feature = "aws")]
+#[allow(unsafe_code)]
 mod ffi;
 #[cfg(feature = "aws")]
 pub use ffi::secure_execution;

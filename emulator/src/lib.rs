@@ -1,6 +1,8 @@
 //! A local stand-in for AWS KMS, speaking its JSON 1.1 protocol, for the
 //! tests, benchmarks and demo of kms11. See README.md.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod faults;
 pub mod material;

@@ -1,5 +1,7 @@
 //! `kms11-emulator`: serve a local AWS KMS on 127.0.0.1.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use kms11_emulator::{check_faults, start, Deny, Faults, Options};
 use std::io::Write;

@@ -1,6 +1,8 @@
 //! `kms11`: see the tokens, export public keys, mint certificates through
 //! KMS and diagnose a setup, with the module's own configuration and code.
 
+#![forbid(unsafe_code)]
+
 /// println! that ignores a closed standard output (`kms11 list | head`)
 /// instead of panicking.
 macro_rules! out {
