@@ -6,6 +6,7 @@
 //! `backend` makes the network call. Nothing below `ffi` sees a raw pointer;
 //! nothing above `backend` sees an AWS type.
 
+pub mod attribute;
 pub mod backend;
 pub mod cache;
 pub mod config;

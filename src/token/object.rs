@@ -3,6 +3,7 @@
 //! compare and copy bytes.
 
 use super::key::{KeyInfo, PublicParts};
+use crate::attribute::{self, boolean, ulong};
 use crate::mechanism::MECHANISMS;
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
@@ -28,24 +29,31 @@ pub enum AttributeValue<'a> {
     Invalid,
 }
 
-fn ulong(v: CK_ULONG) -> Vec<u8> {
-    v.to_ne_bytes().to_vec()
+/// CKA_KEY_TYPE of `key`: the attribute table says which attributes its
+/// private key holds but never reveals.
+fn key_type(key: &KeyInfo) -> CK_KEY_TYPE {
+    if key.spec.is_rsa() {
+        CKK_RSA
+    } else {
+        CKK_EC
+    }
 }
 
-fn boolean(b: bool) -> Vec<u8> {
-    vec![if b { CK_TRUE } else { CK_FALSE }]
+/// The object's values, each checked in debug builds against its row of
+/// the attribute table: an attribute the table does not know, or a value
+/// not of its encoding, is a bug here.
+fn checked(
+    attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
+) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
+    for (t, v) in &attributes {
+        debug_assert!(
+            attribute::fits(*t, v),
+            "{} does not fit its row of the attribute table",
+            attribute::name(*t)
+        );
+    }
+    attributes
 }
-
-/// Attributes of a private key that exist but are never revealed.
-const SENSITIVE_RSA: &[CK_ATTRIBUTE_TYPE] = &[
-    CKA_PRIVATE_EXPONENT,
-    CKA_PRIME_1,
-    CKA_PRIME_2,
-    CKA_EXPONENT_1,
-    CKA_EXPONENT_2,
-    CKA_COEFFICIENT,
-];
-const SENSITIVE_EC: &[CK_ATTRIBUTE_TYPE] = &[CKA_VALUE];
 
 fn common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
     let mut a = BTreeMap::new();
@@ -67,7 +75,7 @@ fn key_attributes(
 ) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
     let mut a = common(key, class);
     let rsa = key.spec.is_rsa();
-    a.insert(CKA_KEY_TYPE, ulong(if rsa { CKK_RSA } else { CKK_EC }));
+    a.insert(CKA_KEY_TYPE, ulong(key_type(key)));
     a.insert(CKA_START_DATE, Vec::new());
     a.insert(CKA_END_DATE, Vec::new());
     a.insert(CKA_DERIVE, boolean(false));
@@ -132,7 +140,7 @@ impl Object {
             class: CKO_PRIVATE_KEY,
             key,
             private,
-            attributes: a,
+            attributes: checked(a),
         }
     }
 
@@ -152,7 +160,7 @@ impl Object {
             class: CKO_PUBLIC_KEY,
             key,
             private: false,
-            attributes: a,
+            attributes: checked(a),
         }
     }
 
@@ -189,7 +197,7 @@ impl Object {
             class: CKO_CERTIFICATE,
             key,
             private: false,
-            attributes: a,
+            attributes: checked(a),
         }
     }
 
@@ -197,14 +205,11 @@ impl Object {
         if let Some(v) = self.attributes.get(&t) {
             return AttributeValue::Value(v);
         }
-        let sensitive = if self.class != CKO_PRIVATE_KEY {
-            &[][..]
-        } else if self.key.spec.is_rsa() {
-            SENSITIVE_RSA
-        } else {
-            SENSITIVE_EC
-        };
-        if sensitive.contains(&t) {
+        // Not stored: a private key's part that exists in KMS only, or no
+        // attribute of this object.
+        let sensitive = self.class == CKO_PRIVATE_KEY
+            && attribute::find(t).is_some_and(|a| a.is_sensitive_for(key_type(&self.key)));
+        if sensitive {
             AttributeValue::Sensitive
         } else {
             AttributeValue::Invalid
