@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod attribute;
 pub mod backend;
 pub mod cache;
 pub mod config;

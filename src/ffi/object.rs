@@ -1,6 +1,7 @@
 //! Object search and attributes.
 
 use super::{copy_to_caller, entry, input, module, valid_count, CallerCell};
+use crate::attribute;
 use crate::error::{Error, Result};
 use crate::token::object::AttributeValue;
 use cryptoki_sys::*;
@@ -51,69 +52,21 @@ unsafe fn read_template(
         .collect()
 }
 
-/// Attributes whose value is a CK_ULONG (or a type defined as one).
-const ULONG_ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
-    CKA_CLASS,
-    CKA_KEY_TYPE,
-    CKA_CERTIFICATE_TYPE,
-    CKA_CERTIFICATE_CATEGORY,
-    CKA_JAVA_MIDP_SECURITY_DOMAIN,
-    CKA_NAME_HASH_ALGORITHM,
-    CKA_KEY_GEN_MECHANISM,
-    CKA_MODULUS_BITS,
-    CKA_VALUE_BITS,
-    CKA_VALUE_LEN,
-    CKA_PRIME_BITS,
-    CKA_SUBPRIME_BITS,
-    CKA_HW_FEATURE_TYPE,
-    CKA_MECHANISM_TYPE,
-    CKA_PROFILE_ID,
-];
-
-/// Attributes whose value is a CK_BBOOL.
-const BOOL_ATTRIBUTES: &[CK_ATTRIBUTE_TYPE] = &[
-    CKA_TOKEN,
-    CKA_PRIVATE,
-    CKA_MODIFIABLE,
-    CKA_COPYABLE,
-    CKA_DESTROYABLE,
-    CKA_TRUSTED,
-    CKA_SENSITIVE,
-    CKA_ENCRYPT,
-    CKA_DECRYPT,
-    CKA_WRAP,
-    CKA_UNWRAP,
-    CKA_SIGN,
-    CKA_SIGN_RECOVER,
-    CKA_VERIFY,
-    CKA_VERIFY_RECOVER,
-    CKA_DERIVE,
-    CKA_EXTRACTABLE,
-    CKA_LOCAL,
-    CKA_NEVER_EXTRACTABLE,
-    CKA_ALWAYS_SENSITIVE,
-    CKA_WRAP_WITH_TRUSTED,
-    CKA_ALWAYS_AUTHENTICATE,
-];
-
 /// A search value of the wrong size for its attribute's C type (a CK_ULONG
 /// of 4 bytes, a CK_BBOOL of 8) is CKR_ATTRIBUTE_VALUE_INVALID: PKCS#11
 /// also allows a search that matches nothing, but that hides the caller's
 /// mistake behind "no such key".
 fn check_search_template(template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<()> {
     for (t, v) in template {
-        let size = if ULONG_ATTRIBUTES.contains(t) {
-            std::mem::size_of::<CK_ULONG>()
-        } else if BOOL_ATTRIBUTES.contains(t) {
-            std::mem::size_of::<CK_BBOOL>()
-        } else {
+        let Some(size) = attribute::find(*t).and_then(|a| a.encoding.scalar_size()) else {
             continue;
         };
         if v.len() != size {
             return Err(Error::new(
                 CKR_ATTRIBUTE_VALUE_INVALID,
                 format!(
-                    "search attribute {t:#x} has a {}-byte value; its type has {size}",
+                    "search attribute {} has a {}-byte value; its type has {size}",
+                    attribute::name(*t),
                     v.len()
                 ),
             ));

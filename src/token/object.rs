@@ -3,7 +3,7 @@
 //! compare and copy bytes.
 
 use super::key::{KeyInfo, PublicParts};
-use crate::vocabulary::Family;
+use crate::attribute::{self, boolean, ulong};
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,24 +28,27 @@ pub enum AttributeValue<'a> {
     Invalid,
 }
 
-fn ulong(v: CK_ULONG) -> Vec<u8> {
-    v.to_ne_bytes().to_vec()
+/// CKA_KEY_TYPE of `key`: the attribute table says which attributes its
+/// private key holds but never reveals.
+fn key_type(key: &KeyInfo) -> CK_KEY_TYPE {
+    key.spec.family().key_type()
 }
 
-fn boolean(b: bool) -> Vec<u8> {
-    vec![if b { CK_TRUE } else { CK_FALSE }]
+/// The object's values, each checked in debug builds against its row of
+/// the attribute table: an attribute the table does not know, or a value
+/// not of its encoding, is a bug here.
+fn checked(
+    attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
+) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
+    for (t, v) in &attributes {
+        debug_assert!(
+            attribute::fits(*t, v),
+            "{} does not fit its row of the attribute table",
+            attribute::name(*t)
+        );
+    }
+    attributes
 }
-
-/// Attributes of a private key that exist but are never revealed.
-const SENSITIVE_RSA: &[CK_ATTRIBUTE_TYPE] = &[
-    CKA_PRIVATE_EXPONENT,
-    CKA_PRIME_1,
-    CKA_PRIME_2,
-    CKA_EXPONENT_1,
-    CKA_EXPONENT_2,
-    CKA_COEFFICIENT,
-];
-const SENSITIVE_EC: &[CK_ATTRIBUTE_TYPE] = &[CKA_VALUE];
 
 fn common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
     let mut a = BTreeMap::new();
@@ -123,7 +126,7 @@ impl Object {
             class: CKO_PRIVATE_KEY,
             key,
             private,
-            attributes: a,
+            attributes: checked(a),
         }
     }
 
@@ -143,7 +146,7 @@ impl Object {
             class: CKO_PUBLIC_KEY,
             key,
             private: false,
-            attributes: a,
+            attributes: checked(a),
         }
     }
 
@@ -180,7 +183,7 @@ impl Object {
             class: CKO_CERTIFICATE,
             key,
             private: false,
-            attributes: a,
+            attributes: checked(a),
         }
     }
 
@@ -188,12 +191,11 @@ impl Object {
         if let Some(v) = self.attributes.get(&t) {
             return AttributeValue::Value(v);
         }
-        let sensitive = match self.key.spec.family() {
-            _ if self.class != CKO_PRIVATE_KEY => &[][..],
-            Family::Rsa { .. } => SENSITIVE_RSA,
-            Family::Ec(_) => SENSITIVE_EC,
-        };
-        if sensitive.contains(&t) {
+        // Not stored: a private key's part that exists in KMS only, or no
+        // attribute of this object.
+        let sensitive = self.class == CKO_PRIVATE_KEY
+            && attribute::find(t).is_some_and(|a| a.is_sensitive_for(key_type(&self.key)));
+        if sensitive {
             AttributeValue::Sensitive
         } else {
             AttributeValue::Invalid
