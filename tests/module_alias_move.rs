@@ -40,7 +40,7 @@ fn tokens(_: &Keys) -> String {
 fn move_alias(fx: &Fixture, alias: &str, to: &Key) {
     fx.emu.kms_ok(
         "UpdateAlias",
-        &json::object(&[("AliasName", alias), ("TargetKeyId", to.id.as_str())]),
+        &serde_json::json!({"AliasName": alias, "TargetKeyId": to.id}),
     );
 }
 
@@ -102,7 +102,7 @@ fn objects_follow_the_alias() {
             s.find(&Template::new().id(&a.cka_id())),
             "C_FindObjects by A's CKA_ID"
         ),
-        vec![],
+        Vec::<CK_OBJECT_HANDLE>::new(),
         "objects with key A's CKA_ID after the move"
     );
     let b_objects = ok(

@@ -42,20 +42,16 @@ print(der.hex())
 print(cert.subject.public_bytes().hex())
 print(hashlib.sha1(der).hexdigest()[:6])
 "#;
-    let out = Command::new(python())
-        .args(["-c", script, pkcs8, pem.to_str().unwrap(), name])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = command::stdout(Command::new(python()).args([
+        "-c",
+        script,
+        pkcs8,
+        pem.to_str().unwrap(),
+        name,
+    ]))
+    .lines()
+    .map(str::to_string)
+    .collect();
     (pem, lines)
 }
 

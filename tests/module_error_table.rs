@@ -128,11 +128,7 @@ fn throttling_that_clears_is_retried_into_good_signatures() {
                 .map(|sig| (msg, sig)),
         );
     }
-    let throttled = fx
-        .emu
-        .stats()
-        .get("injected")
-        .and_then(|i| i.u64("throttled"));
+    let throttled = fx.emu.stats().injected.throttled;
     fx.emu.set_faults("{}");
     for r in results {
         let (msg, sig) = ok(r, "C_Sign while every second request is throttled");
@@ -147,8 +143,8 @@ fn throttling_that_clears_is_retried_into_good_signatures() {
     }
     assert_eq!(b.run(), 6);
     assert!(
-        throttled.unwrap_or(0) >= 3,
-        "the emulator throttled {throttled:?} requests"
+        throttled >= 3,
+        "the emulator throttled {throttled} requests"
     );
 }
 

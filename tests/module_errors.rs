@@ -186,7 +186,7 @@ fn disabled_key() {
         Mech::new(CKM_SHA256_RSA_PKCS),
         |fx, k| {
             fx.emu
-                .kms_ok("DisableKey", &json::object(&[("KeyId", k.id.as_str())]));
+                .kms_ok("DisableKey", &serde_json::json!({"KeyId": k.id}));
         },
     );
 }
@@ -196,7 +196,7 @@ fn key_pending_deletion() {
     unusable_key("alias/err-deleted", Mech::new(CKM_ECDSA), |fx, k| {
         fx.emu.kms_ok(
             "ScheduleKeyDeletion",
-            &format!("{{\"KeyId\":\"{}\",\"PendingWindowInDays\":7}}", k.id),
+            &serde_json::json!({"KeyId": k.id, "PendingWindowInDays": 7}),
         );
     });
 }
@@ -206,10 +206,12 @@ fn key_pending_deletion() {
 #[test]
 fn emulator_refuses_as_expected() {
     let fx = fx();
-    let body = format!(
-        r#"{{"KeyId":"alias/err-denied","Message":"{}","MessageType":"DIGEST","SigningAlgorithm":"ECDSA_SHA_256"}}"#,
-        util::b64encode(&[0u8; 32])
-    );
+    let body = serde_json::json!({
+        "KeyId": "alias/err-denied",
+        "Message": util::b64encode(&[0u8; 32]),
+        "MessageType": "DIGEST",
+        "SigningAlgorithm": "ECDSA_SHA_256",
+    });
     let denied = fx.emu.kms("Sign", &body);
     match denied {
         Err((400, body)) => assert!(body.contains("AccessDeniedException"), "{body}"),

@@ -123,17 +123,11 @@ const PKCS11_FUNCTIONS: &[&str] = &[
 #[test]
 fn exports_only_pkcs11_functions() {
     let so = build::module_path();
-    let out = std::process::Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(&so)
-        .output()
-        .expect("run nm");
-    assert!(
-        out.status.success(),
-        "nm failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = command::stdout(
+        std::process::Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(&so),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let symbols: Vec<(String, String)> = text
         .lines()
         .filter_map(|l| {

@@ -484,7 +484,7 @@ fn fork_while_threads_sign() {
         })
         .collect();
 
-    let connections_before = fx.emu.stats().u64("connections").unwrap_or(0);
+    let connections_before = fx.emu.stats().connections;
     let mut rng = Rng::new();
     let mut children: Vec<(Variant, Vec<Reported>)> = Vec::new();
     let mut inside_at_fork = Vec::new();
@@ -531,7 +531,7 @@ fn fork_while_threads_sign() {
         );
         children.push((variant, sigs));
     }
-    let connections_during = fx.emu.stats().u64("connections").unwrap_or(0) - connections_before;
+    let connections_during = fx.emu.stats().connections - connections_before;
 
     // The parent keeps working after the last fork.
     let at_last_fork: Vec<usize> = made.iter().map(|m| m.load(Ordering::SeqCst)).collect();

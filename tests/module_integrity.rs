@@ -25,11 +25,7 @@ fn fx() -> &'static Fixture {
 }
 
 fn wrong_signatures(fx: &Fixture) -> u64 {
-    fx.emu
-        .stats()
-        .get("injected")
-        .and_then(|i| i.u64("wrong_signatures"))
-        .expect("wrong_signatures counter")
+    fx.emu.stats().injected.wrong_signatures
 }
 
 /// (key, mechanism, what the signature is, hash)

@@ -393,11 +393,8 @@ fn signers_and_readers_in_parallel() {
     let reads = reads.load(Ordering::Relaxed);
     assert!(reads >= READERS, "only {reads} reads were made");
 
-    let sign_requests = stats
-        .get("requests")
-        .and_then(|r| r.u64("Sign"))
-        .unwrap_or(0);
-    let peak = stats.u64("peak_in_flight").unwrap_or(0);
+    let sign_requests = stats.get("Sign");
+    let peak = stats.peak_in_flight;
     assert_eq!(
         sign_requests,
         (SIGNERS * SIGNATURES_EACH) as u64,
@@ -480,11 +477,8 @@ fn request_cap_holds() {
     }
     let total = SIGNERS * CAP_SIGNATURES_EACH;
     assert_eq!(sigs.len(), total, "signatures from the helper:\n{out}");
-    let sign_requests = stats
-        .get("requests")
-        .and_then(|r| r.u64("Sign"))
-        .unwrap_or(0);
-    let peak = stats.u64("peak_in_flight").unwrap_or(0);
+    let sign_requests = stats.get("Sign");
+    let peak = stats.peak_in_flight;
     assert_eq!(sign_requests, total as u64, "KMS Sign requests");
     assert_eq!(
         peak, CAP,
@@ -676,10 +670,7 @@ fn throttling_storm() {
     let signed: usize = results.iter().map(|(_, r)| r.0.len()).sum();
     let device_errors: usize = results.iter().map(|(_, r)| r.1).sum();
     assert_eq!(signed + device_errors, SIGNERS * STORM_SIGNATURES_EACH);
-    let throttled = stats
-        .get("injected")
-        .and_then(|i| i.u64("throttled"))
-        .unwrap_or(0);
+    let throttled = stats.injected.throttled;
     // Under Valgrind the threads may be too slow to exceed the rate.
     assert!(
         throttled > 0 || under_valgrind(),

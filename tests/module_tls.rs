@@ -8,6 +8,7 @@ mod common;
 
 use common::build::python;
 use common::emulator::Emulator;
+use common::seed::{self, SeedKey};
 use common::verify::{keygen, Batch, Kind};
 use common::*;
 use std::ffi::CString;
@@ -18,16 +19,7 @@ fn spki_of(pkcs8: &str) -> Vec<u8> {
         from cryptography.hazmat.primitives import serialization as s\n\
         k = s.load_der_private_key(base64.b64decode(sys.argv[1]), None)\n\
         print(k.public_key().public_bytes(s.Encoding.DER, s.PublicFormat.SubjectPublicKeyInfo).hex())";
-    let out = Command::new(python())
-        .args(["-c", script, pkcs8])
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hex = String::from_utf8(out.stdout).unwrap();
+    let hex = command::stdout(Command::new(python()).args(["-c", script, pkcs8]));
     (0..hex.trim().len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
@@ -39,11 +31,11 @@ fn ca_bundle_is_what_makes_the_emulators_certificate_trusted() {
     let dir = tmp_dir();
     let pkcs8 = keygen(&["ECC_NIST_P256"]).remove(0);
     let seed = dir.join("seed.json");
-    write(
+    seed::write(
         &seed,
-        &format!(
-            "{{\"Keys\":[{{\"KeySpec\":\"ECC_NIST_P256\",\"KeyUsage\":\"SIGN_VERIFY\",\"Aliases\":[\"alias/tls\"],\"Material\":\"{pkcs8}\"}}]}}"
-        ),
+        &[SeedKey::new("ECC_NIST_P256")
+            .alias("alias/tls")
+            .material(Some(&pkcs8))],
     );
     let cert = dir.join("emulator.pem");
     let emu = Emulator::start(

@@ -9,6 +9,7 @@
 mod common;
 
 use common::emulator::Emulator;
+use common::seed::{self, SeedKey};
 use common::util::{poll, Rng};
 use common::verify::{Batch, Kind};
 use common::*;
@@ -128,11 +129,9 @@ fn device_error_while_unreachable_then_recovery() {
     // 3. KMS comes up on that port: the same process recovers.
     let seed = dir.join("late-seed.json");
     let id = Rng::new().uuid();
-    write(
+    seed::write(
         &seed,
-        &format!(
-            r#"{{"Keys":[{{"KeyId":"{id}","KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY","Aliases":["alias/late"]}}]}}"#
-        ),
+        &[SeedKey::new("ECC_NIST_P256").id(&id).alias("alias/late")],
     );
     let emu = Emulator::start(
         &[

@@ -3,10 +3,10 @@
 //! (microseconds from the start of `main`), request counts it read from the
 //! emulator between steps, and its resident memory.
 
-use crate::emulator::Emulator;
 use crate::module::{private_key, Module};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::AttributeType;
+use kms11_testkit::Emulator;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::time::Instant;

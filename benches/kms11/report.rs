@@ -1,5 +1,7 @@
-//! Percentiles and the formatting of the table's cells.
+//! Percentiles, the formatting of the tables' cells, and the machine and
+//! source a run measured.
 
+use std::process::Command;
 use std::time::Duration;
 
 /// p50 and p99 of a set of samples (nearest rank).
@@ -123,4 +125,55 @@ impl Table {
         out.extend(self.rows.iter().map(|r| line(r)));
         out.join("\n")
     }
+}
+
+/// The commit measured, and whether src/ had uncommitted changes.
+pub fn source_version() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(kms11_testkit::artefact::repo())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(commit) => {
+            let dirty = git(&["status", "--porcelain", "--", "src", "Cargo.toml"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{commit} with uncommitted changes in src/ or Cargo.toml")
+            } else {
+                commit
+            }
+        }
+        None => "unknown (no git)".into(),
+    }
+}
+
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    format!("{cores} cores ({cpu}), Linux {kernel}")
+}
+
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

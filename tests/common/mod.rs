@@ -5,30 +5,34 @@
 //! (`fixture(&SETUP)`): an emulator seeded with the keys that file needs, a
 //! configuration file, the environment the module reads, and the module
 //! loaded through cryptoki and initialised once. Tests share it and open
-//! their own sessions. Emulators are stopped at process exit (atexit), and
-//! run under `timeout` in case the process is killed.
+//! their own sessions.
 //!
-//! Parts: build (artefact paths), emulator (process + HTTP), guarded
-//! (buffers that end at an inaccessible page), p11 (raw function-list
-//! wrapper), der, json, util, verify (pyca/cryptography).
+//! What the benchmark needs too is in the kms11-testkit crate (testkit/):
+//! artefact paths (`build`), the emulator process and its admin client
+//! (`emulator`), the environment, seed files, and what is stopped and
+//! removed at exit. Here: guarded (buffers that end at an inaccessible
+//! page), p11 (raw function-list wrapper), der, util, verify
+//! (pyca/cryptography), process (helper processes).
 
 #![allow(dead_code)]
 
 pub mod algo;
-pub mod build;
 pub mod der;
-pub mod emulator;
 pub mod guarded;
-pub mod json;
 pub mod p11;
 pub mod process;
 pub mod util;
 pub mod verify;
 
+pub use kms11_testkit::artefact as build;
+pub use kms11_testkit::exit::scratch_dir as tmp_dir;
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use kms11_testkit::{command, emulator, seed};
 pub use p11::*;
 
 use emulator::Emulator;
-use json::quote;
+use seed::SeedKey;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -274,67 +278,7 @@ fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
 fn build_fixture(setup: &'static Setup) -> Fixture {
     start_watchdog();
     let dir = tmp_dir();
-    let mut rng = util::Rng::new();
-    let ids: Vec<String> = setup.keys.iter().map(|_| rng.uuid()).collect();
-    let with_material: Vec<&str> = setup
-        .keys
-        .iter()
-        .filter(|k| k.material)
-        .map(|k| k.spec)
-        .collect();
-    let mut material = if with_material.is_empty() {
-        Vec::new()
-    } else {
-        verify::keygen(&with_material)
-    }
-    .into_iter();
-    let mut pkcs8 = Vec::new();
-    let mut seed = Vec::new();
-    for (k, id) in setup.keys.iter().zip(&ids) {
-        let m = if k.material { material.next() } else { None };
-        let aliases = if k.name.starts_with("alias/") {
-            format!("[{}]", quote(k.name))
-        } else {
-            "[]".into()
-        };
-        let mat = m
-            .as_ref()
-            .map(|m| format!(",\"Material\":{}", quote(m)))
-            .unwrap_or_default();
-        seed.push(format!(
-            "{{\"KeyId\":{},\"KeySpec\":{},\"KeyUsage\":\"SIGN_VERIFY\",\"Aliases\":{aliases}{mat}}}",
-            quote(id),
-            quote(k.spec)
-        ));
-        pkcs8.push(m);
-    }
-    let seed_path = dir.join("seed.json");
-    write(&seed_path, &format!("{{\"Keys\":[{}]}}", seed.join(",")));
-
-    let mut args: Vec<String> = vec!["--seed".into(), seed_path.to_string_lossy().into()];
-    args.extend(setup.emulator_args.iter().map(|s| s.to_string()));
-    let emu = Emulator::start(&args, &dir.join("emulator.log"));
-
-    let keys = Keys(
-        setup
-            .keys
-            .iter()
-            .zip(ids)
-            .zip(pkcs8)
-            .map(|((k, id), pkcs8)| {
-                let (spki, arn) = emu.public_key(&id);
-                Key {
-                    name: k.name.into(),
-                    spec: k.spec.into(),
-                    id,
-                    arn,
-                    spki,
-                    pkcs8,
-                }
-            })
-            .collect(),
-    );
-
+    let (emu, keys) = seeded_emulator(setup, &dir);
     set_aws_env(&emu.url);
     // The public-key cache of this emulator's keys only: another test's
     // emulator may get the same port and hand out other keys under the
@@ -348,30 +292,7 @@ fn build_fixture(setup: &'static Setup) -> Fixture {
             (None, ZERO_CONFIG_TOKEN)
         }
         c => {
-            let tokens = match c {
-                Config::Tokens(f) => f(&keys),
-                _ => {
-                    let mut t = format!("[[token]]\nlabel = {}\n", quote(DEFAULT_TOKEN));
-                    for k in &keys.0 {
-                        t.push_str(&format!(
-                            "\n[[token.key]]\nkey = {}\n",
-                            quote(&k.reference())
-                        ));
-                    }
-                    t
-                }
-            };
-            let text = format!(
-                "[aws]\nregion = \"us-east-1\"\nendpoint_url = {}\n{}\n\n{}",
-                quote(&emu.url),
-                setup.aws_extra,
-                tokens
-            );
-            let path = dir.join("kms11.toml");
-            write(&path, &text);
-            // Private to its owner: a configuration with a pin_hash must be.
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                .expect("chmod the configuration");
+            let path = write_config(setup, c, &keys, &emu.url, &dir);
             std::env::remove_var("KMS11_KEYS");
             std::env::set_var("KMS11_CONFIG", &path);
             (Some(path), DEFAULT_TOKEN)
@@ -388,6 +309,95 @@ fn build_fixture(setup: &'static Setup) -> Fixture {
     }
 }
 
+/// An emulator seeded with the setup's keys (with material generated by
+/// pyca/cryptography where asked), and the keys as KMS describes them.
+fn seeded_emulator(setup: &Setup, dir: &Path) -> (Emulator, Keys) {
+    let mut rng = util::Rng::new();
+    let ids: Vec<String> = setup.keys.iter().map(|_| rng.uuid()).collect();
+    let with_material: Vec<&str> = setup
+        .keys
+        .iter()
+        .filter(|k| k.material)
+        .map(|k| k.spec)
+        .collect();
+    let mut material = if with_material.is_empty() {
+        Vec::new()
+    } else {
+        verify::keygen(&with_material)
+    }
+    .into_iter();
+    let mut pkcs8 = Vec::new();
+    let mut seeds = Vec::new();
+    for (k, id) in setup.keys.iter().zip(&ids) {
+        let m = if k.material { material.next() } else { None };
+        let mut seed = SeedKey::new(k.spec).id(id).material(m.as_deref());
+        if k.name.starts_with("alias/") {
+            seed = seed.alias(k.name);
+        }
+        seeds.push(seed);
+        pkcs8.push(m);
+    }
+    let seed_path = dir.join("seed.json");
+    seed::write(&seed_path, &seeds);
+
+    let mut args: Vec<String> = vec!["--seed".into(), seed_path.to_string_lossy().into()];
+    args.extend(setup.emulator_args.iter().map(|s| s.to_string()));
+    let emu = Emulator::start(&args, &dir.join("emulator.log"));
+    let keys = setup
+        .keys
+        .iter()
+        .zip(ids)
+        .zip(pkcs8)
+        .map(|((k, id), pkcs8)| {
+            let (spki, arn) = emu.public_key(&id);
+            Key {
+                name: k.name.into(),
+                spec: k.spec.into(),
+                id,
+                arn,
+                spki,
+                pkcs8,
+            }
+        })
+        .collect();
+    (emu, Keys(keys))
+}
+
+/// The configuration file of `config` (not EnvKeys): [aws] with the
+/// emulator as endpoint, then the tokens. Private to its owner.
+fn write_config(setup: &Setup, config: &Config, keys: &Keys, url: &str, dir: &Path) -> PathBuf {
+    let tokens = match config {
+        Config::Tokens(f) => f(keys),
+        _ => {
+            let mut t = format!("[[token]]\nlabel = {}\n", quote(DEFAULT_TOKEN));
+            for k in &keys.0 {
+                t.push_str(&format!(
+                    "\n[[token.key]]\nkey = {}\n",
+                    quote(&k.reference())
+                ));
+            }
+            t
+        }
+    };
+    let text = format!(
+        "[aws]\nregion = \"us-east-1\"\nendpoint_url = {}\n{}\n\n{}",
+        quote(url),
+        setup.aws_extra,
+        tokens
+    );
+    let path = dir.join("kms11.toml");
+    write(&path, &text);
+    // Private to its owner: a configuration with a pin_hash must be.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod the configuration");
+    path
+}
+
+/// A TOML basic string of `s` (JSON's string escapes are TOML's).
+pub fn quote(s: &str) -> String {
+    serde_json::to_string(s).expect("a string is JSON")
+}
+
 /// The major version of the module's default interface (C_GetInterface(NULL, NULL)).
 pub fn default_interface_major() -> u8 {
     let lib = unsafe { cryptoki_sys::Pkcs11::new(build::module_path()) }.expect("dlopen");
@@ -399,35 +409,12 @@ pub fn default_interface_major() -> u8 {
     unsafe { (*((*iface).pFunctionList as *const CK_VERSION)).major }
 }
 
-/// The AWS environment every test process gives the module: static test
-/// credentials, a region, no instance metadata, no shared config files, and
-/// the emulator as the KMS endpoint.
+/// The AWS environment every test process gives the module
+/// (kms11_testkit::env: no inherited AWS_* or KMS11_CONFIG/KEYS/LOG, static
+/// test credentials, no instance metadata, no shared config files), with a
+/// region and the emulator as the KMS endpoint.
 pub fn set_aws_env(url: &str) {
-    let dir = tmp_dir();
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_ENDPOINT_URL_KMS", url),
-    ] {
-        std::env::set_var(k, v);
-    }
-    std::env::set_var("AWS_CONFIG_FILE", dir.join("no-aws-config"));
-    std::env::set_var(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        dir.join("no-aws-credentials"),
-    );
-    for k in [
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-    ] {
-        std::env::remove_var(k);
-    }
+    kms11_testkit::env::aws(&tmp_dir(), url);
 }
 
 /// Loads the module through cryptoki, C_Initialize (CKF_OS_LOCKING_OK), and
@@ -453,74 +440,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-// ---- process-wide temporary directory, cleanup and watchdog ----
-
-static TMP_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-/// This process's scratch directory, removed at exit (kept with KMS11_TEST_KEEP=1).
-pub fn tmp_dir() -> PathBuf {
-    TMP_DIR
-        .get_or_init(|| {
-            let d = std::env::temp_dir().join(format!(
-                "kms11-tests-{}-{}",
-                std::process::id(),
-                util::Rng::new().next_u64() % 1_000_000
-            ));
-            std::fs::create_dir_all(&d).expect("create temp dir");
-            register_cleanup();
-            d
-        })
-        .clone()
-}
-
-static PIDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-extern "C" {
-    fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
-}
-
-const SIGTERM: i32 = 15;
-
-fn register_cleanup() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| unsafe {
-        atexit(cleanup);
-    });
-}
-
-/// At exit: stop the emulators this process started, remove the scratch directory.
-extern "C" fn cleanup() {
-    if let Ok(pids) = PIDS.try_lock() {
-        for &pid in pids.iter() {
-            unsafe {
-                libc_kill(pid as i32, SIGTERM);
-            }
-        }
-    }
-    if std::env::var_os("KMS11_TEST_KEEP").is_none() {
-        if let Some(d) = TMP_DIR.get() {
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-/// Remembers a child process to stop at exit.
-pub fn register_pid(pid: u32) {
-    register_cleanup();
-    PIDS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
-}
-
-/// SIGTERM to `pid` (an emulator's `timeout` wrapper, which passes it on).
-pub fn terminate(pid: u32) {
-    PIDS.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|&p| p != pid);
-    unsafe {
-        libc_kill(pid as i32, SIGTERM);
-    }
-}
+// ---- watchdog ----
 
 /// Ends the process if the tests of this binary run far longer than they
 /// should (a hung C_* call would otherwise hang CI). KMS11_TEST_WATCHDOG_S

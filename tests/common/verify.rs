@@ -2,8 +2,8 @@
 //! pyca/cryptography (OpenSSL), run once per batch. No Rust crypto here, so
 //! a mistake shared by the module and its own dependencies cannot hide.
 
-use super::json::quote;
 use super::util::hex;
+use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -64,9 +64,10 @@ impl Batch {
         self.lines.is_empty()
     }
 
-    fn msg_field(&mut self, data: &[u8]) -> String {
+    /// The request's "msg" (hex) or, for a big message, "msg_file".
+    fn msg_field(&mut self, data: &[u8]) -> (&'static str, Value) {
         if data.len() <= INLINE_MAX {
-            return format!("\"msg\":\"{}\"", hex(data));
+            return ("msg", json!(hex(data)));
         }
         // The same big message checked several times is written once.
         let at = (data.as_ptr() as usize, data.len());
@@ -83,7 +84,7 @@ impl Batch {
                 p
             }
         };
-        format!("\"msg_file\":{}", quote(&path.to_string_lossy()))
+        ("msg_file", json!(path.to_string_lossy()))
     }
 
     /// Adds: `sig` must verify (or, with `valid` false, must not) as `kind`
@@ -99,16 +100,18 @@ impl Batch {
         sig: &[u8],
         valid: bool,
     ) {
-        let hash = hash
-            .map(|h| format!(",\"hash\":{}", quote(h)))
-            .unwrap_or_default();
-        let msg = self.msg_field(data);
-        self.lines.push(format!(
-            "{{\"op\":\"verify\",\"kind\":\"{}\",\"spki\":\"{}\",\"sig\":\"{}\",{msg}{hash},\"expect\":{valid}}}",
-            kind.name(),
-            hex(spki),
-            hex(sig),
-        ));
+        let (field, msg) = self.msg_field(data);
+        let mut line = Map::new();
+        line.insert("op".into(), json!("verify"));
+        line.insert("kind".into(), json!(kind.name()));
+        line.insert("spki".into(), json!(hex(spki)));
+        line.insert("sig".into(), json!(hex(sig)));
+        line.insert(field.into(), msg);
+        if let Some(h) = hash {
+            line.insert("hash".into(), json!(h));
+        }
+        line.insert("expect".into(), json!(valid));
+        self.lines.push(Value::Object(line).to_string());
         self.labels.push(label.into());
     }
 
@@ -204,7 +207,7 @@ pub fn run_python(lines: &[String]) -> Vec<String> {
 pub fn keygen(specs: &[&str]) -> Vec<String> {
     let lines: Vec<String> = specs
         .iter()
-        .map(|s| format!("{{\"op\":\"keygen\",\"spec\":{}}}", quote(s)))
+        .map(|s| json!({"op": "keygen", "spec": s}).to_string())
         .collect();
     run_python(&lines)
         .into_iter()
@@ -222,15 +225,12 @@ pub fn python_sign(pkcs8: &str, reqs: &[(Kind, Option<&str>, &[u8])]) -> Vec<Vec
     let lines: Vec<String> = reqs
         .iter()
         .map(|(kind, hash, data)| {
-            let hash = hash
-                .map(|h| format!(",\"hash\":{}", quote(h)))
-                .unwrap_or_default();
-            format!(
-                "{{\"op\":\"sign\",\"kind\":\"{}\",\"pkcs8\":{},\"msg\":\"{}\"{hash}}}",
-                kind.name(),
-                quote(pkcs8),
-                hex(data)
-            )
+            let mut line =
+                json!({"op": "sign", "kind": kind.name(), "pkcs8": pkcs8, "msg": hex(data)});
+            if let Some(h) = hash {
+                line["hash"] = json!(h);
+            }
+            line.to_string()
         })
         .collect();
     run_python(&lines)
