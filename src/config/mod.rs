@@ -390,6 +390,44 @@ mod tests {
         Config::parse(&text, "t.conf").unwrap();
     }
 
+    /// Every default, whether a section is missing, empty or the whole
+    /// configuration is `Config::default()`.
+    #[test]
+    fn every_default_is_pinned() {
+        let empty_sections = "[aws]\n[log]\n[cache]\n[signing]\n";
+        for c in [
+            Config::default(),
+            Config::parse("", "t.conf").unwrap(),
+            Config::parse(empty_sections, "t.conf").unwrap(),
+        ] {
+            let a = &c.aws;
+            assert_eq!(a.region, None);
+            assert_eq!(a.profile, None);
+            assert_eq!(a.endpoint_url, None);
+            assert_eq!(a.ca_bundle, None);
+            assert_eq!(a.connect_timeout_ms, 3_000);
+            assert_eq!(a.call_timeout_ms, 10_000);
+            assert_eq!(a.max_attempts, 3);
+            assert_eq!(a.retry_mode, RetryMode::Standard);
+            assert_eq!(a.alias_refresh_seconds, 300);
+            assert_eq!(a.max_concurrent_requests, 128);
+            assert!(c.cache.enabled);
+            assert_eq!(c.cache.dir, None);
+            assert!(c.signing.verify_signatures);
+            assert_eq!(c.log.level, None);
+            assert_eq!(c.log.file, None);
+            assert!(c.tokens.is_empty());
+        }
+        let text = "[[token]]\nlabel = \"a\"\n[[token.key]]\nkey = \"alias/x\"\n";
+        let c = Config::parse(text, "t.conf").unwrap();
+        let (token, key) = (&c.tokens[0], &c.tokens[0].keys[0]);
+        assert!(token.pin_hash.is_none());
+        assert!(key.label.is_none() && key.id.is_none() && key.certificate.is_none());
+        assert!(key.grant_tokens.is_empty());
+        let c = Config::parse("[[token]]\nlabel = \"a\"\n", "t.conf").unwrap();
+        assert!(c.tokens[0].keys.is_empty());
+    }
+
     #[test]
     fn full_example_parses() {
         let text = include_str!("../../pkcs11.conf.sample");
