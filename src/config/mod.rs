@@ -10,18 +10,17 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+/// Every section and setting may be left out: the containers carry
+/// `#[serde(default)]`, so a missing setting takes its value from the
+/// container's `Default`, the one place each default is written.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
-    #[serde(default)]
     pub aws: AwsConfig,
-    #[serde(default)]
     pub log: LogConfig,
-    #[serde(default)]
     pub cache: CacheConfig,
-    #[serde(default)]
     pub signing: SigningConfig,
-    #[serde(default, rename = "token")]
+    #[serde(rename = "token")]
     pub tokens: Vec<TokenConfig>,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
@@ -29,23 +28,17 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AwsConfig {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub ca_bundle: Option<PathBuf>,
-    #[serde(default = "defaults::connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "defaults::call_timeout_ms")]
     pub call_timeout_ms: u64,
-    #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
-    #[serde(default)]
     pub retry_mode: RetryMode,
-    #[serde(default = "defaults::alias_refresh_seconds")]
     pub alias_refresh_seconds: u64,
-    #[serde(default = "defaults::max_concurrent_requests")]
     pub max_concurrent_requests: usize,
 }
 
@@ -58,28 +51,6 @@ pub enum RetryMode {
     #[default]
     Standard,
     Adaptive,
-}
-
-mod defaults {
-    pub fn connect_timeout_ms() -> u64 {
-        3_000
-    }
-    pub fn call_timeout_ms() -> u64 {
-        10_000
-    }
-    pub fn max_attempts() -> u32 {
-        3
-    }
-    pub fn alias_refresh_seconds() -> u64 {
-        300
-    }
-    /// Enough for a token of up to 128 keys to resolve in one round trip.
-    pub fn max_concurrent_requests() -> usize {
-        128
-    }
-    pub fn yes() -> bool {
-        true
-    }
 }
 
 impl AwsConfig {
@@ -108,21 +79,21 @@ impl Default for AwsConfig {
             profile: None,
             endpoint_url: None,
             ca_bundle: None,
-            connect_timeout_ms: defaults::connect_timeout_ms(),
-            call_timeout_ms: defaults::call_timeout_ms(),
-            max_attempts: defaults::max_attempts(),
+            connect_timeout_ms: 3_000,
+            call_timeout_ms: 10_000,
+            max_attempts: 3,
             retry_mode: RetryMode::Standard,
-            alias_refresh_seconds: defaults::alias_refresh_seconds(),
-            max_concurrent_requests: defaults::max_concurrent_requests(),
+            alias_refresh_seconds: 300,
+            // Enough for a token of up to 128 keys to resolve in one round trip.
+            max_concurrent_requests: 128,
         }
     }
 }
 
 /// The on-disk public-key cache (`src/cache.rs`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
-    #[serde(default = "defaults::yes")]
     pub enabled: bool,
     /// Default: `$XDG_CACHE_HOME/kms11`, else `~/.cache/kms11`.
     pub dir: Option<PathBuf>,
@@ -138,11 +109,10 @@ impl Default for CacheConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SigningConfig {
     /// Check every signature KMS returns against the key's public key
     /// before the caller gets it.
-    #[serde(default = "defaults::yes")]
     pub verify_signatures: bool,
 }
 
@@ -155,7 +125,7 @@ impl Default for SigningConfig {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     pub level: Option<String>,
     pub file: Option<PathBuf>,
