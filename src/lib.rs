@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "aws")]
 mod ffi;
+pub mod keyref;
 #[cfg(feature = "aws")]
 pub use ffi::secure_execution;
 pub mod files;

@@ -6,6 +6,7 @@ mod source;
 
 pub use source::*;
 
+use crate::keyref::KeyRef;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -146,7 +147,7 @@ pub struct TokenConfig {
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// Key ID, key ARN, alias name or alias ARN.
-    pub key: Spanned<String>,
+    pub key: Spanned<KeyRef>,
     pub label: Option<Spanned<String>>,
     /// CKA_ID in hex.
     pub id: Option<Spanned<String>>,
@@ -155,14 +156,27 @@ pub struct KeyConfig {
     pub certificate: Option<Spanned<PathBuf>>,
 }
 
+/// A key reference is checked where the configuration is read, so a typo
+/// is reported with its file and line, not as a key that KMS cannot find.
+impl<'de> Deserialize<'de> for KeyRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeyRef, D::Error> {
+        let text = String::deserialize(d)?;
+        KeyRef::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl KeyConfig {
-    pub fn reference(&self) -> &str {
+    pub fn key_ref(&self) -> &KeyRef {
         self.key.get_ref()
     }
 
+    /// The reference as KMS takes it.
+    pub fn reference(&self) -> &str {
+        self.key_ref().as_str()
+    }
+
     pub fn is_alias(&self) -> bool {
-        let r = self.reference();
-        r.starts_with("alias/") || (r.starts_with("arn:") && r.contains(":alias/"))
+        self.key_ref().is_alias()
     }
 }
 
@@ -221,12 +235,6 @@ impl Config {
                 })?;
             }
             for key in &token.keys {
-                if key.reference().trim().is_empty() {
-                    return Err(at(
-                        key.key.span().start,
-                        "key must name a KMS key (key ID, key ARN, alias name or alias ARN)".into(),
-                    ));
-                }
                 if let Some(id) = &key.id {
                     if parse_hex(id.get_ref()).is_none() {
                         return Err(at(
@@ -265,20 +273,23 @@ impl Config {
     }
 
     /// One token labelled `kms11` holding the keys of `KMS11_KEYS`.
-    pub fn from_key_list(list: &str) -> Config {
+    pub fn from_key_list(list: &str) -> Result<Config, String> {
         let keys = list
             .split(',')
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .map(|k| KeyConfig {
-                key: Spanned::new(0..0, k.to_string()),
-                label: None,
-                id: None,
-                grant_tokens: Vec::new(),
-                certificate: None,
+            .map(|k| {
+                Ok(KeyConfig {
+                    key: Spanned::new(0..0, KeyRef::parse(k)?),
+                    label: None,
+                    id: None,
+                    grant_tokens: Vec::new(),
+                    certificate: None,
+                })
             })
-            .collect();
-        Config {
+            .collect::<Result<_, crate::keyref::KeyRefError>>()
+            .map_err(|e| format!("KMS11_KEYS: {e}"))?;
+        Ok(Config {
             tokens: vec![TokenConfig {
                 label: Spanned::new(0..0, "kms11".to_string()),
                 pin_hash: None,
@@ -286,7 +297,7 @@ impl Config {
             }],
             source: "KMS11_KEYS".to_string(),
             ..Config::default()
-        }
+        })
     }
 
     /// Reads and parses a configuration file (see `read_file`).
@@ -301,7 +312,7 @@ impl Config {
     pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
         match locate(explicit) {
             Location::File(path, _) => Config::from_file(&path),
-            Location::KeyList(list) => Ok(Config::from_key_list(&list)),
+            Location::KeyList(list) => Config::from_key_list(&list),
             Location::Nothing => Ok(Config {
                 source: "no configuration file".to_string(),
                 ..Config::default()
@@ -343,10 +354,30 @@ mod tests {
 
     #[test]
     fn key_list_makes_one_token() {
-        let c = Config::from_key_list("alias/a, alias/b,");
+        let c = Config::from_key_list("alias/a, alias/b,").unwrap();
         assert_eq!(c.tokens.len(), 1);
         assert_eq!(c.tokens[0].keys.len(), 2);
         assert!(c.tokens[0].keys[0].is_alias());
+        let e = Config::from_key_list("alias/a, release").unwrap_err();
+        assert!(
+            e.starts_with("KMS11_KEYS: 'release' is not a KMS key reference"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_kms_key_reference_names_its_line() {
+        let key = |k: &str| format!("[[token]]\nlabel = \"a\"\n[[token.key]]\nkey = \"{k}\"\n");
+        for bad in ["", " ", "release", "arn:aws:s3:::bucket", "alias/"] {
+            let e = Config::parse(&key(bad), "t.conf").unwrap_err();
+            assert!(e.starts_with("t.conf, line 4:"), "{e}");
+            assert!(e.contains("is not a KMS key reference"), "{e}");
+        }
+        let arn = "arn:aws:kms:eu-west-1:111122223333:alias/x";
+        let c = Config::parse(&key(arn), "t.conf").unwrap();
+        let k = &c.tokens[0].keys[0];
+        assert_eq!((k.reference(), k.is_alias()), (arn, true));
+        assert_eq!(k.key_ref().region(), Some("eu-west-1"));
     }
 
     #[test]

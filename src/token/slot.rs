@@ -5,10 +5,11 @@
 use super::certificate::Certificate;
 use super::key::{default_id, KeyInfo};
 use super::object::Object;
-use crate::backend::{arn_matches_reference, Backend, BackendError, Failure, KeySpec, RemoteKey};
+use crate::backend::{Backend, BackendError, Failure, KeySpec, RemoteKey};
 use crate::cache::DiskCache;
 use crate::config::{parse_hex, KeyConfig};
 use crate::error::{Error, Result};
+use crate::keyref::KeyRef;
 use crate::log_at;
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -583,7 +584,7 @@ pub async fn resolve_all(
             if let (Some(c), Some(scope)) = (&cache, &scope) {
                 let max_age = w.is_alias.then_some(alias_ttl);
                 if let Some(hit) = c.load(scope, &w.reference, max_age) {
-                    if arn_matches_reference(&w.reference, &hit.key.arn) {
+                    if KeyRef::parse(&w.reference).is_ok_and(|r| hit.key.is_named_by(&r)) {
                         let found = Found {
                             key: hit.key,
                             cached: Some(hit.age),
@@ -609,7 +610,7 @@ pub async fn resolve_all(
                 .and_then(|key| {
                     // The same rule for KMS's own answer: an endpoint that
                     // answers for a key ID with another key is not believed.
-                    if arn_matches_reference(&w.reference, &key.arn) {
+                    if KeyRef::parse(&w.reference).is_ok_and(|r| key.is_named_by(&r)) {
                         Ok(key)
                     } else {
                         Err(BackendError {

@@ -89,7 +89,17 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
             return None;
         }
         Location::KeyList(list) => {
-            let c = Config::from_key_list(&list);
+            let c = match Config::from_key_list(&list) {
+                Ok(c) => c,
+                Err(e) => {
+                    r.fail(
+                        WHAT,
+                        e,
+                        "name each key by key ID, key ARN, alias/NAME or alias ARN",
+                    );
+                    return None;
+                }
+            };
             r.ok(
                 WHAT,
                 format!("KMS11_KEYS names {} key(s)", c.tokens[0].keys.len()),
