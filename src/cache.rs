@@ -307,14 +307,21 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
-    /// An entry as earlier builds wrote it, with `signing_algorithms`, is
-    /// still a hit; any other unknown field is not.
-    #[test]
-    fn an_entry_with_the_old_algorithms_field_is_a_hit() {
+    /// A cache holding the entry of `key()` for scope "s" and reference
+    /// "k": the cache, its temporary root, the entry's path and text.
+    fn one_entry() -> (DiskCache, PathBuf, PathBuf, String) {
         let (c, root) = temp();
         c.store("s", "k", &key());
         let path = c.path("s", "k");
         let text = std::fs::read_to_string(&path).unwrap();
+        (c, root, path, text)
+    }
+
+    /// An entry as earlier builds wrote it, with `signing_algorithms`, is
+    /// still a hit; any other unknown field is not.
+    #[test]
+    fn an_entry_with_the_old_algorithms_field_is_a_hit() {
+        let (c, root, path, text) = one_entry();
         let body = text.split_once('\n').unwrap().1;
         assert!(!body.contains("signing_algorithms"), "{body}");
         let with = |field: &str| {
@@ -332,10 +339,7 @@ mod tests {
 
     #[test]
     fn corrupt_and_edited_entries_are_misses() {
-        let (c, root) = temp();
-        c.store("s", "k", &key());
-        let path = c.path("s", "k");
-        let good = std::fs::read_to_string(&path).unwrap();
+        let (c, root, path, good) = one_entry();
         let cases = [
             String::new(),
             "garbage".to_string(),
