@@ -9,7 +9,7 @@
 //! configured. An entry for an alias is trusted only for the alias refresh
 //! interval; an entry for a key ID or ARN names one key for ever (a KMS
 //! key's public key and ARN never change), and is used only if its ARN is
-//! that key's (`backend::arn_matches_reference`).
+//! that key's (`KeyRef::names_key`).
 //!
 //! Nothing here decides which key signs: Sign goes to the key as
 //! configured and its answer must name the ARN an entry gave
@@ -60,7 +60,11 @@ struct Entry {
     arn: String,
     key_spec: String,
     key_usage: String,
-    signing_algorithms: Vec<String>,
+    /// Written by earlier builds (GetPublicKey's algorithms, which nothing
+    /// used): accepted and ignored, so that their entries stay hits despite
+    /// `deny_unknown_fields`; no longer written.
+    #[serde(default, skip_serializing, rename = "signing_algorithms")]
+    _signing_algorithms: serde::de::IgnoredAny,
     /// DER SubjectPublicKeyInfo, base64.
     public_key: String,
 }
@@ -181,7 +185,6 @@ impl DiskCache {
                 arn: e.arn,
                 key_spec: e.key_spec,
                 key_usage: e.key_usage,
-                signing_algorithms: e.signing_algorithms,
                 public_key,
             },
             age,
@@ -208,7 +211,7 @@ impl DiskCache {
             arn: key.arn.clone(),
             key_spec: key.key_spec.clone(),
             key_usage: key.key_usage.clone(),
-            signing_algorithms: key.signing_algorithms.clone(),
+            _signing_algorithms: serde::de::IgnoredAny,
             public_key: BASE64.encode(&key.public_key),
         };
         let body = serde_json::to_string(&entry)?;
@@ -262,7 +265,6 @@ mod tests {
                 .into(),
             key_spec: "ECC_NIST_P256".into(),
             key_usage: "SIGN_VERIFY".into(),
-            signing_algorithms: vec!["ECDSA_SHA_256".into()],
             public_key: vec![0x30, 0x59, 1, 2, 3],
         }
     }
@@ -283,7 +285,6 @@ mod tests {
         let hit = c.load("s", "alias/a", None).expect("hit");
         assert_eq!(hit.key.arn, key().arn);
         assert_eq!(hit.key.public_key, key().public_key);
-        assert_eq!(hit.key.signing_algorithms, key().signing_algorithms);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(c.dir()), 0o700);
         assert_eq!(mode(&hit.path), 0o600);
@@ -306,12 +307,39 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
-    #[test]
-    fn corrupt_and_edited_entries_are_misses() {
+    /// A cache holding the entry of `key()` for scope "s" and reference
+    /// "k": the cache, its temporary root, the entry's path and text.
+    fn one_entry() -> (DiskCache, PathBuf, PathBuf, String) {
         let (c, root) = temp();
         c.store("s", "k", &key());
         let path = c.path("s", "k");
-        let good = std::fs::read_to_string(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        (c, root, path, text)
+    }
+
+    /// An entry as earlier builds wrote it, with `signing_algorithms`, is
+    /// still a hit; any other unknown field is not.
+    #[test]
+    fn an_entry_with_the_old_algorithms_field_is_a_hit() {
+        let (c, root, path, text) = one_entry();
+        let body = text.split_once('\n').unwrap().1;
+        assert!(!body.contains("signing_algorithms"), "{body}");
+        let with = |field: &str| {
+            let old = body.replace(r#""public_key""#, &format!(r#"{field},"public_key""#));
+            let sum = HEXLOWER.encode(&Sha256::digest(old.as_bytes()));
+            std::fs::write(&path, format!("{MAGIC} {sum}\n{old}")).unwrap();
+        };
+        with(r#""signing_algorithms":["ECDSA_SHA_256"]"#);
+        let hit = c.load("s", "k", None).expect("an old entry is a hit");
+        assert_eq!(hit.key.public_key, key().public_key);
+        with(r#""something_else":1"#);
+        assert!(c.load("s", "k", None).is_none());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn corrupt_and_edited_entries_are_misses() {
+        let (c, root, path, good) = one_entry();
         let cases = [
             String::new(),
             "garbage".to_string(),

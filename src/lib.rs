@@ -19,6 +19,7 @@ pub mod error;
 #[cfg(feature = "aws")]
 #[allow(unsafe_code)]
 mod ffi;
+pub mod keyref;
 #[cfg(feature = "aws")]
 pub use ffi::secure_execution;
 pub mod files;

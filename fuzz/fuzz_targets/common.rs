@@ -42,7 +42,6 @@ pub fn remote(spec: KeySpec, spki: &[u8]) -> RemoteKey {
             .to_string(),
         key_spec: spec.as_kms().to_string(),
         key_usage: "SIGN_VERIFY".to_string(),
-        signing_algorithms: Vec::new(),
         public_key: spki.to_vec(),
     }
 }

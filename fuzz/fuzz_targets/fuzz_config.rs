@@ -9,6 +9,7 @@
 #![no_main]
 
 use kms11::config::{parse_hex, Config, TOKEN_LABEL_LEN};
+use kms11::keyref::KeyRef;
 use libfuzzer_sys::fuzz_target;
 
 const SOURCE: &str = "fuzz.conf";
@@ -25,19 +26,24 @@ fuzz_target!(|data: &[u8]| {
     };
     // KMS11_KEYS, the configuration without a file: one token, one key per
     // non-empty comma-separated item.
-    let listed = Config::from_key_list(text);
-    assert_eq!(listed.tokens.len(), 1);
-    let keys: Vec<&str> = listed.tokens[0]
-        .keys
-        .iter()
-        .map(|k| k.reference())
-        .collect();
+    // A list with an item that is not a KMS key reference is refused.
     let expected: Vec<&str> = text
         .split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .collect();
-    assert_eq!(keys, expected);
+    match Config::from_key_list(text) {
+        Ok(listed) => {
+            assert_eq!(listed.tokens.len(), 1);
+            let keys: Vec<&str> = listed.tokens[0]
+                .keys
+                .iter()
+                .map(|k| k.reference())
+                .collect();
+            assert_eq!(keys, expected);
+        }
+        Err(_) => assert!(expected.iter().any(|k| KeyRef::parse(k).is_err())),
+    }
     match Config::parse(text, SOURCE) {
         Err(e) => {
             if WHOLE_SECTION.contains(&e.as_str()) {
@@ -63,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!((1..=TOKEN_LABEL_LEN).contains(&label.len()));
                 assert!(labels.insert(label.clone()));
                 for key in &token.keys {
-                    assert!(!key.reference().trim().is_empty());
+                    assert!(KeyRef::parse(key.reference()).is_ok());
                     if let Some(id) = &key.id {
                         assert!(parse_hex(id.get_ref()).is_some());
                     }

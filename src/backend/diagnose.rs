@@ -3,6 +3,7 @@
 //! (STS, when reachable) and which endpoint KMS calls go to.
 
 use super::kms::KmsBackend;
+use crate::keyref::KeyRef;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use std::time::Duration;
@@ -35,6 +36,13 @@ impl KmsBackend {
         sdk.region().map(|r| r.to_string())
     }
 
+    /// The region KMS calls about `key` go to, as the module chooses it:
+    /// an ARN's own region, else `region()`.
+    pub async fn region_of(&self, key: &KeyRef) -> Option<String> {
+        let sdk = self.sdk_config().await.ok()?;
+        super::kms::region_for(sdk, key.as_str())
+    }
+
     /// Runs the credential provider chain once.
     pub async fn credentials(&self) -> Result<CredentialSource, String> {
         let sdk = self.sdk_config().await.map_err(|e| e.to_string())?;
@@ -58,16 +66,7 @@ impl KmsBackend {
                  SSO, web identity, container and instance roles were tried)"
                     .to_string(),
             ),
-            Err(e) => {
-                let mut msg = e.to_string();
-                let mut cur = std::error::Error::source(&e);
-                while let Some(s) = cur {
-                    msg.push_str(": ");
-                    msg.push_str(&s.to_string());
-                    cur = s.source();
-                }
-                Err(msg)
-            }
+            Err(e) => Err(super::kms::source_chain(&e)),
         }
     }
 

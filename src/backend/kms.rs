@@ -7,6 +7,7 @@ use super::{
     Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed, SigningAlgorithm,
 };
 use crate::config::{AwsConfig, RetryMode};
+use crate::keyref::KeyRef;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
@@ -31,12 +32,14 @@ pub struct KmsBackend {
     limit: Semaphore,
 }
 
-/// The region of a key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:...`).
-pub fn arn_region(key: &str) -> Option<&str> {
-    if !key.starts_with("arn:") {
-        return None;
-    }
-    key.split(':').nth(3).filter(|r| !r.is_empty())
+/// The region calls about `key` go to: a key or alias ARN's own region,
+/// else the SDK's (`[aws] region`, AWS_REGION, the profile's); `None`
+/// when there is neither.
+pub(super) fn region_for(sdk: &aws_config::SdkConfig, key: &str) -> Option<String> {
+    let arn_region = KeyRef::parse(key)
+        .ok()
+        .and_then(|k| k.region().map(str::to_string));
+    arn_region.or_else(|| sdk.region().map(|r| r.to_string()))
 }
 
 impl KmsBackend {
@@ -96,7 +99,7 @@ impl KmsBackend {
                     // loader would read SSL_CERT_FILE / SSL_CERT_DIR, the
                     // caller's choice of whom to trust.
                     let bundle = system_roots().ok_or_else(|| BackendError {
-                        failure: Failure::Credentials,
+                        failure: Failure::Configuration,
                         code: "CaBundle".into(),
                         message: "no system CA bundle found; set ca_bundle in [aws]".into(),
                         request_id: None,
@@ -142,14 +145,12 @@ impl KmsBackend {
             .map(String::as_str)
     }
 
-    async fn client(&self, region: Option<&str>) -> Result<Client, BackendError> {
+    /// The client for the region of `key` (`region_for`).
+    async fn client(&self, key: &str) -> Result<Client, BackendError> {
         let sdk = self.sdk_config().await?;
-        let region = region
-            .map(str::to_string)
-            .or_else(|| sdk.region().map(|r| r.to_string()));
-        let Some(region) = region else {
+        let Some(region) = region_for(sdk, key) else {
             return Err(BackendError {
-                failure: Failure::Credentials,
+                failure: Failure::Configuration,
                 code: "NoRegion".into(),
                 message: "no AWS region: set region in [aws], AWS_REGION, or name keys by ARN"
                     .into(),
@@ -195,7 +196,7 @@ fn http_client_with_roots(
 ) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, BackendError> {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
     let pem = crate::files::read_regular(bundle, 16 << 20).map_err(|e| BackendError {
-        failure: Failure::Credentials,
+        failure: Failure::Configuration,
         code: "CaBundle".into(),
         message: format!("cannot read CA bundle {e}"),
         request_id: None,
@@ -207,7 +208,7 @@ fn http_client_with_roots(
         .with_trust_store(trust)
         .build()
         .map_err(|e| BackendError {
-            failure: Failure::Credentials,
+            failure: Failure::Configuration,
             code: "CaBundle".into(),
             message: format!("CA bundle {}: {e}", bundle.display()),
             request_id: None,
@@ -308,7 +309,7 @@ impl Backend for KmsBackend {
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<RemoteKey, BackendError>> {
         Box::pin(async move {
-            let client = self.client(arn_region(key)).await?;
+            let client = self.client(key).await?;
             let _permit = self.limit.acquire().await.ok();
             let out = client
                 .get_public_key()
@@ -327,12 +328,6 @@ impl Backend for KmsBackend {
                     .key_usage
                     .map(|u| u.as_str().to_string())
                     .unwrap_or_default(),
-                signing_algorithms: out
-                    .signing_algorithms
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|a| a.as_str().to_string())
-                    .collect(),
                 public_key: out.public_key.map(Blob::into_inner).unwrap_or_default(),
             })
         })
@@ -344,7 +339,7 @@ impl Backend for KmsBackend {
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>> {
         Box::pin(async move {
-            let client = self.client(arn_region(key)).await?;
+            let client = self.client(key).await?;
             let _permit = self.limit.acquire().await.ok();
             let out = client
                 .describe_key()
@@ -354,7 +349,7 @@ impl Backend for KmsBackend {
                 .await
                 .map_err(classify)?;
             let m = out.key_metadata.ok_or_else(|| BackendError {
-                failure: Failure::InvalidRequest,
+                failure: Failure::MalformedAnswer,
                 code: "EmptyResponse".into(),
                 message: "DescribeKey returned no KeyMetadata".into(),
                 request_id: None,
@@ -362,20 +357,10 @@ impl Backend for KmsBackend {
             Ok(KeyMetadata {
                 arn: m.arn.unwrap_or_default(),
                 creation_date: m.creation_date.map_or(0, |d| d.secs()),
-                enabled: m.enabled,
                 key_state: m
                     .key_state
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default(),
-                key_spec: m
-                    .key_spec
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                key_usage: m
-                    .key_usage
-                    .map(|u| u.as_str().to_string())
-                    .unwrap_or_default(),
-                description: m.description.unwrap_or_default(),
             })
         })
     }
@@ -383,9 +368,7 @@ impl Backend for KmsBackend {
     fn cache_scope<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
             let sdk = self.sdk_config().await.ok()?;
-            let region = arn_region(key)
-                .map(str::to_string)
-                .or_else(|| sdk.region().map(|r| r.to_string()))?;
+            let region = region_for(sdk, key)?;
             let profile = self
                 .settings
                 .profile
@@ -414,7 +397,7 @@ impl Backend for KmsBackend {
         Box::pin(async move {
             // A key or alias ARN goes to its own region; a key ID or alias
             // name to the configured one, as GetPublicKey did.
-            let client = self.client(arn_region(key)).await?;
+            let client = self.client(key).await?;
             let _permit = self.limit.acquire().await.ok();
             let out = client
                 .sign()
@@ -431,7 +414,7 @@ impl Backend for KmsBackend {
                 .signature
                 .map(Blob::into_inner)
                 .ok_or_else(|| BackendError {
-                    failure: Failure::InvalidRequest,
+                    failure: Failure::MalformedAnswer,
                     code: "EmptyResponse".into(),
                     message: "Sign returned no signature".into(),
                     request_id: request_id.clone(),
@@ -448,6 +431,31 @@ impl Backend for KmsBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arn_is_used_in_its_own_region() {
+        let west = "arn:aws:kms:eu-west-1:111122223333:alias/release";
+        let gov = "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/\
+                   1234abcd-12ab-34cd-56ef-1234567890ab";
+        let none = aws_config::SdkConfig::builder().build();
+        let east = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        for sdk in [&none, &east] {
+            assert_eq!(region_for(sdk, west).as_deref(), Some("eu-west-1"));
+            assert_eq!(region_for(sdk, gov).as_deref(), Some("us-gov-west-1"));
+        }
+        assert_eq!(region_for(&none, "alias/release"), None);
+        assert_eq!(
+            region_for(&east, "alias/release").as_deref(),
+            Some("us-east-1")
+        );
+        // Not a key reference: the configured region, as KMS would be asked.
+        assert_eq!(
+            region_for(&east, "arn:aws:s3:::bucket").as_deref(),
+            Some("us-east-1")
+        );
+    }
 
     #[test]
     fn a_secure_host_finds_the_system_roots_without_the_environment() {

@@ -10,6 +10,7 @@ pub mod diagnose;
 pub mod kms;
 
 use crate::error::Error;
+use crate::keyref::KeyRef;
 use crate::vocabulary::SigningAlgorithm;
 use cryptoki_sys::*;
 use std::future::Future;
@@ -25,48 +26,23 @@ pub struct RemoteKey {
     /// that do not become objects).
     pub key_spec: String,
     pub key_usage: String,
-    pub signing_algorithms: Vec<String>,
     /// DER SubjectPublicKeyInfo.
     pub public_key: Vec<u8>,
 }
 
 impl RemoteKey {
-    /// The key ID: the part of the ARN after `key/`.
+    /// The key ID: the part of the ARN after `key/` (the whole ARN if it
+    /// is not a key ARN).
     pub fn key_id(&self) -> &str {
-        self.arn.rsplit_once("key/").map_or(&self.arn, |(_, id)| id)
+        KeyRef::key_id_in(&self.arn).unwrap_or(&self.arn)
     }
-}
 
-/// Whether `arn`, a key ARN that GetPublicKey or the disk cache gave for
-/// `reference`, can be the key the reference names.
-///
-/// A key ID or key ARN names one key for ever, so the ARN must be that key:
-/// the whole ARN for a key ARN, its `key/<id>` part for a key ID (UUID or
-/// `mrk-...`). An alias may name any key of its account and region, so
-/// only that much is checked (an alias ARN's partition, region and account;
-/// for an alias name, that the ARN is a key ARN at all): which key an alias
-/// names now is checked on every signature, against Sign's answer.
-pub fn arn_matches_reference(reference: &str, arn: &str) -> bool {
-    let Some((prefix, id)) = arn.split_once(":key/") else {
-        return false;
-    };
-    let well_formed = arn.starts_with("arn:")
-        && prefix.split(':').count() == 5
-        && !id.is_empty()
-        && !id.contains(['/', ':']);
-    if !well_formed {
-        return false;
+    /// Whether this key, which GetPublicKey or the disk cache gave for
+    /// `reference`, can be the key the reference names
+    /// (`KeyRef::names_key`).
+    pub fn is_named_by(&self, reference: &KeyRef) -> bool {
+        reference.names_key(&self.arn)
     }
-    if let Some((alias_prefix, _)) = reference.split_once(":alias/") {
-        return reference.starts_with("arn:") && alias_prefix == prefix;
-    }
-    if reference.starts_with("alias/") {
-        return true;
-    }
-    if reference.starts_with("arn:") {
-        return arn == reference;
-    }
-    id == reference
 }
 
 /// A signature from KMS, the key that made it, and the request that made it
@@ -80,18 +56,15 @@ pub struct Signed {
     pub request_id: Option<String>,
 }
 
-/// What DescribeKey tells about a key.
+/// What DescribeKey tells about a key (what `kms11 doctor` and the
+/// certificates' dates use of it).
 #[derive(Debug, Clone)]
 pub struct KeyMetadata {
     pub arn: String,
     /// Whole seconds since the Unix epoch.
     pub creation_date: i64,
-    pub enabled: bool,
     /// Enabled, Disabled, PendingDeletion, ...
     pub key_state: String,
-    pub key_spec: String,
-    pub key_usage: String,
-    pub description: String,
 }
 
 /// How a KMS call failed, in the terms the module maps to CK_RV.
@@ -107,12 +80,19 @@ pub enum Failure {
     KeyUsage,
     /// KMS refused the request as invalid: a bug of ours.
     InvalidRequest,
+    /// KMS answered without what the call asks for (a Sign answer without
+    /// a signature, a DescribeKey answer without KeyMetadata).
+    MalformedAnswer,
     /// Throttled after the retries.
     Throttled,
     /// Network failure, timeout or a KMS-side error after the retries.
     Unavailable,
-    /// No credentials or a configuration the SDK could not use.
+    /// No credentials, or credentials KMS rejects (unknown, expired, or
+    /// signed with a skewed clock).
     Credentials,
+    /// A setting the call cannot be made without: no region for a key not
+    /// named by ARN, or a CA bundle that cannot be read or used.
+    Configuration,
     /// KMS answered about another key than the one named (a GetPublicKey
     /// for a key ID or ARN answered with another key's ARN): a misbehaving
     /// endpoint or proxy. The key is left out; nothing from it is used.
@@ -136,19 +116,23 @@ impl BackendError {
             Failure::AccessDenied | Failure::KeyUnusable | Failure::KeyUsage => {
                 CKR_KEY_FUNCTION_NOT_PERMITTED
             }
-            Failure::InvalidRequest => CKR_GENERAL_ERROR,
+            Failure::InvalidRequest | Failure::MalformedAnswer => CKR_GENERAL_ERROR,
             Failure::Throttled
             | Failure::Unavailable
             | Failure::Credentials
+            | Failure::Configuration
             | Failure::WrongKey => CKR_DEVICE_ERROR,
         }
     }
 
-    /// A transport or service failure that says nothing about the key.
+    /// A transport, service or set-up failure that says nothing about the key.
     pub fn is_transient(&self) -> bool {
         matches!(
             self.failure,
-            Failure::Throttled | Failure::Unavailable | Failure::Credentials
+            Failure::Throttled
+                | Failure::Unavailable
+                | Failure::Credentials
+                | Failure::Configuration
         )
     }
 }
@@ -206,55 +190,60 @@ pub trait Backend: Send + Sync {
 
 #[cfg(test)]
 mod tests {
-    use super::arn_matches_reference as matches;
+    use super::*;
 
-    const ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
-    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    const OTHER: &str =
-        "arn:aws:kms:us-east-1:111122223333:key/ffffffff-12ab-34cd-56ef-1234567890ab";
-
-    #[test]
-    fn a_key_id_or_key_arn_matches_only_its_key() {
-        assert!(matches(ID, ARN));
-        assert!(!matches(ID, OTHER));
-        assert!(matches(ARN, ARN));
-        assert!(!matches(ARN, OTHER));
-        // The same key ID in another account or region is another key.
-        let elsewhere = ARN.replace("111122223333", "444455556666");
-        assert!(
-            matches(ID, &elsewhere),
-            "a key ID says nothing of the account"
-        );
-        assert!(!matches(ARN, &elsewhere));
-        assert!(!matches(ARN, &ARN.replace("us-east-1", "eu-west-1")));
-        // Multi-Region keys.
-        let mrk = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
-        assert!(matches("mrk-1234abcd12ab34cd56ef1234567890ab", mrk));
-        assert!(!matches("mrk-1234abcd12ab34cd56ef1234567890ab", ARN));
-        // Not key ARNs at all.
-        for bad in [
-            "",
-            ID,
-            "arn:aws:kms:us-east-1:111122223333:alias/x",
-            "key/1234",
-        ] {
-            assert!(!matches(ID, bad), "{bad:?}");
+    fn error(failure: Failure) -> BackendError {
+        BackendError {
+            failure,
+            code: String::new(),
+            message: String::new(),
+            request_id: None,
         }
-        assert!(!matches(ID, &format!("{ARN}/x")));
-        assert!(!matches(ID, &format!("arn:aws:kms:us-east-1:key/{ID}")));
+    }
+
+    /// The table of docs/errors.md, pinned: each failure's CK_RV, and
+    /// whether it says nothing about the key.
+    #[test]
+    fn each_failure_has_its_ck_rv() {
+        use Failure::*;
+        for (failure, rv, transient) in [
+            (NotFound, CKR_KEY_HANDLE_INVALID, false),
+            (AccessDenied, CKR_KEY_FUNCTION_NOT_PERMITTED, false),
+            (KeyUnusable, CKR_KEY_FUNCTION_NOT_PERMITTED, false),
+            (KeyUsage, CKR_KEY_FUNCTION_NOT_PERMITTED, false),
+            (InvalidRequest, CKR_GENERAL_ERROR, false),
+            (MalformedAnswer, CKR_GENERAL_ERROR, false),
+            (Throttled, CKR_DEVICE_ERROR, true),
+            (Unavailable, CKR_DEVICE_ERROR, true),
+            (Credentials, CKR_DEVICE_ERROR, true),
+            (Configuration, CKR_DEVICE_ERROR, true),
+            (WrongKey, CKR_DEVICE_ERROR, false),
+        ] {
+            let e = error(failure.clone());
+            assert_eq!((e.rv(), e.is_transient()), (rv, transient), "{failure:?}");
+        }
     }
 
     #[test]
-    fn an_alias_matches_keys_of_its_account_and_region() {
-        assert!(matches("alias/release", ARN));
-        assert!(matches("alias/release", OTHER));
-        let alias_arn = "arn:aws:kms:us-east-1:111122223333:alias/release";
-        assert!(matches(alias_arn, ARN));
-        assert!(!matches(
-            alias_arn,
-            &ARN.replace("111122223333", "444455556666")
-        ));
-        assert!(!matches(alias_arn, &ARN.replace("us-east-1", "eu-west-1")));
-        assert!(!matches("alias/release", "not an arn"));
+    fn a_remote_key_knows_its_key_id_and_whom_it_answers() {
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let key = RemoteKey {
+            arn: arn.into(),
+            key_spec: "ECC_NIST_P256".into(),
+            key_usage: "SIGN_VERIFY".into(),
+            public_key: Vec::new(),
+        };
+        assert_eq!(key.key_id(), "1234abcd-12ab-34cd-56ef-1234567890ab");
+        let named = |r: &str| key.is_named_by(&KeyRef::parse(r).unwrap());
+        assert!(named("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(named(arn));
+        assert!(named("alias/any"));
+        assert!(!named("ffffffff-12ab-34cd-56ef-1234567890ab"));
+        assert!(!named("arn:aws:kms:eu-west-1:111122223333:alias/any"));
+        let odd = RemoteKey {
+            arn: "not an arn".into(),
+            ..key.clone()
+        };
+        assert_eq!(odd.key_id(), "not an arn");
     }
 }

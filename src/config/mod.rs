@@ -6,22 +6,22 @@ mod source;
 
 pub use source::*;
 
+use crate::keyref::KeyRef;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+/// Every section and setting may be left out: the containers carry
+/// `#[serde(default)]`, so a missing setting takes its value from the
+/// container's `Default`, the one place each default is written.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
-    #[serde(default)]
     pub aws: AwsConfig,
-    #[serde(default)]
     pub log: LogConfig,
-    #[serde(default)]
     pub cache: CacheConfig,
-    #[serde(default)]
     pub signing: SigningConfig,
-    #[serde(default, rename = "token")]
+    #[serde(rename = "token")]
     pub tokens: Vec<TokenConfig>,
     /// Where the configuration came from, for messages.
     #[serde(skip)]
@@ -29,23 +29,17 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AwsConfig {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub ca_bundle: Option<PathBuf>,
-    #[serde(default = "defaults::connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "defaults::call_timeout_ms")]
     pub call_timeout_ms: u64,
-    #[serde(default = "defaults::max_attempts")]
     pub max_attempts: u32,
-    #[serde(default)]
     pub retry_mode: RetryMode,
-    #[serde(default = "defaults::alias_refresh_seconds")]
     pub alias_refresh_seconds: u64,
-    #[serde(default = "defaults::max_concurrent_requests")]
     pub max_concurrent_requests: usize,
 }
 
@@ -58,28 +52,6 @@ pub enum RetryMode {
     #[default]
     Standard,
     Adaptive,
-}
-
-mod defaults {
-    pub fn connect_timeout_ms() -> u64 {
-        3_000
-    }
-    pub fn call_timeout_ms() -> u64 {
-        10_000
-    }
-    pub fn max_attempts() -> u32 {
-        3
-    }
-    pub fn alias_refresh_seconds() -> u64 {
-        300
-    }
-    /// Enough for a token of up to 128 keys to resolve in one round trip.
-    pub fn max_concurrent_requests() -> usize {
-        128
-    }
-    pub fn yes() -> bool {
-        true
-    }
 }
 
 impl AwsConfig {
@@ -108,21 +80,21 @@ impl Default for AwsConfig {
             profile: None,
             endpoint_url: None,
             ca_bundle: None,
-            connect_timeout_ms: defaults::connect_timeout_ms(),
-            call_timeout_ms: defaults::call_timeout_ms(),
-            max_attempts: defaults::max_attempts(),
+            connect_timeout_ms: 3_000,
+            call_timeout_ms: 10_000,
+            max_attempts: 3,
             retry_mode: RetryMode::Standard,
-            alias_refresh_seconds: defaults::alias_refresh_seconds(),
-            max_concurrent_requests: defaults::max_concurrent_requests(),
+            alias_refresh_seconds: 300,
+            // Enough for a token of up to 128 keys to resolve in one round trip.
+            max_concurrent_requests: 128,
         }
     }
 }
 
 /// The on-disk public-key cache (`src/cache.rs`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
-    #[serde(default = "defaults::yes")]
     pub enabled: bool,
     /// Default: `$XDG_CACHE_HOME/kms11`, else `~/.cache/kms11`.
     pub dir: Option<PathBuf>,
@@ -138,11 +110,10 @@ impl Default for CacheConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SigningConfig {
     /// Check every signature KMS returns against the key's public key
     /// before the caller gets it.
-    #[serde(default = "defaults::yes")]
     pub verify_signatures: bool,
 }
 
@@ -155,7 +126,7 @@ impl Default for SigningConfig {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     pub level: Option<String>,
     pub file: Option<PathBuf>,
@@ -176,7 +147,7 @@ pub struct TokenConfig {
 #[serde(deny_unknown_fields)]
 pub struct KeyConfig {
     /// Key ID, key ARN, alias name or alias ARN.
-    pub key: Spanned<String>,
+    pub key: Spanned<KeyRef>,
     pub label: Option<Spanned<String>>,
     /// CKA_ID in hex.
     pub id: Option<Spanned<String>>,
@@ -185,14 +156,27 @@ pub struct KeyConfig {
     pub certificate: Option<Spanned<PathBuf>>,
 }
 
+/// A key reference is checked where the configuration is read, so a typo
+/// is reported with its file and line, not as a key that KMS cannot find.
+impl<'de> Deserialize<'de> for KeyRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<KeyRef, D::Error> {
+        let text = String::deserialize(d)?;
+        KeyRef::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl KeyConfig {
-    pub fn reference(&self) -> &str {
+    pub fn key_ref(&self) -> &KeyRef {
         self.key.get_ref()
     }
 
+    /// The reference as KMS takes it.
+    pub fn reference(&self) -> &str {
+        self.key_ref().as_str()
+    }
+
     pub fn is_alias(&self) -> bool {
-        let r = self.reference();
-        r.starts_with("alias/") || (r.starts_with("arn:") && r.contains(":alias/"))
+        self.key_ref().is_alias()
     }
 }
 
@@ -251,12 +235,6 @@ impl Config {
                 })?;
             }
             for key in &token.keys {
-                if key.reference().trim().is_empty() {
-                    return Err(at(
-                        key.key.span().start,
-                        "key must name a KMS key (key ID, key ARN, alias name or alias ARN)".into(),
-                    ));
-                }
                 if let Some(id) = &key.id {
                     if parse_hex(id.get_ref()).is_none() {
                         return Err(at(
@@ -295,20 +273,23 @@ impl Config {
     }
 
     /// One token labelled `kms11` holding the keys of `KMS11_KEYS`.
-    pub fn from_key_list(list: &str) -> Config {
+    pub fn from_key_list(list: &str) -> Result<Config, String> {
         let keys = list
             .split(',')
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .map(|k| KeyConfig {
-                key: Spanned::new(0..0, k.to_string()),
-                label: None,
-                id: None,
-                grant_tokens: Vec::new(),
-                certificate: None,
+            .map(|k| {
+                Ok(KeyConfig {
+                    key: Spanned::new(0..0, KeyRef::parse(k)?),
+                    label: None,
+                    id: None,
+                    grant_tokens: Vec::new(),
+                    certificate: None,
+                })
             })
-            .collect();
-        Config {
+            .collect::<Result<_, crate::keyref::KeyRefError>>()
+            .map_err(|e| format!("KMS11_KEYS: {e}"))?;
+        Ok(Config {
             tokens: vec![TokenConfig {
                 label: Spanned::new(0..0, "kms11".to_string()),
                 pin_hash: None,
@@ -316,7 +297,7 @@ impl Config {
             }],
             source: "KMS11_KEYS".to_string(),
             ..Config::default()
-        }
+        })
     }
 
     /// Reads and parses a configuration file (see `read_file`).
@@ -331,7 +312,7 @@ impl Config {
     pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
         match locate(explicit) {
             Location::File(path, _) => Config::from_file(&path),
-            Location::KeyList(list) => Ok(Config::from_key_list(&list)),
+            Location::KeyList(list) => Config::from_key_list(&list),
             Location::Nothing => Ok(Config {
                 source: "no configuration file".to_string(),
                 ..Config::default()
@@ -373,10 +354,30 @@ mod tests {
 
     #[test]
     fn key_list_makes_one_token() {
-        let c = Config::from_key_list("alias/a, alias/b,");
+        let c = Config::from_key_list("alias/a, alias/b,").unwrap();
         assert_eq!(c.tokens.len(), 1);
         assert_eq!(c.tokens[0].keys.len(), 2);
         assert!(c.tokens[0].keys[0].is_alias());
+        let e = Config::from_key_list("alias/a, release").unwrap_err();
+        assert!(
+            e.starts_with("KMS11_KEYS: 'release' is not a KMS key reference"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_kms_key_reference_names_its_line() {
+        let key = |k: &str| format!("[[token]]\nlabel = \"a\"\n[[token.key]]\nkey = \"{k}\"\n");
+        for bad in ["", " ", "release", "arn:aws:s3:::bucket", "alias/"] {
+            let e = Config::parse(&key(bad), "t.conf").unwrap_err();
+            assert!(e.starts_with("t.conf, line 4:"), "{e}");
+            assert!(e.contains("is not a KMS key reference"), "{e}");
+        }
+        let arn = "arn:aws:kms:eu-west-1:111122223333:alias/x";
+        let c = Config::parse(&key(arn), "t.conf").unwrap();
+        let k = &c.tokens[0].keys[0];
+        assert_eq!((k.reference(), k.is_alias()), (arn, true));
+        assert_eq!(k.key_ref().region(), Some("eu-west-1"));
     }
 
     #[test]
@@ -388,6 +389,44 @@ mod tests {
         let good = crate::pin::hash(b"1234").unwrap();
         let text = format!("[[token]]\nlabel = \"a\"\npin_hash = \"{good}\"\n");
         Config::parse(&text, "t.conf").unwrap();
+    }
+
+    /// Every default, whether a section is missing, empty or the whole
+    /// configuration is `Config::default()`.
+    #[test]
+    fn every_default_is_pinned() {
+        let empty_sections = "[aws]\n[log]\n[cache]\n[signing]\n";
+        for c in [
+            Config::default(),
+            Config::parse("", "t.conf").unwrap(),
+            Config::parse(empty_sections, "t.conf").unwrap(),
+        ] {
+            let a = &c.aws;
+            assert_eq!(a.region, None);
+            assert_eq!(a.profile, None);
+            assert_eq!(a.endpoint_url, None);
+            assert_eq!(a.ca_bundle, None);
+            assert_eq!(a.connect_timeout_ms, 3_000);
+            assert_eq!(a.call_timeout_ms, 10_000);
+            assert_eq!(a.max_attempts, 3);
+            assert_eq!(a.retry_mode, RetryMode::Standard);
+            assert_eq!(a.alias_refresh_seconds, 300);
+            assert_eq!(a.max_concurrent_requests, 128);
+            assert!(c.cache.enabled);
+            assert_eq!(c.cache.dir, None);
+            assert!(c.signing.verify_signatures);
+            assert_eq!(c.log.level, None);
+            assert_eq!(c.log.file, None);
+            assert!(c.tokens.is_empty());
+        }
+        let text = "[[token]]\nlabel = \"a\"\n[[token.key]]\nkey = \"alias/x\"\n";
+        let c = Config::parse(text, "t.conf").unwrap();
+        let (token, key) = (&c.tokens[0], &c.tokens[0].keys[0]);
+        assert!(token.pin_hash.is_none());
+        assert!(key.label.is_none() && key.id.is_none() && key.certificate.is_none());
+        assert!(key.grant_tokens.is_empty());
+        let c = Config::parse("[[token]]\nlabel = \"a\"\n", "t.conf").unwrap();
+        assert!(c.tokens[0].keys.is_empty());
     }
 
     #[test]

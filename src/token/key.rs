@@ -192,7 +192,6 @@ mod tests {
             arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
             key_spec: String::new(),
             key_usage: "SIGN_VERIFY".into(),
-            signing_algorithms: Vec::new(),
             public_key: spki.to_vec(),
         }
     }

@@ -3,6 +3,7 @@ setup mistakes, are found and answered with the fix."""
 
 import subprocess
 
+import kmshelp
 from conftest import KEYS, KMS11
 
 ONE_KEY = '[[token]]\nlabel = "t"\n[[token.key]]\nkey = "alias/p256"\n'
@@ -162,3 +163,22 @@ def test_no_region(cli):
     conf.write_text(ONE_KEY)
     conf.chmod(0o600)
     fails_with(cli, "no AWS region", "AWS_REGION", config=conf)
+
+
+def test_keys_named_by_arn_are_checked_in_their_own_region(cli):
+    """With no region set and every key named by ARN, the module sends each
+    key's calls to its ARN's region; doctor checks (and advises about) those
+    regions, not a us-east-1 the module never uses."""
+    west = kmshelp.make_client(cli.url, region="eu-west-1")
+    key = west.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    assert ":eu-west-1:" in key["Arn"]
+    missing = "arn:aws:kms:ap-south-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    conf = cli.dir / "arn-regions.conf"
+    conf.write_text(f'[aws]\nendpoint_url = "{cli.url}"\n[[token]]\nlabel = "t"\n'
+                    f'[[token.key]]\nkey = "{key["Arn"]}"\n[[token.key]]\nkey = "{missing}"\n')
+    conf.chmod(0o600)
+    out = fails_with(cli, "NotFoundException", "no such key in ap-south-1", config=conf)
+    assert "[ok]   region: none set; every key is named by ARN (eu-west-1, ap-south-1)" in out
+    assert f"[ok]   key {key['Arn']} (token 't'): DescribeKey: Enabled" in out
+    assert out.count("signature verified with the public key") == 1, out
+    assert "us-east-1" not in out, out

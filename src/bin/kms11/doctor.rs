@@ -3,16 +3,21 @@
 //! (GetPublicKey, DescribeKey, a test Sign verified locally). Every failure
 //! says what is wrong and how to fix it.
 
-use crate::progress::waiting;
 use kms11::backend::kms::KmsBackend;
 use kms11::backend::{Backend, BackendError};
 use kms11::config::{locate, Config, KeyConfig, Location};
+use kms11::mechanism::hash::Hasher;
 use kms11::token::key::KeyInfo;
 use kms11::vocabulary::{KeySpec, KeyUsage, SigningAlgorithm};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
+
+mod advice;
+mod endpoint;
+
+use advice::advice;
+use endpoint::check_endpoint;
 
 #[derive(Default)]
 struct Report {
@@ -71,9 +76,10 @@ fn finish(r: Report) -> bool {
     r.failures == 0
 }
 
+const CONFIGURATION: &str = "configuration";
+const SAMPLE: &str = "every option is described in pkcs11.conf.sample";
+
 fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
-    const WHAT: &str = "configuration";
-    let sample = "every option is described in pkcs11.conf.sample";
     let location = match explicit {
         Some(p) => Location::File(p.to_path_buf(), "given explicitly"),
         None => locate(None),
@@ -81,59 +87,35 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
     let config = match location {
         Location::Nothing => {
             r.fail(
-                WHAT,
+                CONFIGURATION,
                 "no configuration found (KMS11_CONFIG, KMS11_KEYS, ~/.config/kms11/pkcs11.conf and /etc/kms11/pkcs11.conf are unset or missing)",
-                format!("write ~/.config/kms11/pkcs11.conf ({sample}), or set KMS11_KEYS=alias/your-key"),
+                format!("write ~/.config/kms11/pkcs11.conf ({SAMPLE}), or set KMS11_KEYS=alias/your-key"),
             );
             return None;
         }
         Location::KeyList(list) => {
-            let c = Config::from_key_list(&list);
+            let c = match Config::from_key_list(&list) {
+                Ok(c) => c,
+                Err(e) => {
+                    r.fail(
+                        CONFIGURATION,
+                        e,
+                        "name each key by key ID, key ARN, alias/NAME or alias ARN",
+                    );
+                    return None;
+                }
+            };
             r.ok(
-                WHAT,
+                CONFIGURATION,
                 format!("KMS11_KEYS names {} key(s)", c.tokens[0].keys.len()),
             );
             c
         }
-        Location::File(path, how) => {
-            let shown = path.display();
-            // The module's own reading (kms11::config::read_file): the same
-            // checks, and the same words when it refuses the file.
-            let (text, meta) = match kms11::config::read_file(&path) {
-                Ok(read) => read,
-                Err(refusal) => {
-                    r.fail(WHAT, format!("{} ({how})", refusal.what), refusal.fix);
-                    return None;
-                }
-            };
-            let mode = meta.as_ref().map_or(0o666, |m| m.mode() & 0o777);
-            let config = match Config::parse(&text, &shown.to_string()) {
-                Ok(c) => c,
-                Err(e) => {
-                    r.fail(WHAT, e, format!("correct that line; {sample}"));
-                    return None;
-                }
-            };
-            if let Err(refusal) =
-                kms11::config::check_pin_hash_readers(&config, &path, meta.as_ref())
-            {
-                r.fail(WHAT, refusal.what, refusal.fix);
-                return None;
-            }
-            let keys: usize = config.tokens.iter().map(|t| t.keys.len()).sum();
-            r.ok(
-                WHAT,
-                format!(
-                    "{shown} ({how}, mode {mode:04o}): {} token(s), {keys} key(s)",
-                    config.tokens.len()
-                ),
-            );
-            config
-        }
+        Location::File(path, how) => read_config_file(r, &path, how)?,
     };
     if config.tokens.iter().all(|t| t.keys.is_empty()) {
         r.fail(
-            WHAT,
+            CONFIGURATION,
             "no keys are configured",
             "add a [[token]] with [[token.key]] key = \"alias/...\" (see pkcs11.conf.sample)",
         );
@@ -142,28 +124,160 @@ fn check_config(r: &mut Report, explicit: Option<&Path>) -> Option<Config> {
     Some(config)
 }
 
-async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {
-    let keys: Vec<(&str, &KeyConfig)> = config
-        .tokens
-        .iter()
-        .flat_map(|t| t.keys.iter().map(move |k| (t.label.get_ref().as_str(), k)))
+/// The configuration file, read and checked as the module reads it.
+fn read_config_file(r: &mut Report, path: &Path, how: &str) -> Option<Config> {
+    let shown = path.display();
+    // The module's own reading (kms11::config::read_file): the same
+    // checks, and the same words when it refuses the file.
+    let (text, meta) = match kms11::config::read_file(path) {
+        Ok(read) => read,
+        Err(refusal) => {
+            r.fail(
+                CONFIGURATION,
+                format!("{} ({how})", refusal.what),
+                refusal.fix,
+            );
+            return None;
+        }
+    };
+    let mode = meta.as_ref().map_or(0o666, |m| m.mode() & 0o777);
+    let config = match Config::parse(&text, &shown.to_string()) {
+        Ok(c) => c,
+        Err(e) => {
+            r.fail(CONFIGURATION, e, format!("correct that line; {SAMPLE}"));
+            return None;
+        }
+    };
+    if let Err(refusal) = kms11::config::check_pin_hash_readers(&config, path, meta.as_ref()) {
+        r.fail(CONFIGURATION, refusal.what, refusal.fix);
+        return None;
+    }
+    let keys: usize = config.tokens.iter().map(|t| t.keys.len()).sum();
+    r.ok(
+        CONFIGURATION,
+        format!(
+            "{shown} ({how}, mode {mode:04o}): {} token(s), {keys} key(s)",
+            config.tokens.len()
+        ),
+    );
+    Some(config)
+}
+
+/// A configured key, and the region the module sends its calls to: the
+/// region of its ARN, else the configured one (`None`: no region).
+struct Planned<'a> {
+    token: &'a str,
+    key: &'a KeyConfig,
+    region: Option<String>,
+}
+
+/// Each configured key with its region (`KmsBackend::region_of`).
+async fn plan<'a>(config: &'a Config, backend: &KmsBackend) -> Vec<Planned<'a>> {
+    let mut planned = Vec::new();
+    for token in &config.tokens {
+        for key in &token.keys {
+            planned.push(Planned {
+                token: token.label.get_ref(),
+                key,
+                region: backend.region_of(key.key_ref()).await,
+            });
+        }
+    }
+    planned
+}
+
+/// Each region once, in the order the keys name them.
+fn regions(planned: &[Planned]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for region in planned.iter().filter_map(|p| p.region.clone()) {
+        if !out.contains(&region) {
+            out.push(region);
+        }
+    }
+    out
+}
+
+/// The region line; false when a key has no region to be used in.
+fn check_region(r: &mut Report, default: Option<&str>, planned: &[Planned]) -> bool {
+    let own: Vec<String> = regions(planned)
+        .into_iter()
+        .filter(|reg| Some(reg.as_str()) != default)
         .collect();
-    let all_arns = keys.iter().all(|(_, k)| k.reference().starts_with("arn:"));
-    let region = backend.region().await;
-    match &region {
-        Some(reg) => r.ok("region", reg),
-        None if all_arns => r.ok("region", "none set; every key is named by ARN"),
-        None => {
+    match default {
+        _ if planned.iter().any(|p| p.region.is_none()) => {
             r.fail(
                 "region",
                 "no AWS region is set, and some keys are not named by ARN",
                 "set region in [aws], AWS_REGION, or the profile's region; or name the keys by ARN",
             );
-            return;
+            return false;
+        }
+        Some(reg) if own.is_empty() => r.ok("region", reg),
+        Some(reg) => r.ok(
+            "region",
+            format!(
+                "{reg}; keys named by ARN use their own ({})",
+                own.join(", ")
+            ),
+        ),
+        None => r.ok(
+            "region",
+            format!("none set; every key is named by ARN ({})", own.join(", ")),
+        ),
+    }
+    true
+}
+
+async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {
+    let planned = plan(config, backend).await;
+    if !check_region(r, backend.region().await.as_deref(), &planned) {
+        return;
+    }
+    if !check_credentials(r, backend).await {
+        r.skip("keys", "no credentials to call KMS with");
+        return;
+    }
+    let identity = {
+        let _p = crate::progress::Progress::start("asking STS who these credentials belong to");
+        backend.caller_identity(Duration::from_secs(3)).await
+    };
+    let identity = match identity {
+        Ok(arn) => {
+            r.ok("identity", format!("{arn} (STS GetCallerIdentity)"));
+            Some(arn)
+        }
+        Err(e) => {
+            r.warn("identity", format!("unknown: STS did not answer ({e})"));
+            None
+        }
+    };
+    // The endpoints of the regions the keys are used in, each probed once.
+    let mut reachable: Vec<(String, bool)> = Vec::new();
+    for region in regions(&planned) {
+        let endpoint = backend.endpoint(&region);
+        if !reachable.iter().any(|(e, _)| *e == endpoint) {
+            let ok = check_endpoint(r, &endpoint, config.aws.connect_timeout_ms);
+            reachable.push((endpoint, ok));
         }
     }
-    let region = region.unwrap_or_else(|| "us-east-1".into());
+    if reachable.iter().all(|(_, ok)| !ok) {
+        r.skip("keys", "the endpoint cannot be reached");
+        return;
+    }
+    let who = identity.as_deref().unwrap_or("these credentials");
+    for p in planned {
+        let region = p.region.unwrap_or_default();
+        let endpoint = backend.endpoint(&region);
+        let check = KeyCheck::new(p.token, p.key, &region, who);
+        if reachable.contains(&(endpoint, true)) {
+            check.run(r, backend).await;
+        } else {
+            r.skip(&check.what, "its endpoint cannot be reached");
+        }
+    }
+}
 
+async fn check_credentials(r: &mut Report, backend: &KmsBackend) -> bool {
     let creds = {
         let _p = crate::progress::Progress::start("looking for AWS credentials");
         backend.credentials().await
@@ -181,6 +295,7 @@ async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {
                     c.provider, c.access_key_hint
                 ),
             );
+            true
         }
         Err(e) => {
             r.fail(
@@ -188,305 +303,147 @@ async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {
                 e,
                 "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile (AWS_PROFILE or profile in [aws]; `aws sso login` for SSO), or run with an instance or task role",
             );
-            r.skip("keys", "no credentials to call KMS with");
-            return;
-        }
-    }
-    let identity = {
-        let _p = crate::progress::Progress::start("asking STS who these credentials belong to");
-        backend.caller_identity(Duration::from_secs(3)).await
-    };
-    let identity = match identity {
-        Ok(arn) => {
-            r.ok("identity", format!("{arn} (STS GetCallerIdentity)"));
-            Some(arn)
-        }
-        Err(e) => {
-            r.warn("identity", format!("unknown: STS did not answer ({e})"));
-            None
-        }
-    };
-
-    let endpoint = backend.endpoint(&region);
-    if !check_endpoint(r, &endpoint, config.aws.connect_timeout_ms) {
-        r.skip("keys", "the endpoint cannot be reached");
-        return;
-    }
-    let who = identity.as_deref().unwrap_or("these credentials");
-    for (token, key) in keys {
-        check_key(r, backend, token, key, &region, who).await;
-    }
-}
-
-/// host and port of an http(s) URL.
-fn host_port(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let default = if scheme == "http" { 80 } else { 443 };
-    if let Some(v6) = authority.strip_prefix('[') {
-        let (host, rest) = v6.split_once(']')?;
-        let port = rest
-            .strip_prefix(':')
-            .map_or(Some(default), |p| p.parse().ok())?;
-        return Some((host.to_string(), port));
-    }
-    match authority.rsplit_once(':') {
-        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
-        None => Some((authority.to_string(), default)),
-    }
-}
-
-fn check_endpoint(r: &mut Report, endpoint: &str, connect_timeout_ms: u64) -> bool {
-    const WHAT: &str = "endpoint";
-    let fix = "check endpoint_url in [aws] (or AWS_ENDPOINT_URL_KMS), the region, and the network path (firewall, proxy, VPC endpoint)";
-    let Some((host, port)) = host_port(endpoint) else {
-        r.fail(WHAT, format!("'{endpoint}' is not an http(s) URL"), fix);
-        return false;
-    };
-    let proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
-    if let Some(p) = proxy {
-        r.ok(
-            WHAT,
-            format!("{endpoint}, through the proxy {p} (not probed)"),
-        );
-        return true;
-    }
-    let timeout = Duration::from_millis(connect_timeout_ms.max(1));
-    let result = waiting(format!("connecting to {host}:{port}"), || {
-        let addrs: Vec<_> = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
-        let mut last = format!("{host} has no address");
-        for a in addrs {
-            match TcpStream::connect_timeout(&a, timeout) {
-                Ok(_) => return Ok(a),
-                Err(e) => last = format!("cannot connect to {a}: {e}"),
-            }
-        }
-        Err(last)
-    });
-    match result {
-        Ok(addr) => {
-            r.ok(WHAT, format!("{endpoint} accepts connections ({addr})"));
-            true
-        }
-        Err(e) => {
-            r.fail(WHAT, format!("{endpoint}: {e}"), fix);
             false
         }
     }
 }
 
-/// What to do about a failed KMS call.
-fn advice(op: &str, e: &BackendError, key: &str, region: &str, who: &str) -> String {
-    let alias = key.starts_with("alias/") || key.contains(":alias/");
-    match e.code.as_str() {
-        "NotFoundException" if alias => format!(
-            "the alias does not exist in {region}: check its name (aws kms list-aliases --region {region}) and the region (region in [aws], or name the key by its ARN)"
-        ),
-        "NotFoundException" => format!(
-            "no such key in {region}: is it in another region or account? Name it by its key ARN, or set region in [aws]"
-        ),
-        "AccessDeniedException" => format!(
-            "{who} may not call kms:{op} on {key}: add \"kms:{op}\" to the key policy statement (or the IAM policy the key policy allows) for this principal"
-        ),
-        "DisabledException" => format!(
-            "the key is disabled: enable it (aws kms enable-key --key-id {key})"
-        ),
-        "KMSInvalidStateException" => format!(
-            "the key cannot be used in its current state (pending deletion or import): aws kms describe-key --key-id {key}; a key pending deletion can be kept with aws kms cancel-key-deletion, then enable-key"
-        ),
-        "InvalidKeyUsageException" | "UnsupportedOperationException" => {
-            "kms11 needs an asymmetric SIGN_VERIFY key (RSA or ECC): this key cannot sign".into()
-        }
-        "UnrecognizedClientException" | "InvalidClientTokenId" => {
-            "AWS does not know this access key ID: check the credentials (aws sts get-caller-identity)".into()
-        }
-        "InvalidSignatureException" if e.message.to_ascii_lowercase().contains("expired") || e.message.contains("not yet current") => {
-            "the request's time is too far from AWS's: the clock is skewed; sync it (timedatectl set-ntp true, or chrony)".into()
-        }
-        "InvalidSignatureException" => {
-            "AWS refused the request signature: the secret access key is wrong, or the clock is skewed (sync it with NTP)".into()
-        }
-        "ExpiredToken" | "ExpiredTokenException" => {
-            "the session credentials have expired: renew them (aws sso login, or assume the role again)".into()
-        }
-        "ThrottlingException" | "LimitExceededException" => {
-            "KMS throttled the requests (its quota is shared by the account and region): try again later, lower max_concurrent_requests, or ask AWS for a higher quota".into()
-        }
-        "Timeout" => {
-            "no answer in time: check the network path to the endpoint, or raise call_timeout_ms in [aws]".into()
-        }
-        "DispatchFailure" => {
-            "the request did not reach KMS or the connection broke: check the endpoint, the network and any proxy".into()
-        }
-        "NoRegion" => "set region in [aws] or AWS_REGION, or name the key by ARN".into(),
-        c if c.starts_with("KMSInternal") || c.contains("ServiceUnavailable") || c.contains("Internal") => {
-            "KMS answered with an internal error after the retries: usually transient; try again".into()
-        }
-        _ => format!("see the AWS error {} in the KMS API reference for {op}", e.code),
-    }
-}
-
 /// The algorithm and digest of the test signature: the key spec's first
-/// algorithm (RSA PKCS#1 v1.5 with SHA-256, or the curve's).
+/// algorithm (PKCS#1 v1.5 with SHA-256 for RSA, the curve's one algorithm
+/// for ECDSA).
 fn test_signature(spec: KeySpec) -> (SigningAlgorithm, Vec<u8>) {
     let alg = spec.row().algorithms[0];
-    let mut hasher = kms11::mechanism::hash::Hasher::new(alg.hash());
+    let mut hasher = Hasher::new(alg.hash());
     hasher.update(b"kms11 doctor: test signature");
     (alg, hasher.finish())
 }
 
-async fn check_key(
-    r: &mut Report,
-    backend: &KmsBackend,
-    token: &str,
-    key: &KeyConfig,
-    region: &str,
-    who: &str,
-) {
-    let name = key.reference();
-    let what = format!("key {name} (token '{token}')");
-    let grants = &key.grant_tokens;
-    let fail = |r: &mut Report, op: &str, e: &BackendError| {
-        r.fail(
-            &what,
-            format!("{op}: {e}"),
-            advice(op, e, name, region, who),
-        );
-    };
-    let public = {
-        let _p = crate::progress::Progress::start(format!("GetPublicKey {name}"));
-        backend.get_public_key(name, grants).await
-    };
-    let info = match public {
-        Ok(remote) => {
-            let spec = KeySpec::from_kms(&remote.key_spec);
-            match spec
-                .filter(|_| KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify))
-            {
-                Some(spec) => {
-                    r.ok(
-                        &what,
-                        format!(
-                            "GetPublicKey: {} {} {}",
-                            remote.key_spec, remote.key_usage, remote.arn
-                        ),
-                    );
-                    KeyInfo::new(&remote, spec, String::new(), Vec::new(), grants.clone())
-                        .map_err(|e| r.fail(&what, e.to_string(), "report this as a bug"))
-                        .ok()
-                }
-                None => {
-                    r.fail(
-                        &what,
-                        format!(
-                            "GetPublicKey: a {} {} key cannot sign",
-                            remote.key_spec, remote.key_usage
-                        ),
-                        "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1)",
-                    );
-                    None
-                }
-            }
-        }
-        Err(e) => {
-            fail(r, "GetPublicKey", &e);
-            None
-        }
-    };
-    let described = {
-        let _p = crate::progress::Progress::start(format!("DescribeKey {name}"));
-        backend.describe_key(name, grants).await
-    };
-    match described {
-        Ok(m) if m.key_state == "Enabled" => r.ok(
-            &what,
-            format!(
-                "DescribeKey: Enabled, created {}",
-                kms11::x509::iso_date(m.creation_date)
-            ),
-        ),
-        Ok(m) => {
-            let fix = match m.key_state.as_str() {
-                "Disabled" => format!("enable it: aws kms enable-key --key-id {}", m.arn),
-                "PendingDeletion" => format!(
-                    "it is scheduled for deletion: aws kms cancel-key-deletion --key-id {0}, then aws kms enable-key --key-id {0}",
-                    m.arn
-                ),
-                s => format!("a key in state {s} cannot sign; see aws kms describe-key --key-id {}", m.arn),
-            };
-            r.fail(
-                &what,
-                format!("DescribeKey: the key is {}", m.key_state),
-                fix,
-            );
-        }
-        Err(e) => fail(r, "DescribeKey", &e),
-    }
-    let Some(info) = info else {
-        r.skip(&what, "Sign needs the public key");
-        return;
-    };
-    let (alg, digest) = test_signature(info.spec);
-    let signed = {
-        let _p = crate::progress::Progress::start(format!("Sign with {name}"));
-        backend.sign(&info.arn, alg, &digest, grants).await
-    };
-    match signed {
-        Ok(signed) => {
-            let sig = signed.signature;
-            let fixed = kms11::mechanism::signature_from_kms(info.spec, sig);
-            match fixed.and_then(|s| kms11::token::verify::verify(&info, alg, &digest, &s)) {
-                Ok(()) => r.ok(
-                    &what,
-                    format!("Sign: {} signature verified with the public key", alg.as_kms()),
-                ),
-                Err(e) => r.fail(
-                    &what,
-                    format!("Sign: the signature does not verify with the key's public key ({e})"),
-                    "something between kms11 and KMS changes answers (a proxy?), or the endpoint is not KMS",
-                ),
-            }
-        }
-        Err(e) => fail(r, "Sign", &e),
-    }
+/// The checks of one configured key: GetPublicKey, DescribeKey, and a test
+/// Sign verified with the public key.
+struct KeyCheck<'a> {
+    key: &'a KeyConfig,
+    what: String,
+    region: &'a str,
+    who: &'a str,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{advice, host_port};
-    use kms11::backend::{BackendError, Failure};
-
-    /// The emulator does not check SigV4 times, so the clock-skew advice is
-    /// checked here with the message AWS sends.
-    #[test]
-    fn advice_for_clock_skew() {
-        let e = BackendError {
-            failure: Failure::Credentials,
-            code: "InvalidSignatureException".into(),
-            message: "Signature expired: 20260101T000000Z is now earlier than 20260101T000500Z"
-                .into(),
-            request_id: None,
-        };
-        assert!(advice("Sign", &e, "alias/k", "us-east-1", "me").contains("clock is skewed"));
+impl<'a> KeyCheck<'a> {
+    fn new(token: &str, key: &'a KeyConfig, region: &'a str, who: &'a str) -> Self {
+        let what = format!("key {} (token '{token}')", key.reference());
+        KeyCheck {
+            key,
+            what,
+            region,
+            who,
+        }
     }
 
-    #[test]
-    fn endpoints() {
-        assert_eq!(
-            host_port("https://kms.eu-west-1.amazonaws.com"),
-            Some(("kms.eu-west-1.amazonaws.com".into(), 443))
+    fn fail(&self, r: &mut Report, op: &str, e: &BackendError) {
+        let fix = advice(op, e, self.key.key_ref(), self.region, self.who);
+        r.fail(&self.what, format!("{op}: {e}"), fix);
+    }
+
+    async fn run(&self, r: &mut Report, backend: &KmsBackend) {
+        let info = self.public_key(r, backend).await;
+        self.describe(r, backend).await;
+        match info {
+            Some(info) => self.sign(r, backend, &info).await,
+            None => r.skip(&self.what, "Sign needs the public key"),
+        }
+    }
+
+    async fn public_key(&self, r: &mut Report, backend: &KmsBackend) -> Option<KeyInfo> {
+        let (name, grants) = (self.key.reference(), &self.key.grant_tokens);
+        let public = {
+            let _p = crate::progress::Progress::start(format!("GetPublicKey {name}"));
+            backend.get_public_key(name, grants).await
+        };
+        let remote = match public {
+            Ok(remote) => remote,
+            Err(e) => {
+                self.fail(r, "GetPublicKey", &e);
+                return None;
+            }
+        };
+        let Some(spec) = KeySpec::from_kms(&remote.key_spec)
+            .filter(|_| KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify))
+        else {
+            r.fail(
+                &self.what,
+                format!(
+                    "GetPublicKey: a {} {} key cannot sign",
+                    remote.key_spec, remote.key_usage
+                ),
+                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1)",
+            );
+            return None;
+        };
+        r.ok(
+            &self.what,
+            format!(
+                "GetPublicKey: {} {} {}",
+                remote.key_spec, remote.key_usage, remote.arn
+            ),
         );
-        assert_eq!(
-            host_port("http://127.0.0.1:4566/"),
-            Some(("127.0.0.1".into(), 4566))
+        KeyInfo::new(&remote, spec, String::new(), Vec::new(), grants.clone())
+            .map_err(|e| r.fail(&self.what, e.to_string(), "report this as a bug"))
+            .ok()
+    }
+
+    async fn describe(&self, r: &mut Report, backend: &KmsBackend) {
+        let name = self.key.reference();
+        let described = {
+            let _p = crate::progress::Progress::start(format!("DescribeKey {name}"));
+            backend.describe_key(name, &self.key.grant_tokens).await
+        };
+        let m = match described {
+            Ok(m) => m,
+            Err(e) => return self.fail(r, "DescribeKey", &e),
+        };
+        let fix = match m.key_state.as_str() {
+            "Enabled" => {
+                let created = kms11::x509::iso_date(m.creation_date);
+                return r.ok(&self.what, format!("DescribeKey: Enabled, created {created}"));
+            }
+            "Disabled" => format!("enable it: aws kms enable-key --key-id {}", m.arn),
+            "PendingDeletion" => format!(
+                "it is scheduled for deletion: aws kms cancel-key-deletion --key-id {0}, then aws kms enable-key --key-id {0}",
+                m.arn
+            ),
+            s => format!("a key in state {s} cannot sign; see aws kms describe-key --key-id {}", m.arn),
+        };
+        r.fail(
+            &self.what,
+            format!("DescribeKey: the key is {}", m.key_state),
+            fix,
         );
-        assert_eq!(host_port("https://[::1]:8443"), Some(("::1".into(), 8443)));
-        assert_eq!(host_port("kms.local"), None);
+    }
+
+    /// Signs through KMS and checks the signature as C_Sign does: KMS's
+    /// DER ECDSA signature as r||s, then verified with the public key.
+    async fn sign(&self, r: &mut Report, backend: &KmsBackend, info: &KeyInfo) {
+        let (alg, digest) = test_signature(info.spec);
+        let signed = {
+            let _p = crate::progress::Progress::start(format!("Sign with {}", info.arn));
+            backend
+                .sign(&info.arn, alg, &digest, &self.key.grant_tokens)
+                .await
+        };
+        let sig = match signed {
+            Ok(signed) => signed.signature,
+            Err(e) => return self.fail(r, "Sign", &e),
+        };
+        let fixed = kms11::mechanism::signature_from_kms(info.spec, sig);
+        match fixed.and_then(|s| kms11::token::verify::verify(info, alg, &digest, &s)) {
+            Ok(()) => r.ok(
+                &self.what,
+                format!("Sign: {} signature verified with the public key", alg.as_kms()),
+            ),
+            Err(e) => r.fail(
+                &self.what,
+                format!("Sign: the signature does not verify with the key's public key ({e})"),
+                "something between kms11 and KMS changes answers (a proxy?), or the endpoint is not KMS",
+            ),
+        }
     }
 }

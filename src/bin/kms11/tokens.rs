@@ -7,6 +7,7 @@ use crate::progress::waiting;
 use cryptoki_sys::*;
 use kms11::config::Config;
 use kms11::error::Error;
+use kms11::keyref::KeyRef;
 use kms11::mechanism::Param;
 use kms11::token::key::KeyInfo;
 use kms11::token::session::Output;
@@ -24,8 +25,8 @@ pub struct Tokens {
     resolved: Vec<Option<Result<(), String>>>,
 }
 
-/// A key the user named, and where it is.
-pub struct Found {
+/// A key the user named on the command line, and where it is.
+pub struct NamedKey {
     pub slot: CK_SLOT_ID,
     pub token: String,
     pub reference: String,
@@ -33,7 +34,7 @@ pub struct Found {
     pub objects: Vec<(CK_OBJECT_CLASS, CK_OBJECT_HANDLE)>,
 }
 
-impl Found {
+impl NamedKey {
     pub fn handle(&self, class: CK_OBJECT_CLASS) -> Option<CK_OBJECT_HANDLE> {
         self.objects
             .iter()
@@ -47,21 +48,6 @@ pub fn reason(e: &Error) -> String {
     e.reason
         .clone()
         .unwrap_or_else(|| kms11::error::rv_name(e.rv))
-}
-
-/// A KMS key reference: alias name or ARN, key ARN, key ID.
-pub fn looks_like_kms_key(s: &str) -> bool {
-    let uuid = |s: &str| {
-        s.len() == 36
-            && s.chars().enumerate().all(|(i, c)| {
-                matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
-            })
-    };
-    s.starts_with("alias/")
-        || s.starts_with("arn:")
-        || uuid(s)
-        || s.strip_prefix("mrk-")
-            .is_some_and(|r| r.len() == 32 && r.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Set by commands that publish a public key (`kms11 pubkey`): their keys
@@ -104,7 +90,7 @@ impl Tokens {
     /// One token holding only `key`, with the configuration's [aws].
     pub fn ad_hoc(path: Option<&Path>, key: &str) -> Result<Tokens, String> {
         let base = load_config(path)?;
-        let mut config = Config::from_key_list(key);
+        let mut config = Config::from_key_list(key)?;
         config.aws = base.aws;
         config.cache = base.cache;
         config.source = format!("{} (key {key} named on the command line)", base.source);
@@ -137,8 +123,8 @@ impl Tokens {
         self.module.slots[slot as usize].key_views()
     }
 
-    fn found(&self, slot: CK_SLOT_ID, view: &KeyView, key: &ResolvedKey) -> Found {
-        Found {
+    fn named(&self, slot: CK_SLOT_ID, view: &KeyView, key: &ResolvedKey) -> NamedKey {
+        NamedKey {
             slot,
             token: self.label(slot).to_string(),
             reference: view.reference.clone(),
@@ -148,7 +134,7 @@ impl Tokens {
     }
 
     /// The configured keys `name` selects.
-    fn matches(&mut self, name: &str) -> Result<Vec<Found>, String> {
+    fn matches(&mut self, name: &str) -> Result<Vec<NamedKey>, String> {
         let uri = if name.starts_with("pkcs11:") {
             Some(Pkcs11Uri::parse(name)?)
         } else {
@@ -186,12 +172,12 @@ impl Tokens {
                     None => {
                         view.reference == name
                             || k.arn == name
-                            || k.arn.rsplit_once("key/").is_some_and(|(_, id)| id == name)
+                            || KeyRef::key_id_in(&k.arn) == Some(name)
                             || k.label == name
                     }
                 };
                 if hit {
-                    found.push(self.found(slot, &view, key));
+                    found.push(self.named(slot, &view, key));
                 }
             }
         }
@@ -203,7 +189,7 @@ impl Tokens {
 
     /// The one key `name` selects: from the configuration, else (for a KMS
     /// key reference) on its own.
-    pub fn find(config: Option<&Path>, name: &str) -> Result<(Tokens, Found), String> {
+    pub fn find(config: Option<&Path>, name: &str) -> Result<(Tokens, NamedKey), String> {
         let mut tokens = Tokens::load(config)?;
         let mut found = tokens.matches(name)?;
         match found.len() {
@@ -229,18 +215,18 @@ impl Tokens {
                 ));
             }
         }
-        if !looks_like_kms_key(name) {
+        if let Err(e) = KeyRef::parse(name) {
             return Err(format!(
                 "no key '{name}' in {}: `kms11 list` shows the keys and their URIs; a KMS key \
-                 outside the configuration can be named by alias, ARN or key ID",
-                tokens.source
+                 outside the configuration can be named by alias, ARN or key ID ({})",
+                tokens.source, e.why
             ));
         }
         let mut ad_hoc = Tokens::ad_hoc(config, name)?;
         ad_hoc.resolve(0)?;
         let view = ad_hoc.views(0).remove(0);
         let key = match &view.resolved {
-            Ok(key) => ad_hoc.found(0, &view, key),
+            Ok(key) => ad_hoc.named(0, &view, key),
             Err(e) => return Err(format!("{name}: {e}")),
         };
         // A key that a token with a PIN holds needs that PIN however it is
@@ -254,7 +240,7 @@ impl Tokens {
 
     /// The configured key with this ARN in a token that has a PIN, if any
     /// (resolving those tokens to find out).
-    fn pin_guarded(&mut self, arn: &str) -> Result<Option<Found>, String> {
+    fn pin_guarded(&mut self, arn: &str) -> Result<Option<NamedKey>, String> {
         for slot in self.slot_ids() {
             if !self.module.slots[slot as usize].login.has_pin() {
                 continue;
@@ -268,7 +254,7 @@ impl Tokens {
             for view in self.views(slot) {
                 if let Ok(key) = &view.resolved {
                     if key.key.arn == arn {
-                        return Ok(Some(self.found(slot, &view, key)));
+                        return Ok(Some(self.named(slot, &view, key)));
                     }
                 }
             }
@@ -280,7 +266,7 @@ impl Tokens {
     /// C_SignUpdate in 1 MiB pieces and C_SignFinal would.
     pub fn sign(
         &self,
-        found: &Found,
+        found: &NamedKey,
         mechanism: CK_MECHANISM_TYPE,
         param: Param,
         mut input: impl Read,

@@ -2,7 +2,7 @@
 //! usable entry, else one GetPublicKey each.
 
 use super::{Answers, Found, Sources, Wanted};
-use crate::backend::{arn_matches_reference, Backend, BackendError, Failure, RemoteKey};
+use crate::backend::{Backend, BackendError, Failure, RemoteKey};
 use crate::cache::DiskCache;
 use crate::log_at;
 use std::time::Duration;
@@ -87,7 +87,7 @@ async fn fetch_one(sources: Sources, w: Wanted) -> Fetched {
 fn from_cache(c: &DiskCache, scope: &str, w: &Wanted, alias_ttl: Duration) -> Option<Found> {
     let max_age = w.is_alias.then_some(alias_ttl);
     let hit = c.load(scope, &w.reference, max_age)?;
-    if arn_matches_reference(&w.reference, &hit.key.arn) {
+    if hit.key.is_named_by(&w.key) {
         return Some(Found {
             key: hit.key,
             cached: Some(hit.age),
@@ -113,7 +113,7 @@ async fn from_kms(
     let key = backend
         .get_public_key(&w.reference, &w.grant_tokens)
         .await?;
-    if arn_matches_reference(&w.reference, &key.arn) {
+    if key.is_named_by(&w.key) {
         return Ok(key);
     }
     Err(BackendError {

@@ -15,6 +15,7 @@ use crate::backend::{Backend, BackendError, RemoteKey};
 use crate::cache::DiskCache;
 use crate::config::KeyConfig;
 use crate::error::Result;
+use crate::keyref::KeyRef;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Wanted {
     pub index: usize,
+    /// The key as configured, parsed.
+    pub key: KeyRef,
     /// The key as configured.
     pub reference: String,
     pub grant_tokens: Vec<String>,
@@ -95,6 +98,7 @@ impl Slot {
             wanted
                 .map(|(i, k)| Wanted {
                     index: i,
+                    key: k.key_ref().clone(),
                     reference: k.reference().to_string(),
                     grant_tokens: k.grant_tokens.clone(),
                     is_alias: k.is_alias(),
