@@ -290,7 +290,7 @@ fn initialize_and_finalize() {
     std::env::remove_var("KMS11_CONFIG");
     std::env::set_var("KMS11_KEYS", "alias/lifecycle");
     let so = build::module_path();
-    let m = Module::load(&so);
+    let m = Library::load(&so);
     let f = m.list();
     unsafe {
         let mut n: CK_ULONG = 0;

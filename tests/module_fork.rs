@@ -154,7 +154,7 @@ impl Variant {
 /// Everything a child needs, prepared by the parent before fork() so that
 /// the child only calls the module and writes its report.
 struct ChildPlan<'a> {
-    m: &'a Module,
+    m: &'a Library,
     token: String,
     variant: Variant,
     parent_info: CK_INFO,
@@ -782,7 +782,7 @@ fn helper_fork_without_runtime() {
     let Ok(token) = std::env::var(HELPER_ENV) else {
         return;
     };
-    let m = Module::load(&build::module_path());
+    let m = Library::load(&build::module_path());
     let f = m.list();
     let mut args = CK_C_INITIALIZE_ARGS {
         CreateMutex: None,

@@ -50,7 +50,7 @@ fn initialize_arguments_configuration_and_cycles() {
          [[token]]\nlabel = \"from-env\"\n[[token.key]]\nkey = \"alias/unreachable\"\n",
     );
     std::env::set_var("KMS11_CONFIG", &env_conf);
-    let m = Module::load(&build::module_path());
+    let m = Library::load(&build::module_path());
     let f = m.list();
     let init = |a: Option<&mut CK_C_INITIALIZE_ARGS>| -> CK_RV {
         let p = a.map_or(ptr::null_mut(), |a| {

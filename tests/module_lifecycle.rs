@@ -63,7 +63,7 @@ const SIGN_CYCLES: usize = 100;
 /// cycles, +16 bytes for 2,000 signing cycles on the development machine).
 const PLAIN_GROWTH_MAX: i64 = 2048;
 /// Bytes in use that 100 signing cycles may add: 20 bytes a cycle, far less
-/// than any leaked runtime, SDK client, connection or Module.
+/// than any leaked runtime, SDK client, connection or module state.
 const SIGN_GROWTH_MAX: i64 = 2048;
 
 extern "C" {
@@ -199,17 +199,17 @@ struct HelperRun {
 }
 
 /// The helper's module, loaded and with its function list at hand.
-fn helper_module() -> Option<(Module, String)> {
+fn helper_module() -> Option<(Library, String)> {
     let token = std::env::var(HELPER_ENV).ok()?;
-    Some((Module::load(&build::module_path()), token))
+    Some((Library::load(&build::module_path()), token))
 }
 
-fn initialize(m: &Module) -> CK_RV {
+fn initialize(m: &Library) -> CK_RV {
     // SAFETY: C_Initialize(NULL): no arguments to keep alive.
     unsafe { m.list().C_Initialize.unwrap()(ptr::null_mut()) }
 }
 
-fn finalize(m: &Module) -> CK_RV {
+fn finalize(m: &Library) -> CK_RV {
     // SAFETY: C_Finalize(NULL).
     unsafe { m.list().C_Finalize.unwrap()(ptr::null_mut()) }
 }
@@ -428,7 +428,7 @@ fn helper_atexit() {
     };
     let busy = std::env::var("KMS11_TEST_BUSY").as_deref() == Ok("1");
     // The module stays loaded until the process ends.
-    let m: &'static Module = Box::leak(Box::new(m));
+    let m: &'static Library = Box::leak(Box::new(m));
     expect_rv(initialize(m), CKR_OK, "C_Initialize");
     FINALIZE.store(m.list().C_Finalize.unwrap() as usize, Ordering::SeqCst);
     // SAFETY: registers a plain extern "C" function.
@@ -512,7 +512,7 @@ fn helper_finalize_while_busy() {
     let Some((m, token)) = helper_module() else {
         return;
     };
-    let m: &'static Module = Box::leak(Box::new(m));
+    let m: &'static Library = Box::leak(Box::new(m));
     expect_rv(initialize(m), CKR_OK, "C_Initialize");
     let slot = find_slot(m, &token);
     const SIGNERS: usize = 12;
@@ -714,7 +714,7 @@ fn helper_dlclose() {
     // the dlclose, so that only the module's own threads (or its link
     // flags) can keep it loaded: a thread's thread-local destructors in a
     // library also pin it until the thread ends.
-    let on_thread = |f: Box<dyn FnOnce() -> Module + Send>| {
+    let on_thread = |f: Box<dyn FnOnce() -> Library + Send>| {
         std::thread::spawn(f)
             .join()
             .expect("the calling thread panicked")
@@ -722,7 +722,7 @@ fn helper_dlclose() {
 
     let token1 = token.clone();
     let m = on_thread(Box::new(move || {
-        let m = Module::load(&build::module_path());
+        let m = Library::load(&build::module_path());
         expect_rv(initialize(&m), CKR_OK, "C_Initialize");
         let s = ok(m.open_rw(find_slot(&m, &token1)), "C_OpenSession");
         let sig = ok(sign(&s, 0, b"before dlclose"), "C_Sign");
@@ -745,7 +745,7 @@ fn helper_dlclose() {
 
     let token2 = token.clone();
     let m = on_thread(Box::new(move || {
-        let m = Module::load(&build::module_path());
+        let m = Library::load(&build::module_path());
         let rv = initialize(&m);
         println!("REOPENED C_Initialize\t{}", rv_name(rv));
         assert!(
@@ -779,7 +779,7 @@ fn helper_dlclose() {
     // initialised, with its runtime running, at exit.
     let token3 = token.clone();
     let m = on_thread(Box::new(move || {
-        let m = Module::load(&build::module_path());
+        let m = Library::load(&build::module_path());
         expect_rv(
             initialize(&m),
             CKR_OK,

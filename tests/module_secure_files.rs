@@ -24,15 +24,15 @@ use std::time::{Duration, Instant};
 
 const NOBODY: u32 = 65534;
 
-fn init(m: &Module, reserved: Option<&CString>) -> CK_RV {
+fn init(m: &Library, reserved: Option<&CString>) -> CK_RV {
     m.initialize(reserved.map(CString::as_c_str))
 }
 
-fn finalize(m: &Module) -> CK_RV {
+fn finalize(m: &Library) -> CK_RV {
     m.finalize()
 }
 
-fn labels(m: &Module) -> Vec<String> {
+fn labels(m: &Library) -> Vec<String> {
     m.slots(false)
         .expect("C_GetSlotList")
         .into_iter()
@@ -56,12 +56,12 @@ fn a_fifo_configuration_is_refused_at_once() {
         .expect("mkfifo");
     assert!(status.success());
     std::env::set_var("KMS11_CONFIG", &fifo);
-    let m = Module::load(&build::module_path());
+    let m = Library::load(&build::module_path());
     // No writer ever opens the FIFO: before, C_Initialize blocked in open().
     let (tx, rx) = std::sync::mpsc::channel();
     let path = build::module_path();
     std::thread::spawn(move || {
-        let m = Module::load(&path);
+        let m = Library::load(&path);
         let _ = tx.send(init(&m, None));
     });
     let rv = rx
@@ -215,7 +215,7 @@ fn setuid_host_helper() {
     ] {
         std::env::set_var(k, v);
     }
-    let m = Module::load(Path::new(&var("KMS11_MODULE")));
+    let m = Library::load(Path::new(&var("KMS11_MODULE")));
     // The one variable the AWS SDK reads by itself (a partition file naming
     // the DNS suffix of KMS endpoints): refused while it is set.
     let partition = Path::new(&scratch).join("partitions.json");

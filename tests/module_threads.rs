@@ -502,7 +502,7 @@ fn helper_sign_from_64_threads() {
     let Ok(token) = std::env::var(HELPER_ENV) else {
         return;
     };
-    let m: &'static Module = Box::leak(Box::new(Module::load(&build::module_path())));
+    let m: &'static Library = Box::leak(Box::new(Library::load(&build::module_path())));
     // SAFETY: a plain call with no arguments.
     let rv = unsafe { m.list().C_Initialize.unwrap()(std::ptr::null_mut()) };
     assert_eq!(rv, CKR_OK, "C_Initialize: {}", rv_name(rv));

@@ -67,7 +67,7 @@ fn ca_bundle_is_what_makes_the_emulators_certificate_trusted() {
         &format!("ca_bundle = \"{}\"", cert.display()),
     );
 
-    let m = Module::load(&build::module_path());
+    let m = Library::load(&build::module_path());
     let init = |path: &CString| {
         let rv = m.initialize(Some(path));
         assert_eq!(rv, CKR_OK, "C_Initialize: {}", rv_name(rv));

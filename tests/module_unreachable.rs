@@ -22,7 +22,7 @@ const CALL_TIMEOUT_MS: u64 = 1000;
 const MAX_ATTEMPTS: u64 = 2;
 
 /// Opens a session and lists the token's objects; the first failure's CK_RV.
-fn touch(m: &Module, slot: CK_SLOT_ID) -> Result<Vec<CK_OBJECT_HANDLE>, Rv> {
+fn touch(m: &Library, slot: CK_SLOT_ID) -> Result<Vec<CK_OBJECT_HANDLE>, Rv> {
     let s = m.open_rw(slot)?;
     s.find(&Template::new())
 }

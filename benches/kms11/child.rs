@@ -3,7 +3,7 @@
 //! (microseconds from the start of `main`), request counts it read from the
 //! emulator between steps, and its resident memory.
 
-use crate::module::{private_key, Module};
+use crate::module::{private_key, Library};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::AttributeType;
 use kms11_testkit::Emulator;
@@ -76,7 +76,7 @@ fn startup(args: &[String]) {
     let mut c = Clock::new();
     c.rss("rss_start_kib");
     let emulator = Emulator::at(url);
-    let m = Module::load(Path::new(module));
+    let m = Library::load(Path::new(module));
     c.mark("dlopen_us");
     m.initialize(Path::new(config));
     c.mark("initialize_us");
@@ -116,7 +116,7 @@ fn hundred(args: &[String]) {
     };
     let mut c = Clock::new();
     c.rss("rss_start_kib");
-    let m = Module::load(Path::new(module));
+    let m = Library::load(Path::new(module));
     m.initialize(Path::new(config));
     c.mark("initialize_us");
     c.rss("rss_initialized_kib");

@@ -36,7 +36,7 @@ mod setup;
 mod table;
 mod targets;
 
-use module::Module;
+use module::Library;
 use phases::Ctx;
 use report::{load_average, machine, source_version};
 use results::Results;
@@ -70,8 +70,8 @@ fn main() {
     let mut ctx = Ctx {
         s: &s,
         paths: &paths,
-        on: Module::load(&paths.module),
-        off: Module::load(&copy),
+        on: Library::load(&paths.module),
+        off: Library::load(&copy),
         results: Results {
             library_size: std::fs::metadata(&paths.module).map_or(0, |m| m.len()),
             ..Results::default()

@@ -3,7 +3,7 @@
 
 use crate::child::CHILD_FLAG;
 use crate::direct::{Direct, DirectKey};
-use crate::module::{self, private_key, Module};
+use crate::module::{self, private_key, Library};
 use crate::results::{HashResult, ProcessRun, Run};
 use crate::settings::{BenchKey, KEYS, MESSAGE};
 use cryptoki::mechanism::Mechanism;
@@ -35,7 +35,7 @@ pub fn interleaved(rounds: usize, warm: usize, ops: &mut [&mut dyn FnMut()]) -> 
 /// after two warm-up signatures each; the emulator's counters are reset
 /// between warm-up and measurement.
 pub fn module_throughput(
-    m: &Module,
+    m: &Library,
     slot: cryptoki::slot::Slot,
     key: &BenchKey,
     n: usize,
@@ -158,7 +158,7 @@ pub fn noise(seed: u64) -> Vec<u8> {
         .collect()
 }
 
-pub fn hashing(m: &Module, tmp: &Path, mib: usize, runs: usize) -> HashResult {
+pub fn hashing(m: &Library, tmp: &Path, mib: usize, runs: usize) -> HashResult {
     use std::io::{Read, Write};
     let file = tmp.join("hash-input.bin");
     {

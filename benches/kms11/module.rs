@@ -10,15 +10,15 @@ use std::ffi::CString;
 use std::path::Path;
 use std::ptr::NonNull;
 
-pub struct Module {
+pub struct Library {
     pub p11: Pkcs11,
 }
 
-impl Module {
+impl Library {
     /// dlopen + C_GetInterface / C_GetFunctionList.
-    pub fn load(path: &Path) -> Module {
+    pub fn load(path: &Path) -> Library {
         let p11 = Pkcs11::new(path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
-        Module { p11 }
+        Library { p11 }
     }
 
     /// C_Initialize with `config`'s path in pReserved.

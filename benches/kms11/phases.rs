@@ -6,7 +6,7 @@ use crate::direct::{Direct, DirectKey};
 use crate::measure::{
     child, direct_throughput, fresh_dir, hashing, interleaved, module_throughput,
 };
-use crate::module::{self, private_key, Module};
+use crate::module::{self, private_key, Library};
 use crate::report::Pct;
 use crate::results::{HundredResult, LatencyResult, Results, Run, StartupResult, ThroughputResult};
 use crate::settings::{say, BenchKey, Kind, Settings, KEYS, MESSAGE, THREADS};
@@ -20,9 +20,9 @@ pub struct Ctx<'a> {
     pub s: &'a Settings,
     pub paths: &'a Paths,
     /// libkms11.so, verify_signatures on.
-    pub on: Module,
+    pub on: Library,
     /// A copy of it, verify_signatures off.
-    pub off: Module,
+    pub off: Library,
     pub results: Results,
 }
 

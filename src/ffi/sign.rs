@@ -48,7 +48,7 @@ entry! {
         }
         // SAFETY: mechanism is the caller's CK_MECHANISM.
         let (mechanism, param) = unsafe { read_mechanism(mechanism) }?;
-        m.sign_init(session, mechanism, param, key)
+        m.init_operation(session, OpKind::Sign, mechanism, param, key)
     }
 
     fn C_Sign(session: CK_SESSION_HANDLE, data: CK_BYTE_PTR, data_len: CK_ULONG, signature: CK_BYTE_PTR, signature_len: CK_ULONG_PTR) {

@@ -10,7 +10,7 @@
 //! - `find.rs`: object search and attributes;
 //! - `sign.rs`: sign and verify operations and the one KMS call per
 //!   signature, with its audit line;
-//! - `slot.rs` (a token's keys and objects), `loader.rs` (plan, fetch and
+//! - `slot.rs` (a token's keys and objects), `loader/` (plan, fetch and
 //!   apply its keys), `session.rs` (a session and its operations),
 //!   `object.rs`, `key.rs`, `certificate.rs`, `verify.rs`.
 

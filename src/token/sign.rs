@@ -91,7 +91,8 @@ fn judge(
 }
 
 impl Module {
-    fn init_operation(
+    /// C_SignInit (a private key) and C_VerifyInit (a public key).
+    pub fn init_operation(
         &self,
         h: CK_SESSION_HANDLE,
         kind: OpKind,
@@ -115,26 +116,6 @@ impl Module {
         let mechanism = Mechanism::new(ckm, param, key.spec)?;
         *s.op(kind) = Some(Operation::new(key, mechanism));
         Ok(())
-    }
-
-    pub fn sign_init(
-        &self,
-        h: CK_SESSION_HANDLE,
-        ckm: CK_MECHANISM_TYPE,
-        param: Param,
-        key: CK_OBJECT_HANDLE,
-    ) -> Result<()> {
-        self.init_operation(h, OpKind::Sign, ckm, param, key)
-    }
-
-    pub fn verify_init(
-        &self,
-        h: CK_SESSION_HANDLE,
-        ckm: CK_MECHANISM_TYPE,
-        param: Param,
-        key: CK_OBJECT_HANDLE,
-    ) -> Result<()> {
-        self.init_operation(h, OpKind::Verify, ckm, param, key)
     }
 
     /// C_SignInit/C_VerifyInit with a NULL mechanism (PKCS#11 3.0), and any

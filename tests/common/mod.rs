@@ -170,7 +170,7 @@ pub struct Fixture {
     /// The cryptoki context that loaded and initialised the module (kept alive).
     pub ctx: cryptoki::context::Pkcs11,
     /// The same module's raw function list.
-    pub m: Module,
+    pub m: Library,
     pub keys: Keys,
     pub config_path: Option<PathBuf>,
     pub token: &'static str,
@@ -239,7 +239,7 @@ impl Fixture {
     }
 }
 
-pub fn find_slot(m: &Module, label: &str) -> CK_SLOT_ID {
+pub fn find_slot(m: &Library, label: &str) -> CK_SLOT_ID {
     let slots = ok(m.slots(true), "C_GetSlotList");
     let mut labels = Vec::new();
     for s in slots {
@@ -419,13 +419,13 @@ pub fn set_aws_env(url: &str) {
 
 /// Loads the module through cryptoki, C_Initialize (CKF_OS_LOCKING_OK), and
 /// takes the same module's raw function list. Once per process.
-pub fn load_module() -> (cryptoki::context::Pkcs11, Module) {
+pub fn load_module() -> (cryptoki::context::Pkcs11, Library) {
     use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     let path = build::module_path();
     let ctx = Pkcs11::new(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
         .unwrap_or_else(|e| panic!("C_Initialize: {e}"));
-    let m = Module::load(&path);
+    let m = Library::load(&path);
     (ctx, m)
 }
 

@@ -12,15 +12,15 @@ use std::ptr;
 
 pub type Rv = CK_RV;
 
-pub struct Module {
+pub struct Library {
     _lib: cryptoki_sys::Pkcs11,
     f: *const CK_FUNCTION_LIST,
 }
 
 // The function list is static data inside the loaded module; PKCS #11 calls
 // are thread-safe once the module is initialised with CKF_OS_LOCKING_OK.
-unsafe impl Send for Module {}
-unsafe impl Sync for Module {}
+unsafe impl Send for Library {}
+unsafe impl Sync for Library {}
 
 macro_rules! call {
     ($m:expr, $name:ident ( $($arg:expr),* )) => {{
@@ -38,16 +38,16 @@ fn check(rv: Rv) -> Result<(), Rv> {
     }
 }
 
-impl Module {
+impl Library {
     /// dlopens `path` (the same handle cryptoki got) and asks for its function list.
-    pub fn load(path: &Path) -> Module {
+    pub fn load(path: &Path) -> Library {
         let lib = unsafe { cryptoki_sys::Pkcs11::new(path) }
             .unwrap_or_else(|e| panic!("dlopen {}: {e}", path.display()));
         let mut list: *mut CK_FUNCTION_LIST = ptr::null_mut();
         let rv = unsafe { lib.C_GetFunctionList(&mut list) };
         assert_eq!(rv, CKR_OK, "C_GetFunctionList: {}", rv_name(rv));
         assert!(!list.is_null(), "C_GetFunctionList gave NULL");
-        Module { _lib: lib, f: list }
+        Library { _lib: lib, f: list }
     }
 
     pub fn list(&self) -> &CK_FUNCTION_LIST {
@@ -146,7 +146,7 @@ impl Module {
 
 /// A session, closed on drop.
 pub struct Session<'a> {
-    pub m: &'a Module,
+    pub m: &'a Library,
     pub h: CK_SESSION_HANDLE,
 }
 
@@ -594,68 +594,10 @@ macro_rules! names {
     };
 }
 
+/// A CK_RV as its name and value, from the module's own table of names.
 pub fn rv_name(rv: Rv) -> String {
-    names!(
-        rv,
-        CKR_OK,
-        CKR_CANCEL,
-        CKR_HOST_MEMORY,
-        CKR_SLOT_ID_INVALID,
-        CKR_GENERAL_ERROR,
-        CKR_FUNCTION_FAILED,
-        CKR_ARGUMENTS_BAD,
-        CKR_ATTRIBUTE_READ_ONLY,
-        CKR_ATTRIBUTE_SENSITIVE,
-        CKR_ATTRIBUTE_TYPE_INVALID,
-        CKR_ATTRIBUTE_VALUE_INVALID,
-        CKR_ACTION_PROHIBITED,
-        CKR_DATA_INVALID,
-        CKR_DATA_LEN_RANGE,
-        CKR_DEVICE_ERROR,
-        CKR_DEVICE_MEMORY,
-        CKR_DEVICE_REMOVED,
-        CKR_FUNCTION_CANCELED,
-        CKR_FUNCTION_NOT_PARALLEL,
-        CKR_FUNCTION_NOT_SUPPORTED,
-        CKR_KEY_HANDLE_INVALID,
-        CKR_KEY_SIZE_RANGE,
-        CKR_KEY_TYPE_INCONSISTENT,
-        CKR_KEY_FUNCTION_NOT_PERMITTED,
-        CKR_MECHANISM_INVALID,
-        CKR_MECHANISM_PARAM_INVALID,
-        CKR_OBJECT_HANDLE_INVALID,
-        CKR_OPERATION_ACTIVE,
-        CKR_OPERATION_NOT_INITIALIZED,
-        CKR_PIN_INCORRECT,
-        CKR_PIN_INVALID,
-        CKR_PIN_LEN_RANGE,
-        CKR_SESSION_CLOSED,
-        CKR_SESSION_COUNT,
-        CKR_SESSION_HANDLE_INVALID,
-        CKR_SESSION_PARALLEL_NOT_SUPPORTED,
-        CKR_SESSION_READ_ONLY,
-        CKR_SESSION_EXISTS,
-        CKR_SESSION_READ_ONLY_EXISTS,
-        CKR_SESSION_READ_WRITE_SO_EXISTS,
-        CKR_SIGNATURE_INVALID,
-        CKR_SIGNATURE_LEN_RANGE,
-        CKR_TEMPLATE_INCOMPLETE,
-        CKR_TEMPLATE_INCONSISTENT,
-        CKR_TOKEN_NOT_PRESENT,
-        CKR_TOKEN_NOT_RECOGNIZED,
-        CKR_TOKEN_WRITE_PROTECTED,
-        CKR_USER_ALREADY_LOGGED_IN,
-        CKR_USER_NOT_LOGGED_IN,
-        CKR_USER_PIN_NOT_INITIALIZED,
-        CKR_USER_TYPE_INVALID,
-        CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-        CKR_BUFFER_TOO_SMALL,
-        CKR_CRYPTOKI_NOT_INITIALIZED,
-        CKR_CRYPTOKI_ALREADY_INITIALIZED,
-        CKR_FUNCTION_REJECTED,
-        CKR_OPERATION_CANCEL_FAILED,
-    )
-    .map_or_else(|| format!("CK_RV {rv:#x}"), |n| format!("{n} ({rv:#x})"))
+    kms11::error::rv_known_name(rv)
+        .map_or_else(|| format!("CK_RV {rv:#x}"), |n| format!("{n} ({rv:#x})"))
 }
 
 pub fn mech_name(m: CK_MECHANISM_TYPE) -> String {
@@ -691,43 +633,5 @@ pub fn mech_name(m: CK_MECHANISM_TYPE) -> String {
 }
 
 pub fn attr_name(a: CK_ATTRIBUTE_TYPE) -> String {
-    names!(
-        a,
-        CKA_CLASS,
-        CKA_TOKEN,
-        CKA_PRIVATE,
-        CKA_LABEL,
-        CKA_VALUE,
-        CKA_KEY_TYPE,
-        CKA_ID,
-        CKA_SENSITIVE,
-        CKA_ENCRYPT,
-        CKA_DECRYPT,
-        CKA_WRAP,
-        CKA_UNWRAP,
-        CKA_SIGN,
-        CKA_SIGN_RECOVER,
-        CKA_VERIFY,
-        CKA_VERIFY_RECOVER,
-        CKA_DERIVE,
-        CKA_MODULUS,
-        CKA_MODULUS_BITS,
-        CKA_PUBLIC_EXPONENT,
-        CKA_PRIVATE_EXPONENT,
-        CKA_PRIME_1,
-        CKA_PRIME_2,
-        CKA_EXPONENT_1,
-        CKA_EXPONENT_2,
-        CKA_COEFFICIENT,
-        CKA_EXTRACTABLE,
-        CKA_LOCAL,
-        CKA_NEVER_EXTRACTABLE,
-        CKA_ALWAYS_SENSITIVE,
-        CKA_MODIFIABLE,
-        CKA_EC_PARAMS,
-        CKA_EC_POINT,
-        CKA_PUBLIC_KEY_INFO,
-        CKA_ALWAYS_AUTHENTICATE,
-    )
-    .map_or_else(|| format!("CKA {a:#x}"), String::from)
+    kms11::attribute::name(a).into_owned()
 }

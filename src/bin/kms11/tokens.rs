@@ -289,8 +289,14 @@ impl Tokens {
                     }
                 })?;
             }
-            m.sign_init(session, mechanism, param, private)
-                .map_err(|e| reason(&e))?;
+            m.init_operation(
+                session,
+                kms11::token::session::OpKind::Sign,
+                mechanism,
+                param,
+                private,
+            )
+            .map_err(|e| reason(&e))?;
             let mut buf = vec![0u8; 1 << 20];
             loop {
                 let n = input
