@@ -1,5 +1,12 @@
 //! Who may have written a file: the checks the module makes before it
-//! trusts a file it reads (the public-key cache; the configuration).
+//! trusts a file it reads. Two rules, one per kind of file:
+//!
+//! - `private_to_us`: the public-key cache's entries and directory, which
+//!   this process writes itself, must be this user's alone;
+//! - `open_trusted` / `check_owner_and_mode`: a file that decides what the
+//!   module does (the configuration, and what it names) may also be root's
+//!   (a system-wide configuration), and no one else may write it or the
+//!   directories above it.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -10,8 +17,9 @@ pub fn current_uid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// Ok when the file or directory belongs to this process's user and no
-/// other user can write it.
+/// The cache's rule: Ok when the file or directory belongs to this
+/// process's user (not even root's: the cache holds only what this user's
+/// processes wrote) and no other user can write it.
 pub fn private_to_us(meta: &std::fs::Metadata) -> Result<(), String> {
     let me = current_uid();
     if meta.uid() != me {

@@ -170,3 +170,6 @@ impl Slot {
         self.apply(true, resolve(wanted), next_handle)
     }
 }
+
+#[cfg(test)]
+mod tests;
