@@ -176,7 +176,7 @@ attributes! {
     CKA_EC_POINT: Der;
 
     // A certificate's DER; an EC private key's scalar, never revealed.
-    CKA_VALUE: Bytes, sensitive for CKK_EC;
+    CKA_VALUE: Bytes, sensitive for CKK_EC | CKK_EC_EDWARDS;
 
     // Certificates.
     CKA_CERTIFICATE_TYPE: Ulong;
@@ -309,6 +309,7 @@ mod tests {
             ]
         );
         assert_eq!(sensitive(CKK_EC), ["CKA_VALUE"]);
+        assert_eq!(sensitive(CKK_EC_EDWARDS), ["CKA_VALUE"]);
         assert!(sensitive(CKK_AES).is_empty());
         // Public halves are never sensitive.
         for t in [

@@ -19,6 +19,11 @@ pub mod error;
 #[cfg(feature = "aws")]
 #[allow(unsafe_code)]
 mod ffi;
+// A C function the token layer calls (aws-lc's Ed25519ph verification):
+// under `ffi/` with the other unsafe code, built with or without the C ABI.
+#[allow(unsafe_code)]
+#[path = "ffi/ed25519ph.rs"]
+pub mod ed25519ph;
 pub mod keyref;
 #[cfg(feature = "aws")]
 pub use ffi::secure_execution;

@@ -30,7 +30,7 @@ pub fn libtrust_kid(spki: &[u8]) -> String {
 }
 
 /// The JOSE algorithm a key signs with by default: its curve's for EC,
-/// RS256 for RSA.
+/// RS256 for RSA, EdDSA for Ed25519 (RFC 8037).
 pub fn default_jose_alg(spec: KeySpec) -> &'static str {
     spec.row().jose
 }
@@ -58,6 +58,12 @@ fn required_members(key: &KeyInfo) -> Vec<(&'static str, String)> {
                 ("y", BASE64URL_NOPAD.encode(y)),
             ]
         }
+        // RFC 8037: an octet key pair.
+        PublicParts::Ed25519 { point } => vec![
+            ("crv", "Ed25519".into()),
+            ("kty", "OKP".into()),
+            ("x", BASE64URL_NOPAD.encode(point)),
+        ],
     }
 }
 
@@ -129,6 +135,8 @@ pub fn openssh(key: &KeyInfo, comment: &str) -> Result<String, String> {
             ssh_string(&mut blob, curve.as_bytes());
             ssh_string(&mut blob, point);
         }
+        // RFC 8709: the 32-byte key as a string.
+        PublicParts::Ed25519 { point } => ssh_string(&mut blob, point),
     }
     let line = format!("{kind} {}", BASE64.encode(&blob));
     Ok(if comment.is_empty() {

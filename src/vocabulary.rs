@@ -9,9 +9,9 @@
 //! formats) handles it. No `_ =>` arm stands for a default key type.
 
 use cryptoki_sys::{
-    CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512, CKK_EC, CKK_RSA, CKM_EC_KEY_PAIR_GEN,
-    CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_SHA256, CKM_SHA384, CKM_SHA512, CK_KEY_TYPE, CK_MECHANISM_TYPE,
-    CK_RSA_PKCS_MGF_TYPE,
+    CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512, CKK_EC, CKK_EC_EDWARDS, CKK_RSA,
+    CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_KEY_PAIR_GEN, CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_SHA256,
+    CKM_SHA384, CKM_SHA512, CK_KEY_TYPE, CK_MECHANISM_TYPE, CK_RSA_PKCS_MGF_TYPE,
 };
 use der::asn1::ObjectIdentifier;
 
@@ -165,9 +165,20 @@ impl Curve {
 /// PKCS#11 objects look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
-    Rsa { modulus_len: usize },
+    Rsa {
+        modulus_len: usize,
+    },
     Ec(Curve),
+    /// Ed25519 (RFC 8032): a 32-byte public key, 64-byte signatures.
+    Ed25519,
 }
+
+/// The OID of Ed25519 keys (RFC 8410): their SubjectPublicKeyInfo
+/// algorithm, CKA_EC_PARAMS and X.509 signature algorithm.
+pub const ED25519_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// Bytes of an Ed25519 public key.
+pub const ED25519_KEY_LEN: usize = 32;
 
 impl Family {
     /// CKA_KEY_TYPE.
@@ -175,6 +186,17 @@ impl Family {
         match self {
             Family::Rsa { .. } => CKK_RSA,
             Family::Ec(_) => CKK_EC,
+            Family::Ed25519 => CKK_EC_EDWARDS,
+        }
+    }
+
+    /// Key size in bits, as C_GetMechanismInfo counts it: the modulus, the
+    /// curve's order, 256 for Ed25519 (as PKCS#11 tokens report it).
+    pub const fn bits(self) -> usize {
+        match self {
+            Family::Rsa { modulus_len } => modulus_len * 8,
+            Family::Ec(curve) => curve.row().bits,
+            Family::Ed25519 => 256,
         }
     }
 
@@ -183,6 +205,7 @@ impl Family {
         match self {
             Family::Rsa { .. } => CKM_RSA_PKCS_KEY_PAIR_GEN,
             Family::Ec(_) => CKM_EC_KEY_PAIR_GEN,
+            Family::Ed25519 => CKM_EC_EDWARDS_KEY_PAIR_GEN,
         }
     }
 }
@@ -191,7 +214,7 @@ impl Family {
 #[derive(Debug)]
 pub struct SpecRow {
     pub family: Family,
-    /// Bytes of a PKCS#11 signature: the modulus, or r||s.
+    /// Bytes of a PKCS#11 signature: the modulus, r||s, or Ed25519's R||S.
     pub signature_len: usize,
     /// The JOSE algorithm a key of this spec signs with by default.
     pub jose: &'static str,
@@ -280,6 +303,13 @@ key_specs! {
     // OpenSSH has no secp256k1 key type.
     EccSecgP256k1 = "ECC_SECG_P256K1" =>
         SpecRow::ec(Curve::Secp256k1, &[Curve::Secp256k1.algorithm()], None);
+    EccNistEdwards25519 = "ECC_NIST_EDWARDS25519" => SpecRow {
+        family: Family::Ed25519,
+        signature_len: 64,
+        jose: "EdDSA",
+        ssh: Some("ssh-ed25519"),
+        algorithms: &[SigningAlgorithm::Ed25519, SigningAlgorithm::Ed25519Ph],
+    };
 }
 
 impl KeySpec {
@@ -305,7 +335,33 @@ pub enum SigningAlgorithm {
     RsaPkcs1(HashAlg),
     RsaPss(HashAlg),
     Ecdsa(HashAlg),
+    /// PureEdDSA over the message (KMS: RAW, at most 4,096 bytes).
+    Ed25519,
+    /// HashEdDSA (RFC 8032 Ed25519ph, no context) over the 64 bytes sent,
+    /// which KMS hashes with SHA-512 itself (KMS: DIGEST).
+    Ed25519Ph,
 }
+
+/// How KMS reads Sign's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    /// The message itself, at most `RAW_MESSAGE_MAX` bytes.
+    Raw,
+    /// A digest of the algorithm's hash (Ed25519ph: 64 bytes).
+    Digest,
+}
+
+impl MessageType {
+    pub const fn as_kms(self) -> &'static str {
+        match self {
+            MessageType::Raw => "RAW",
+            MessageType::Digest => "DIGEST",
+        }
+    }
+}
+
+/// The longest message KMS signs with MessageType=RAW.
+pub const RAW_MESSAGE_MAX: usize = 4096;
 
 impl SigningAlgorithm {
     pub const fn as_kms(self) -> &'static str {
@@ -321,15 +377,31 @@ impl SigningAlgorithm {
             Ecdsa(Sha256) => "ECDSA_SHA_256",
             Ecdsa(Sha384) => "ECDSA_SHA_384",
             Ecdsa(Sha512) => "ECDSA_SHA_512",
+            Ed25519 => "ED25519_SHA_512",
+            Ed25519Ph => "ED25519_PH_SHA_512",
         }
     }
 
-    /// The hash the algorithm signs.
-    pub const fn hash(self) -> HashAlg {
+    /// The hash whose digest the module sends, `None` for the algorithms
+    /// KMS gets the message of (RAW), or that hash what they get.
+    pub const fn digest(self) -> Option<HashAlg> {
         match self {
             SigningAlgorithm::RsaPkcs1(h)
             | SigningAlgorithm::RsaPss(h)
-            | SigningAlgorithm::Ecdsa(h) => h,
+            | SigningAlgorithm::Ecdsa(h) => Some(h),
+            SigningAlgorithm::Ed25519 | SigningAlgorithm::Ed25519Ph => None,
+        }
+    }
+
+    /// Sign's MessageType for this algorithm: KMS takes ED25519_SHA_512
+    /// only as RAW, and ED25519_PH_SHA_512 only as DIGEST.
+    pub const fn message_type(self) -> MessageType {
+        match self {
+            SigningAlgorithm::Ed25519 => MessageType::Raw,
+            SigningAlgorithm::RsaPkcs1(_)
+            | SigningAlgorithm::RsaPss(_)
+            | SigningAlgorithm::Ecdsa(_)
+            | SigningAlgorithm::Ed25519Ph => MessageType::Digest,
         }
     }
 }
@@ -390,7 +462,7 @@ mod tests {
     fn rows_agree_with_the_standards() {
         let rsa = |s: KeySpec| match s.family() {
             Family::Rsa { modulus_len } => modulus_len * 8,
-            Family::Ec(_) => 0,
+            Family::Ec(_) | Family::Ed25519 => 0,
         };
         assert_eq!(rsa(KeySpec::Rsa2048), 2048);
         assert_eq!(rsa(KeySpec::Rsa3072), 3072);
@@ -406,7 +478,10 @@ mod tests {
                     assert!(c.row().hash.output_len() * 8 >= c.row().bits.min(512));
                     assert_eq!(spec.row().algorithms, &[c.algorithm()]);
                 }
+                // RFC 8032: R || S, 32 bytes each.
+                Family::Ed25519 => assert_eq!(spec.signature_len(), 64),
             }
+            assert!(spec.family().bits() > 0);
         }
         assert_eq!(KeySpec::EccNistP521.signature_len(), 132);
         assert_eq!(Curve::P384.row().oid.to_string(), "1.3.132.0.34");
@@ -424,8 +499,16 @@ mod tests {
             "RSASSA_PSS_SHA_384"
         );
         assert_eq!(
-            SigningAlgorithm::Ecdsa(HashAlg::Sha512).hash(),
-            HashAlg::Sha512
+            SigningAlgorithm::Ecdsa(HashAlg::Sha512).digest(),
+            Some(HashAlg::Sha512)
         );
+        // KMS's rule: Ed25519 only as RAW, Ed25519ph only as DIGEST.
+        assert_eq!(SigningAlgorithm::Ed25519.message_type(), MessageType::Raw);
+        assert_eq!(
+            SigningAlgorithm::Ed25519Ph.message_type(),
+            MessageType::Digest
+        );
+        assert_eq!(KeySpec::EccNistEdwards25519.row().jose, "EdDSA");
+        assert_eq!(ED25519_OID.to_string(), "1.3.101.112");
     }
 }

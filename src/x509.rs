@@ -10,7 +10,7 @@
 
 use crate::mechanism::{hash_and_sign, Scheme};
 use crate::token::key::KeyInfo;
-use crate::vocabulary::{Family, HashAlg, KeySpec};
+use crate::vocabulary::{Family, HashAlg, KeySpec, ED25519_OID};
 use cryptoki_sys::*;
 use der::asn1::{BitString, GeneralizedTime, ObjectIdentifier, OctetString, UtcTime};
 use der::oid::AssociatedOid;
@@ -61,11 +61,23 @@ struct SignedCertificate {
 /// How a key signs its certificate: the PKCS#11 mechanism the module is
 /// asked for, and the X.509 algorithm identifier that names it.
 /// RSA uses PKCS#1 v1.5 with SHA-256 (deterministic, so an RSA certificate
-/// is the same bytes everywhere); EC keys their curve's one KMS algorithm.
+/// is the same bytes everywhere); EC keys their curve's one KMS algorithm;
+/// Ed25519 keys pure Ed25519 (RFC 8410: the key's OID, no parameters), over
+/// the to-be-signed bytes, which KMS takes up to 4,096 bytes of.
 pub fn signature_algorithm(spec: KeySpec) -> (CK_MECHANISM_TYPE, AlgorithmIdentifierOwned) {
     let (scheme, hash) = match spec.family() {
         Family::Rsa { .. } => (Scheme::RsaPkcs1, HashAlg::Sha256),
         Family::Ec(curve) => (Scheme::Ecdsa, curve.row().hash),
+        Family::Ed25519 => {
+            let oid = ED25519_OID;
+            return (
+                CKM_EDDSA,
+                AlgorithmIdentifierOwned {
+                    oid,
+                    parameters: None,
+                },
+            );
+        }
     };
     let (oid, null_params) = match (scheme, hash) {
         (Scheme::RsaPkcs1, _) => (SHA256_WITH_RSA, true),
@@ -188,11 +200,11 @@ pub fn tbs_certificate(key: &KeyInfo, options: &CertificateOptions) -> Result<Ve
     tbs.to_der().map_err(der_err)
 }
 
-/// The X.509 signature: DER ECDSA-Sig-Value (from PKCS#11's r||s) or the
-/// RSA signature as it is.
+/// The X.509 signature: DER ECDSA-Sig-Value (from PKCS#11's r||s), or the
+/// RSA or Ed25519 signature as it is.
 fn x509_signature(spec: KeySpec, signature: &[u8]) -> Result<BitString, String> {
     let bytes = match spec.family() {
-        Family::Rsa { .. } => signature.to_vec(),
+        Family::Rsa { .. } | Family::Ed25519 => signature.to_vec(),
         Family::Ec(_) => {
             crate::mechanism::ecdsa::fixed_to_der(signature).map_err(|e| e.to_string())?
         }

@@ -267,6 +267,8 @@ enum Role {
     Live,
     NotSupported,
     NotParallel,
+    /// C_SeedRandom: KMS's generator takes no seed.
+    SeedNotSupported,
 }
 
 struct Func {
@@ -355,8 +357,8 @@ fn table() -> Vec<Func> {
         C_WrapKey: [Session, Mech, Key, Key, Out, OutLen] NotSupported;
         C_UnwrapKey: [Session, Mech, Key, In, InLen, Tpl, TplLen, HandleOut] NotSupported;
         C_DeriveKey: [Session, Mech, Key, Tpl, TplLen, HandleOut] NotSupported;
-        C_SeedRandom: [Session, In, InLen] NotSupported;
-        C_GenerateRandom: [Session, OutFixed, FixedLen] NotSupported;
+        C_SeedRandom: [Session, In, InLen] SeedNotSupported;
+        C_GenerateRandom: [Session, OutFixed, FixedLen] Live;
         C_GetFunctionStatus: [Session] NotParallel;
         C_CancelFunction: [Session] NotParallel;
         C_WaitForSlotEvent: [Flags(Fl::Wait), HandleOut, Void] NotSupported;
@@ -2448,6 +2450,7 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
     let not_supported = match f.role {
         Role::NotSupported => Some(CKR_FUNCTION_NOT_SUPPORTED),
         Role::NotParallel => Some(CKR_FUNCTION_NOT_PARALLEL),
+        Role::SeedNotSupported => Some(CKR_RANDOM_SEED_NOT_SUPPORTED),
         Role::Live => None,
     };
     if !ctx.initialized {
@@ -2551,7 +2554,10 @@ fn expect_live(f: &Func, var: Var) -> Option<Vec<CK_RV>> {
             _ => vec![CKR_OK],
         },
         InNull(_) | InImpossible(_) => vec![CKR_ARGUMENTS_BAD],
-        FixedNull | FixedOutNull | FixedOutEmpty | ParamNull(_) => {
+        // C_GenerateRandom: NULL for 32 bytes, or 0 bytes (nothing to write).
+        FixedOutNull => vec![CKR_ARGUMENTS_BAD],
+        FixedOutEmpty => vec![CKR_OK],
+        FixedNull | ParamNull(_) => {
             unreachable!("{name}: only unsupported functions take these")
         }
         OutLenNull => vec![CKR_ARGUMENTS_BAD],

@@ -12,9 +12,10 @@ pub const P256_SPKI: &[u8] = include_bytes!("../keys/p256.spki.der");
 pub const P384_SPKI: &[u8] = include_bytes!("../keys/p384.spki.der");
 pub const P521_SPKI: &[u8] = include_bytes!("../keys/p521.spki.der");
 pub const SECP256K1_SPKI: &[u8] = include_bytes!("../keys/secp256k1.spki.der");
+pub const ED25519_SPKI: &[u8] = include_bytes!("../keys/ed25519.spki.der");
 
 /// Every KeySpec that becomes an object, indexed by a selector byte.
-pub const SPECS: [KeySpec; 7] = [
+pub const SPECS: [KeySpec; 8] = [
     KeySpec::Rsa2048,
     KeySpec::Rsa3072,
     KeySpec::Rsa4096,
@@ -22,6 +23,7 @@ pub const SPECS: [KeySpec; 7] = [
     KeySpec::EccNistP384,
     KeySpec::EccNistP521,
     KeySpec::EccSecgP256k1,
+    KeySpec::EccNistEdwards25519,
 ];
 
 pub const EC_SPECS: [KeySpec; 4] = [

@@ -4,8 +4,10 @@
 //!
 //! Properties: a mechanism is accepted only for a key of its kind, PSS only
 //! with the one parameter set KMS can honour (MGF1 and salt of the hash),
-//! a parameter only for PSS; what goes to KMS is an algorithm of the key's
-//! kind and a digest of its hash's length.
+//! EdDSA only without a context, a parameter only for PSS and EdDSA; what
+//! goes to KMS is an algorithm of the key's kind and a digest of its
+//! hash's length, or for Ed25519 a message KMS takes (at most 4,096 bytes
+//! raw, exactly 64 for Ed25519ph).
 
 #![no_main]
 
@@ -44,9 +46,13 @@ fn pick<T: Copy>(u: &mut Unstructured, known: &[T], any: impl Fn(u64) -> T) -> R
 
 fn input(u: &mut Unstructured) -> Result<(CK_MECHANISM_TYPE, Param, u8, Vec<u8>)> {
     let mechanism = pick(u, &MECHANISMS, |v| v as CK_MECHANISM_TYPE)?;
-    let param = match u.int_in_range(0..=2)? {
+    let param = match u.int_in_range(0..=3)? {
         0 => Param::None,
         1 => Param::Malformed,
+        2 => Param::EdDsa {
+            prehash: u.arbitrary()?,
+            context_len: pick(u, &[0, 1, 255], |v| v as usize)?,
+        },
         _ => Param::Pss(PssParams {
             hash_alg: pick(u, HASHES, |v| v as CK_MECHANISM_TYPE)?,
             mgf: pick(u, MGFS, |v| v as CK_RSA_PKCS_MGF_TYPE)?,
@@ -80,21 +86,35 @@ fuzz_target!(|data: &[u8]| {
             };
             assert_eq!(p.salt_len as usize, h.output_len());
         }
+        Param::EdDsa { context_len, .. } => {
+            assert_eq!(m.row.scheme, Scheme::EdDsa);
+            assert_eq!(context_len, 0, "a context KMS cannot take was accepted");
+        }
         Param::Malformed => panic!("a malformed parameter was accepted"),
         Param::None => assert!(!pss, "PSS without parameters was accepted"),
     }
     // The mechanism's input: the data for raw mechanisms, else the hash.
-    let input = match m.hasher() {
-        Some(mut h) => {
-            h.update(&data);
-            h.finish()
-        }
+    let input = match m.feed() {
+        Some(feed) => match feed.finish(&data) {
+            Ok(input) => input,
+            Err(_) => return,
+        },
         None => data.clone(),
     };
     let Ok((alg, digest)) = m.to_kms(spec, &input) else {
         return;
     };
     let hash = match alg {
+        SigningAlgorithm::Ed25519 | SigningAlgorithm::Ed25519Ph => {
+            assert_eq!(spec.family(), Family::Ed25519);
+            assert_eq!(digest, input, "KMS gets the message itself");
+            if alg == SigningAlgorithm::Ed25519 {
+                assert!(digest.len() <= 4096);
+            } else {
+                assert_eq!(digest.len(), 64);
+            }
+            return;
+        }
         SigningAlgorithm::RsaPkcs1(h) | SigningAlgorithm::RsaPss(h) => {
             assert!(matches!(spec.family(), Family::Rsa { .. }));
             h

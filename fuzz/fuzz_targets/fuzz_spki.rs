@@ -15,7 +15,7 @@ mod common;
 use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 use kms11::token::key::{KeyInfo, PublicParts};
-use kms11::vocabulary::{Family, SigningAlgorithm};
+use kms11::vocabulary::Family;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -49,6 +49,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(decoded.as_bytes(), point.as_slice());
             assert_eq!(point, &key.public_key);
         }
+        PublicParts::Ed25519 { point } => {
+            assert_eq!(spec.family(), Family::Ed25519);
+            assert_eq!(point.len(), 32);
+            assert_eq!(point, &key.public_key);
+            let ec_point = key.ec_point().expect("a point encodes");
+            let decoded = OctetString::from_der(&ec_point).expect("CKA_EC_POINT is DER");
+            assert_eq!(decoded.as_bytes(), point.as_slice());
+        }
     }
     // The SPKI is DER: it re-encodes to the same bytes.
     let reparsed = spki::SubjectPublicKeyInfoRef::from_der(spki).expect("accepted above");
@@ -60,10 +68,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = kms11::public_key::libtrust_kid(&key.spki);
     let alg = spec.row().algorithms[0];
     let digest = vec![0u8; 64];
-    let len = match alg {
-        SigningAlgorithm::Ecdsa(h)
-        | SigningAlgorithm::RsaPkcs1(h)
-        | SigningAlgorithm::RsaPss(h) => h.output_len(),
+    let len = match alg.digest() {
+        Some(h) => h.output_len(),
+        // Ed25519: the message itself.
+        None => 64,
     };
     let zero = vec![0u8; key.signature_len()];
     assert!(kms11::token::verify::verify(&key, alg, &digest[..len], &zero).is_err());

@@ -150,6 +150,14 @@ impl Backend for FixedKeys {
     ) -> BoxFuture<'a, std::result::Result<Signed, BackendError>> {
         Box::pin(async { Err(unavailable()) })
     }
+
+    fn generate_random<'a>(
+        &'a self,
+        _near: &'a str,
+        _len: usize,
+    ) -> BoxFuture<'a, std::result::Result<Vec<u8>, BackendError>> {
+        Box::pin(async { Err(unavailable()) })
+    }
 }
 
 fn unavailable() -> BackendError {

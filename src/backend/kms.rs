@@ -387,11 +387,38 @@ impl Backend for KmsBackend {
         })
     }
 
+    fn generate_random<'a>(
+        &'a self,
+        near: &'a str,
+        len: usize,
+    ) -> BoxFuture<'a, Result<Vec<u8>, BackendError>> {
+        Box::pin(async move {
+            let client = self.client(near).await?;
+            let _permit = self.limit.acquire().await.ok();
+            let out = client
+                .generate_random()
+                .number_of_bytes(i32::try_from(len).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(classify)?;
+            let request_id = out.request_id().map(str::to_string);
+            out.plaintext
+                .map(Blob::into_inner)
+                .filter(|bytes| bytes.len() == len)
+                .ok_or_else(|| BackendError {
+                    failure: Failure::MalformedAnswer,
+                    code: "EmptyResponse".into(),
+                    message: format!("GenerateRandom did not return the {len} bytes asked for"),
+                    request_id,
+                })
+        })
+    }
+
     fn sign<'a>(
         &'a self,
         key: &'a str,
         algorithm: SigningAlgorithm,
-        digest: &'a [u8],
+        message: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>> {
         Box::pin(async move {
@@ -402,8 +429,8 @@ impl Backend for KmsBackend {
             let out = client
                 .sign()
                 .key_id(key)
-                .message(Blob::new(digest))
-                .message_type(MessageType::Digest)
+                .message(Blob::new(message))
+                .message_type(MessageType::from(algorithm.message_type().as_kms()))
                 .signing_algorithm(SigningAlgorithmSpec::from(algorithm.as_kms()))
                 .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
                 .send()

@@ -176,17 +176,30 @@ pub trait Backend: Send + Sync {
         Box::pin(async { None })
     }
 
-    /// Sign with MessageType=DIGEST. `key` is any key reference KMS takes
+    /// Sign `message` (a digest, or the message itself: the algorithm's
+    /// `message_type` says which). `key` is any key reference KMS takes
     /// (key ID, key ARN, alias name, alias ARN); the answer names the key
     /// that signed.
     fn sign<'a>(
         &'a self,
         key: &'a str,
         algorithm: SigningAlgorithm,
-        digest: &'a [u8],
+        message: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>>;
+
+    /// GenerateRandom: exactly `len` bytes (1 to `RANDOM_MAX`) from KMS, in
+    /// the region of `near` (a key reference of the caller's token: a key
+    /// ARN's region, else the configured one).
+    fn generate_random<'a>(
+        &'a self,
+        near: &'a str,
+        len: usize,
+    ) -> BoxFuture<'a, Result<Vec<u8>, BackendError>>;
 }
+
+/// The most bytes one GenerateRandom request returns.
+pub const RANDOM_MAX: usize = 1024;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 
 use super::general::*;
 use super::object::*;
+use super::random::*;
 use super::session::*;
 use super::sign::*;
 use super::slot::*;

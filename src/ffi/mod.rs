@@ -14,6 +14,7 @@ mod general;
 mod lists;
 mod object;
 mod process;
+mod random;
 mod session;
 mod sign;
 mod slot;

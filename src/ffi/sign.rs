@@ -25,6 +25,20 @@ pub(super) unsafe fn read_mechanism(
         Param::None
     } else if m.pParameter.is_null() {
         Param::Malformed
+    } else if m.mechanism == CKM_EDDSA {
+        // CK_EDDSA_PARAMS is as long as CK_RSA_PKCS_PSS_PARAMS: told apart by
+        // the mechanism, not the length.
+        if m.ulParameterLen as usize != std::mem::size_of::<CK_EDDSA_PARAMS>() {
+            return Ok((m.mechanism, Param::Malformed));
+        }
+        // SAFETY: pParameter holds a CK_EDDSA_PARAMS (its length says so);
+        // read_unaligned because C callers owe us no alignment. The context
+        // bytes are not read: KMS takes none, so only their count matters.
+        let p = unsafe { std::ptr::read_unaligned(m.pParameter as *const CK_EDDSA_PARAMS) };
+        Param::EdDsa {
+            prehash: p.phFlag != CK_FALSE,
+            context_len: p.ulContextDataLen as usize,
+        }
     } else if m.ulParameterLen as usize == std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
         // SAFETY: pParameter holds a CK_RSA_PKCS_PSS_PARAMS (its length says so);
         // read_unaligned because C callers owe us no alignment.

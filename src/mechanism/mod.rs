@@ -8,13 +8,15 @@
 
 pub mod digest_info;
 pub mod ecdsa;
+pub mod eddsa;
+pub mod feed;
 pub mod hash;
 pub mod pss;
 
 use crate::error::{Error, Result};
 use crate::vocabulary::{Family, HashAlg, KeySpec, SigningAlgorithm};
 use cryptoki_sys::*;
-use hash::Hasher;
+use feed::Feed;
 pub use pss::{Param, PssParams};
 
 /// The signature scheme of a mechanism, and so the key family it needs.
@@ -25,6 +27,8 @@ pub enum Scheme {
     /// RSASSA-PSS (takes CK_RSA_PKCS_PSS_PARAMS).
     RsaPss,
     Ecdsa,
+    /// EdDSA (takes an optional CK_EDDSA_PARAMS).
+    EdDsa,
 }
 
 impl Scheme {
@@ -33,6 +37,7 @@ impl Scheme {
         match self {
             Scheme::RsaPkcs1 | Scheme::RsaPss => CKK_RSA,
             Scheme::Ecdsa => CKK_EC,
+            Scheme::EdDsa => CKK_EC_EDWARDS,
         }
     }
 }
@@ -48,6 +53,9 @@ pub enum Shape {
     AnyDigest,
     /// The message, hashed here with this hash (multi-part).
     Message(HashAlg),
+    /// The message itself, which KMS signs (multi-part, collected up to
+    /// what KMS takes).
+    Whole,
 }
 
 /// One mechanism the module offers.
@@ -83,6 +91,7 @@ mechanisms! {
     CKM_ECDSA_SHA256 => Ecdsa, Shape::Message(HashAlg::Sha256);
     CKM_ECDSA_SHA384 => Ecdsa, Shape::Message(HashAlg::Sha384);
     CKM_ECDSA_SHA512 => Ecdsa, Shape::Message(HashAlg::Sha512);
+    CKM_EDDSA => EdDsa, Shape::Whole;
 }
 
 /// The row of a mechanism the module offers.
@@ -126,10 +135,7 @@ pub fn info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
     let bits = KeySpec::ALL
         .iter()
         .filter(|s| s.family().key_type() == key_type)
-        .map(|s| match s.family() {
-            Family::Rsa { modulus_len } => modulus_len * 8,
-            Family::Ec(curve) => curve.row().bits,
-        });
+        .map(|s| s.family().bits());
     let (min, max) = bits.fold((usize::MAX, 0), |(lo, hi), b| (lo.min(b), hi.max(b)));
     let mut flags = CKF_HW | CKF_SIGN | CKF_VERIFY;
     if key_type == CKK_EC {
@@ -153,6 +159,10 @@ pub enum Input {
     AnyDigest,
     /// The message, hashed here.
     Message(HashAlg),
+    /// The message itself (Ed25519: at most 4,096 bytes).
+    Whole,
+    /// Ed25519ph's message, which must be 64 bytes (docs/eddsa.md).
+    Prehash,
 }
 
 /// A signing mechanism with its parameters checked.
@@ -176,11 +186,13 @@ impl Mechanism {
         let input = match (row.scheme, row.shape) {
             (Scheme::RsaPss, Shape::PssDigest) => Input::Digest(pss::check(param, None)?),
             (Scheme::RsaPss, Shape::Message(h)) => Input::Message(pss::check(param, Some(h))?),
-            _ if matches!(param, Param::Pss(_)) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
+            (Scheme::EdDsa, _) => eddsa::check(param)?,
+            _ if !matches!(param, Param::None) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
             (_, Shape::DigestInfo) => Input::DigestInfo,
             (_, Shape::PssDigest) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
             (_, Shape::AnyDigest) => Input::AnyDigest,
             (_, Shape::Message(h)) => Input::Message(h),
+            (_, Shape::Whole) => Input::Whole,
         };
         Ok(Mechanism { row, input })
     }
@@ -190,11 +202,14 @@ impl Mechanism {
         self.row.name
     }
 
-    /// A hasher for the mechanisms that hash locally (and so take
-    /// multi-part input).
-    pub fn hasher(self) -> Option<Hasher> {
+    /// What takes multi-part input in: a hasher for the mechanisms that
+    /// hash locally, a bounded buffer for those whose message KMS gets;
+    /// `None` for the single-part ones.
+    pub fn feed(self) -> Option<Feed> {
         match self.input {
-            Input::Message(h) => Some(Hasher::new(h)),
+            Input::Message(h) => Some(Feed::hash(h)),
+            Input::Whole => Some(Feed::collect(eddsa::PURE_MAX, self.row.name)),
+            Input::Prehash => Some(Feed::collect(eddsa::PREHASH_LEN, self.row.name)),
             Input::DigestInfo | Input::Digest(_) | Input::AnyDigest => None,
         }
     }
@@ -218,6 +233,8 @@ impl Mechanism {
                 format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
             )),
             (Input::AnyDigest, Family::Ec(curve)) => ecdsa::raw_input_len(curve, len),
+            (Input::Whole, _) if len > eddsa::PURE_MAX => Err(eddsa::too_long(len)),
+            (Input::Prehash, _) if len != eddsa::PREHASH_LEN => Err(eddsa::not_prehash_len(len)),
             _ => Ok(len),
         }
     }
@@ -241,6 +258,12 @@ impl Mechanism {
             (Scheme::Ecdsa, _, Family::Ec(curve)) => {
                 Ok((curve.algorithm(), ecdsa::fit_hash(curve, input)?))
             }
+            (Scheme::EdDsa, Input::Whole, Family::Ed25519) => {
+                Ok((SigningAlgorithm::Ed25519, input.to_vec()))
+            }
+            (Scheme::EdDsa, Input::Prehash, Family::Ed25519) => {
+                Ok((SigningAlgorithm::Ed25519Ph, input.to_vec()))
+            }
             // Mechanism::new pairs schemes with inputs and key types.
             _ => Err(CKR_KEY_TYPE_INCONSISTENT.into()),
         }
@@ -248,14 +271,21 @@ impl Mechanism {
 }
 
 /// KMS's signature as PKCS#11's: r||s for ECDSA (KMS sends DER), the
-/// modulus-long signature for RSA.
+/// modulus-long signature for RSA, Ed25519's 64 bytes as they are.
 pub fn signature_from_kms(spec: KeySpec, signature: Vec<u8>) -> Result<Vec<u8>> {
     match spec.family() {
         Family::Ec(curve) => ecdsa::der_to_fixed(curve, &signature),
-        Family::Rsa { modulus_len } if signature.len() == modulus_len => Ok(signature),
-        Family::Rsa { .. } => Err(Error::new(
+        Family::Rsa { .. } | Family::Ed25519 if signature.len() == spec.signature_len() => {
+            Ok(signature)
+        }
+        Family::Rsa { .. } | Family::Ed25519 => Err(Error::new(
             CKR_DEVICE_ERROR,
-            "KMS returned an RSA signature of the wrong length",
+            format!(
+                "KMS returned a {}-byte signature for a {} key, whose signatures are {} bytes",
+                signature.len(),
+                spec.as_kms(),
+                spec.signature_len()
+            ),
         )),
     }
 }

@@ -17,6 +17,12 @@ pub struct PssParams {
 pub enum Param {
     None,
     Pss(PssParams),
+    /// CK_EDDSA_PARAMS: phFlag, and the context's length (KMS takes no
+    /// context, so its bytes are never read).
+    EdDsa {
+        prehash: bool,
+        context_len: usize,
+    },
     /// A parameter of a size no mechanism here takes.
     Malformed,
 }

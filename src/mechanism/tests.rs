@@ -5,6 +5,7 @@ use crate::vocabulary::Curve;
 
 const RSA: KeySpec = KeySpec::Rsa2048;
 const P256: KeySpec = KeySpec::EccNistP256;
+const ED: KeySpec = KeySpec::EccNistEdwards25519;
 
 fn pss(hash_alg: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE, salt_len: CK_ULONG) -> Param {
     Param::Pss(PssParams {
@@ -24,7 +25,7 @@ fn rv<T: std::fmt::Debug>(r: Result<T>) -> CK_RV {
 
 #[test]
 fn the_table_names_each_mechanism_by_its_constant() {
-    assert_eq!(MECHANISMS.len(), 12);
+    assert_eq!(MECHANISMS.len(), 13);
     for r in TABLE {
         assert!(r.name.starts_with("CKM_"), "{}", r.name);
         assert_eq!(row(r.ckm).map(|x| x.name), Some(r.name));
@@ -79,17 +80,23 @@ fn every_row_builds_for_its_own_key_type_only() {
             }),
             _ => Param::None,
         };
-        let (own, other) = match r.scheme.key_type() {
-            CKK_RSA => (RSA, P256),
-            _ => (P256, RSA),
+        let own = match r.scheme.key_type() {
+            CKK_RSA => RSA,
+            CKK_EC => P256,
+            _ => ED,
         };
         let m = Mechanism::new(r.ckm, param, own).unwrap();
         assert_eq!(m.ck_name(), r.name);
-        assert_eq!(m.hasher().is_some(), matches!(r.shape, Shape::Message(_)));
         assert_eq!(
-            rv(Mechanism::new(r.ckm, param, other)),
-            CKR_KEY_TYPE_INCONSISTENT
+            m.feed().is_some(),
+            matches!(r.shape, Shape::Message(_) | Shape::Whole)
         );
+        for other in [RSA, P256, ED].into_iter().filter(|k| *k != own) {
+            assert_eq!(
+                rv(Mechanism::new(r.ckm, param, other)),
+                CKR_KEY_TYPE_INCONSISTENT
+            );
+        }
     }
     assert_eq!(
         rv(Mechanism::new(CKM_SHA_1, Param::None, RSA)),
@@ -194,4 +201,62 @@ fn kms_signatures_become_pkcs11_ones() {
         rv(signature_from_kms(P256, vec![0x30, 0x00])),
         CKR_DEVICE_ERROR
     );
+}
+
+#[test]
+fn eddsa_takes_what_kms_can_sign_as_rfc_8032_does() {
+    let ed = |p| Mechanism::new(CKM_EDDSA, p, ED);
+    let params = |prehash, context_len| Param::EdDsa {
+        prehash,
+        context_len,
+    };
+    // Pure Ed25519: no parameter, or phFlag false without a context.
+    for p in [Param::None, params(false, 0)] {
+        let m = ed(p).unwrap();
+        assert_eq!(m.input, Input::Whole);
+        let (alg, sent) = m.to_kms(ED, b"message").unwrap();
+        assert_eq!(alg, SigningAlgorithm::Ed25519);
+        assert_eq!(sent, b"message");
+        assert_eq!(m.raw_input_len(ED, 4096).unwrap(), 4096);
+        assert_eq!(rv(m.raw_input_len(ED, 4097)), CKR_DATA_LEN_RANGE);
+    }
+    // Ed25519ph: only 64-byte messages come out as the standard signature.
+    let m = ed(params(true, 0)).unwrap();
+    assert_eq!(m.input, Input::Prehash);
+    assert_eq!(
+        m.to_kms(ED, &[7; 64]).unwrap(),
+        (SigningAlgorithm::Ed25519Ph, vec![7; 64])
+    );
+    for len in [0, 32, 63, 65, 4096] {
+        assert_eq!(rv(m.to_kms(ED, &vec![0; len])), CKR_DATA_LEN_RANGE);
+    }
+    // Contexts (Ed25519ctx, Ed25519ph with a context) and other parameters.
+    for p in [
+        params(false, 1),
+        params(true, 255),
+        good_pss(HashAlg::Sha256),
+        Param::Malformed,
+    ] {
+        assert_eq!(rv(ed(p)), CKR_MECHANISM_PARAM_INVALID);
+    }
+    // An EdDSA parameter on another mechanism.
+    assert_eq!(
+        rv(Mechanism::new(CKM_ECDSA, params(false, 0), P256)),
+        CKR_MECHANISM_PARAM_INVALID
+    );
+    let info = info(CKM_EDDSA).unwrap();
+    assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (256, 256));
+    assert_eq!(for_family(ED.family()).collect::<Vec<_>>(), [CKM_EDDSA]);
+}
+
+#[test]
+fn collected_input_stops_at_what_kms_takes() {
+    let pure = Mechanism::new(CKM_EDDSA, Param::None, ED).unwrap();
+    let mut feed = pure.feed().unwrap();
+    feed.update(&[1; 4000]).unwrap();
+    feed.update(&[2; 96]).unwrap();
+    assert_eq!(rv(feed.update(&[3])), CKR_DATA_LEN_RANGE);
+    let mut feed = pure.feed().unwrap();
+    feed.update(b"abc").unwrap();
+    assert_eq!(feed.finish(b"def").unwrap(), b"abcdef");
 }

@@ -47,7 +47,7 @@ impl Module {
             manufacturerID: pad("kms11"),
             model: pad("AWS KMS"),
             serialNumber: pad(&serial),
-            flags: CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | login,
+            flags: CKF_RNG | CKF_TOKEN_INITIALIZED | CKF_USER_PIN_INITIALIZED | login,
             ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
             ulSessionCount: sessions as CK_ULONG,
             ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,

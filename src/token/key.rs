@@ -3,7 +3,7 @@
 
 use crate::backend::RemoteKey;
 use crate::error::{Error, Result};
-use crate::vocabulary::{Curve, Family, KeySpec};
+use crate::vocabulary::{Curve, Family, KeySpec, ED25519_KEY_LEN, ED25519_OID};
 use cryptoki_sys::CKR_DEVICE_ERROR;
 use der::asn1::{ObjectIdentifier, UintRef};
 use der::{Decode, Encode, Sequence};
@@ -27,6 +27,10 @@ pub enum PublicParts {
     /// The curve and the uncompressed point.
     Ec {
         curve: Curve,
+        point: Vec<u8>,
+    },
+    /// The 32-byte Ed25519 public key (RFC 8032's encoding).
+    Ed25519 {
         point: Vec<u8>,
     },
 }
@@ -111,6 +115,20 @@ fn ec_parts(
     })
 }
 
+/// An Ed25519 public key (RFC 8410: the OID, no parameters, 32 bytes).
+fn ed25519_parts(
+    alg: ObjectIdentifier,
+    has_params: bool,
+    public_key: &[u8],
+) -> Result<PublicParts> {
+    if alg != ED25519_OID || has_params || public_key.len() != ED25519_KEY_LEN {
+        return Err(malformed("an Ed25519 key"));
+    }
+    Ok(PublicParts::Ed25519 {
+        point: public_key.to_vec(),
+    })
+}
+
 impl KeyInfo {
     pub fn new(
         remote: &RemoteKey,
@@ -133,6 +151,11 @@ impl KeyInfo {
                     spki.algorithm.parameters.and_then(|p| p.decode_as().ok());
                 ec_parts(spki.algorithm.oid, named, &public_key, curve)?
             }
+            Family::Ed25519 => ed25519_parts(
+                spki.algorithm.oid,
+                spki.algorithm.parameters.is_some(),
+                &public_key,
+            )?,
         };
         Ok(KeyInfo {
             arn: remote.arn.clone(),
@@ -160,25 +183,31 @@ impl KeyInfo {
             PublicParts::Rsa { modulus, .. } => {
                 modulus.len() * 8 - modulus.first().map_or(0, |b| b.leading_zeros() as usize)
             }
-            PublicParts::Ec { .. } => 0,
+            PublicParts::Ec { .. } | PublicParts::Ed25519 { .. } => 0,
         }
     }
 
-    /// CKA_EC_PARAMS: the DER curve OID.
+    /// CKA_EC_PARAMS: the DER curve OID (for Ed25519 the RFC 8410 OID,
+    /// which PKCS#11 3.0 allows beside the curve's name and which OpenSC,
+    /// p11-kit and pkcs11-provider read).
     pub fn ec_params(&self) -> Option<Vec<u8>> {
         match &self.parts {
             PublicParts::Ec { curve, .. } => curve.row().oid.to_der().ok(),
-            _ => None,
+            PublicParts::Ed25519 { .. } => ED25519_OID.to_der().ok(),
+            PublicParts::Rsa { .. } => None,
         }
     }
 
-    /// CKA_EC_POINT: the point as a DER OCTET STRING.
+    /// CKA_EC_POINT: the point as a DER OCTET STRING (for Ed25519 its 32
+    /// bytes, as SoftHSM, OpenSC and pkcs11-provider encode it).
     pub fn ec_point(&self) -> Option<Vec<u8>> {
         match &self.parts {
-            PublicParts::Ec { point, .. } => der::asn1::OctetString::new(point.clone())
-                .ok()
-                .and_then(|o| o.to_der().ok()),
-            _ => None,
+            PublicParts::Ec { point, .. } | PublicParts::Ed25519 { point } => {
+                der::asn1::OctetString::new(point.clone())
+                    .ok()
+                    .and_then(|o| o.to_der().ok())
+            }
+            PublicParts::Rsa { .. } => None,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - `find.rs`: object search and attributes;
 //! - `sign.rs`: sign and verify operations and the one KMS call per
 //!   signature, with its audit line;
+//! - `random.rs`: C_GenerateRandom from KMS's GenerateRandom;
 //! - `slot.rs` (a token's keys and objects), `loader/` (plan, fetch and
 //!   apply its keys), `session.rs` (a session and its operations),
 //!   `object.rs`, `key.rs`, `certificate.rs`, `verify.rs`.
@@ -21,6 +22,7 @@ pub mod key;
 pub mod loader;
 pub mod login;
 pub mod object;
+mod random;
 pub mod session;
 mod sign;
 pub mod slot;

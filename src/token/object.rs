@@ -88,7 +88,7 @@ fn key_attributes(
             a.insert(CKA_MODULUS_BITS, ulong(key.modulus_bits() as CK_ULONG));
             a.insert(CKA_PUBLIC_EXPONENT, exponent.clone());
         }
-        PublicParts::Ec { .. } => {
+        PublicParts::Ec { .. } | PublicParts::Ed25519 { .. } => {
             a.insert(CKA_EC_PARAMS, key.ec_params().unwrap_or_default());
             a.insert(CKA_EC_POINT, key.ec_point().unwrap_or_default());
         }

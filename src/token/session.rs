@@ -3,7 +3,7 @@
 
 use super::key::KeyInfo;
 use crate::error::{Error, Result};
-use crate::mechanism::hash::Hasher;
+use crate::mechanism::feed::Feed;
 use crate::mechanism::Mechanism;
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -30,8 +30,8 @@ pub enum Finish {
 pub struct Operation {
     pub key: Arc<KeyInfo>,
     pub mechanism: Mechanism,
-    /// For hash-and-sign mechanisms; `None` means single-part only.
-    pub hasher: Option<Hasher>,
+    /// Where multi-part input goes; `None` means single-part only.
+    pub feed: Option<Feed>,
     /// C_SignUpdate/C_VerifyUpdate has been called.
     pub updated: bool,
 }
@@ -40,7 +40,7 @@ impl Operation {
     pub fn new(key: Arc<KeyInfo>, mechanism: Mechanism) -> Operation {
         Operation {
             key,
-            hasher: mechanism.hasher(),
+            feed: mechanism.feed(),
             mechanism,
             updated: false,
         }
@@ -51,10 +51,13 @@ impl Operation {
     /// input, no more is read than the mechanism uses, and a length it
     /// refuses is refused before anything is read.
     pub fn finish(self, last: &[u8]) -> Result<Vec<u8>> {
-        match self.hasher {
-            Some(mut h) => {
-                h.update(last);
-                Ok(h.finish())
+        match self.feed {
+            Some(Feed::Hash(h)) => Feed::Hash(h).finish(last),
+            Some(collect) => {
+                let data = collect.finish(last)?;
+                // A message KMS gets whole may also be too short (Ed25519ph).
+                self.mechanism.raw_input_len(self.key.spec, data.len())?;
+                Ok(data)
             }
             None => {
                 let n = self.mechanism.raw_input_len(self.key.spec, last.len())?;
@@ -96,22 +99,25 @@ impl State {
         self.sign.is_some()
     }
 
-    /// C_SignUpdate/C_VerifyUpdate: hashes `data` into the operation. A
+    /// C_SignUpdate/C_VerifyUpdate: feeds `data` into the operation. A
     /// single-part mechanism's operation ends, as any failure ends it.
     pub fn update(&mut self, kind: OpKind, data: &[u8]) -> Result<()> {
         let slot = self.op(kind);
         let op = slot
             .as_mut()
             .ok_or(Error::from(CKR_OPERATION_NOT_INITIALIZED))?;
-        match op.hasher.as_mut() {
-            Some(hasher) => {
-                hasher.update(data);
+        let fed = match op.feed.as_mut() {
+            Some(feed) => feed.update(data),
+            None => Err(single_part_only()),
+        };
+        match fed {
+            Ok(()) => {
                 op.updated = true;
                 Ok(())
             }
-            None => {
+            Err(e) => {
                 *slot = None;
-                Err(single_part_only())
+                Err(e)
             }
         }
     }
@@ -127,7 +133,7 @@ impl State {
         let problem = match how {
             // C_Sign/C_Verify cannot finish a multi-part operation.
             Finish::Single if active.updated => Some(Error::from(CKR_OPERATION_ACTIVE)),
-            Finish::Final if active.hasher.is_none() => Some(single_part_only()),
+            Finish::Final if active.feed.is_none() => Some(single_part_only()),
             Finish::Single | Finish::Final => None,
         };
         match problem {

@@ -39,23 +39,46 @@ fn verifier(
             Curve::P521 => &ECDSA_P521_SHA512_FIXED,
             Curve::Secp256k1 => &ECDSA_P256K1_SHA256_FIXED,
         },
-        (Family::Rsa { .. } | Family::Ec(_), _) => return None,
+        (Family::Ed25519, SigningAlgorithm::Ed25519) => &ED25519,
+        (Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519, _) => return None,
     })
 }
 
-/// Checks `signature` (PKCS#11 form) over `digest` with the KMS algorithm
-/// the same request would have been signed with.
-pub fn verify(key: &KeyInfo, alg: SigningAlgorithm, digest_bytes: &[u8], sig: &[u8]) -> Result<()> {
+/// Checks `signature` (PKCS#11 form) over `sent` (the digest or message
+/// that KMS was or would have been sent) with the KMS algorithm of the
+/// same request.
+pub fn verify(key: &KeyInfo, alg: SigningAlgorithm, sent: &[u8], sig: &[u8]) -> Result<()> {
     if sig.len() != key.signature_len() {
         return Err(Error::new(
             CKR_SIGNATURE_LEN_RANGE,
             format!("a signature with this key is {} bytes", key.signature_len()),
         ));
     }
-    let valg = verifier(key.spec.family(), alg).ok_or(Error::from(CKR_SIGNATURE_INVALID))?;
-    let d = digest::Digest::import_less_safe(digest_bytes, digest_alg(alg.hash()))
-        .map_err(|_| Error::from(CKR_SIGNATURE_INVALID))?;
-    signature::UnparsedPublicKey::new(valg, &key.public_key)
-        .verify_digest(&d, sig)
-        .map_err(|_| CKR_SIGNATURE_INVALID.into())
+    let valid = match (alg, alg.digest()) {
+        // KMS signs Ed25519ph of the 64 bytes it is sent.
+        (SigningAlgorithm::Ed25519Ph, _) => {
+            matches!(key.spec.family(), Family::Ed25519)
+                && crate::ed25519ph::verify(&key.public_key, sent, sig)
+        }
+        (_, Some(hash)) => {
+            let valg =
+                verifier(key.spec.family(), alg).ok_or(Error::from(CKR_SIGNATURE_INVALID))?;
+            digest::Digest::import_less_safe(sent, digest_alg(hash)).is_ok_and(|d| {
+                signature::UnparsedPublicKey::new(valg, &key.public_key)
+                    .verify_digest(&d, sig)
+                    .is_ok()
+            })
+        }
+        // The message itself (pure Ed25519).
+        (_, None) => verifier(key.spec.family(), alg).is_some_and(|valg| {
+            signature::UnparsedPublicKey::new(valg, &key.public_key)
+                .verify(sent, sig)
+                .is_ok()
+        }),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(CKR_SIGNATURE_INVALID.into())
+    }
 }

@@ -30,6 +30,7 @@ KEYS = [
     ("k1", "ECC_SECG_P256K1", None),
     ("rsa2048", "RSA_2048", "release/rsa 2048"),
     ("rsa3072", "RSA_3072", None),
+    ("ed25519", "ECC_NIST_EDWARDS25519", None),
 ]
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 NO_EXPIRY = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
@@ -16,6 +16,9 @@ NO_EXPIRY = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone
 def verify_with(public, signature: bytes, data: bytes, hash_alg) -> None:
     if isinstance(public, rsa.RSAPublicKey):
         public.verify(signature, data, padding.PKCS1v15(), hash_alg)
+    elif isinstance(public, ed25519.Ed25519PublicKey):
+        assert hash_alg is None  # RFC 8410: Ed25519 names no hash
+        public.verify(signature, data)
     else:
         public.verify(signature, data, ec.ECDSA(hash_alg))
 
@@ -24,7 +27,7 @@ def openssl(*args, input=None):
     return subprocess.run(["openssl", *args], input=input, capture_output=True, timeout=60)
 
 
-@pytest.mark.parametrize("alias", ["p256", "p384", "p521", "k1", "rsa2048", "rsa3072"])
+@pytest.mark.parametrize("alias", ["p256", "p384", "p521", "k1", "rsa2048", "rsa3072", "ed25519"])
 def test_certificate_verifies_and_carries_the_kms_key_and_creation_date(cli, tmp_path, alias):
     out = tmp_path / "c.pem"
     cli.run("cert", f"alias/{alias}", "--subject", "CN=registry token issuer,O=Example", "--out", str(out))
@@ -47,6 +50,12 @@ def test_certificate_verifies_and_carries_the_kms_key_and_creation_date(cli, tmp
 
 def test_rsa_certificates_are_the_same_bytes_every_time(cli):
     args = ("cert", "alias/rsa2048", "--subject", "CN=reproducible")
+    assert cli.run(*args).stdout == cli.run(*args).stdout
+
+
+def test_ed25519_certificates_are_the_same_bytes_every_time(cli):
+    # Ed25519 is deterministic (RFC 8032), as PKCS#1 v1.5 is.
+    args = ("cert", "alias/ed25519", "--subject", "CN=reproducible")
     assert cli.run(*args).stdout == cli.run(*args).stdout
 
 
@@ -83,7 +92,7 @@ def test_bad_subject_and_dates_are_refused_before_any_kms_call(cli):
     assert cli.stats()["requests"].get("Sign", 0) == before
 
 
-@pytest.mark.parametrize("alias", ["p256", "p384", "p521", "rsa2048"])
+@pytest.mark.parametrize("alias", ["p256", "p384", "p521", "rsa2048", "ed25519"])
 def test_csr_verifies_with_openssl_and_cryptography(cli, tmp_path, alias):
     out = tmp_path / "r.csr"
     cli.run("csr", f"alias/{alias}", "--subject", "CN=www.example.com,O=Example,C=US", "--out", str(out))

@@ -9,7 +9,7 @@ import subprocess
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from conftest import KEYS
@@ -25,6 +25,10 @@ def expected_jwk_members(public) -> dict:
     if isinstance(public, rsa.RSAPublicKey):
         n = public.public_numbers()
         return {"e": b64url_uint(n.e), "kty": "RSA", "n": b64url_uint(n.n)}
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        # RFC 8037: an octet key pair, x the raw 32-byte key.
+        raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return {"crv": "Ed25519", "kty": "OKP", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
     crv = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}[public.curve.name]
     size = (public.curve.key_size + 7) // 8
     n = public.public_numbers()
@@ -60,6 +64,8 @@ def test_jwk_members_and_both_kinds_of_kid(cli, alias):
     assert {k: jwk[k] for k in members} == members
     assert jwk["kid"] == rfc7638(members)
     assert jwk["use"] == "sig"
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        assert jwk["alg"] == "EdDSA"  # RFC 8037
     jwk2 = json.loads(cli.run("pubkey", f"alias/{alias}", "--format", "jwk", "--kid", "libtrust").stdout)
     assert jwk2["kid"] == libtrust(der)
     # PyJWT builds the same public key from the JWK.
@@ -85,7 +91,7 @@ def test_jwks_holds_every_key_named_and_verifies_a_token_signed_through_kms(cli,
         assert jwt.decode(token, key=key.key, algorithms=[alg], audience="registry")["sub"] == "ci"
 
 
-@pytest.mark.parametrize("alias", ["p256", "p384", "p521", "rsa2048"])
+@pytest.mark.parametrize("alias", ["p256", "p384", "p521", "rsa2048", "ed25519"])
 def test_openssh_line_is_what_ssh_keygen_makes_from_the_kms_key(cli, tmp_path, alias):
     pem = tmp_path / "k.pem"
     pem.write_bytes(cli.public_key(alias).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
@@ -126,6 +132,6 @@ def test_unknown_names_and_ambiguity_are_explained(cli):
     r = cli.run("pubkey", "alias/p256", "alias/p384", "--format", "jwk", check=False)
     assert r.returncode == 1 and b"only --format jwks or pem" in r.stderr
     r = cli.run("pubkey", "pkcs11:token=cli", check=False)
-    assert r.returncode == 1 and b"names 6 keys" in r.stderr
+    assert r.returncode == 1 and b"names 7 keys" in r.stderr
     r = cli.run("pubkey", "alias/not-there", check=False)
     assert r.returncode == 1 and b"NotFoundException" in r.stderr and b"alias/not-there" in r.stderr

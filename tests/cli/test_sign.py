@@ -47,6 +47,36 @@ def test_signature_verifies_with_cryptography_and_openssl(cli, tmp_path, alias, 
     assert r.returncode == 0 and b"Verified OK" in r.stdout, r.stderr
 
 
+@pytest.mark.parametrize("size", [0, 1, 4096])
+def test_eddsa_signature_verifies_with_cryptography_and_openssl(cli, tmp_path, size):
+    data = os.urandom(size)
+    f = tmp_path / "data"
+    f.write_bytes(data)
+    sig = tmp_path / "sig"
+    # EdDSA is the default for an Ed25519 key: no --alg.
+    cli.run("sign", "alias/ed25519", str(f), "--out", str(sig))
+    assert len(sig.read_bytes()) == 64
+    public = cli.public_key("ed25519")
+    public.verify(sig.read_bytes(), data)
+    pem = tmp_path / "pub.pem"
+    pem.write_bytes(public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(f),
+                        "-sigfile", str(sig)], capture_output=True, timeout=60)
+    assert r.returncode == 0 and b"Signature Verified Successfully" in r.stdout, r.stderr
+
+
+def test_eddsa_input_over_what_kms_takes_is_refused_with_the_fix(cli, tmp_path):
+    before = cli.stats()["requests"].get("Sign", 0)
+    f = tmp_path / "big"
+    f.write_bytes(os.urandom(4097))
+    r = cli.run("sign", "alias/ed25519", "--alg", "EdDSA", str(f), check=False)
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"4096 bytes" in r.stderr and b"sign a hash" in r.stderr, r.stderr
+    r = cli.run("sign", "alias/ed25519", "--alg", "ES256", str(f), check=False)
+    assert r.returncode == 1 and b"use --alg EdDSA" in r.stderr, r.stderr
+    assert cli.stats()["requests"].get("Sign", 0) == before
+
+
 def test_raw_ecdsa_is_r_and_s_of_the_field_size(cli, tmp_path):
     f = tmp_path / "data"
     f.write_bytes(b"jose")

@@ -144,9 +144,15 @@ impl Key {
             s => panic!("{s} is not an EC key spec"),
         }
     }
-    /// The exact signature length: the modulus length, or 2 x the field size.
+    pub fn is_ed25519(&self) -> bool {
+        self.spec == "ECC_NIST_EDWARDS25519"
+    }
+    /// The exact signature length: the modulus length, 2 x the field size,
+    /// or Ed25519's 64 bytes.
     pub fn sig_len(&self) -> usize {
-        if self.is_rsa() {
+        if self.is_ed25519() {
+            64
+        } else if self.is_rsa() {
             self.rsa_bits() / 8
         } else {
             2 * self.ec_size()

@@ -163,6 +163,25 @@ impl std::fmt::Debug for Session<'_> {
 }
 
 impl Session<'_> {
+    /// C_GenerateRandom of `len` bytes into a buffer of exactly that size.
+    pub fn random(&self, len: usize) -> Result<Vec<u8>, Rv> {
+        let mut out = vec![0u8; len];
+        let p = if len == 0 {
+            ptr::null_mut()
+        } else {
+            out.as_mut_ptr()
+        };
+        check(call!(self.m, C_GenerateRandom(self.h, p, len as CK_ULONG)))?;
+        Ok(out)
+    }
+
+    pub fn seed_random(&self, seed: &[u8]) -> Rv {
+        call!(
+            self.m,
+            C_SeedRandom(self.h, seed.as_ptr() as *mut u8, seed.len() as CK_ULONG)
+        )
+    }
+
     pub fn info(&self) -> Result<CK_SESSION_INFO, Rv> {
         let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
         check(call!(self.m, C_GetSessionInfo(self.h, &mut info)))?;
@@ -429,6 +448,8 @@ enum Param {
     Pss(CK_RSA_PKCS_PSS_PARAMS),
     /// A PSS parameter struct announced with a wrong ulParameterLen.
     PssBadLen(CK_RSA_PKCS_PSS_PARAMS, CK_ULONG),
+    /// CK_EDDSA_PARAMS and the context it points to.
+    EdDsa(CK_EDDSA_PARAMS, Vec<u8>),
 }
 
 impl Mech {
@@ -475,8 +496,30 @@ impl Mech {
         }
     }
 
+    /// CKM_EDDSA with CK_EDDSA_PARAMS (phFlag, context).
+    pub fn eddsa(prehash: bool, context: &[u8]) -> Mech {
+        let mut context = context.to_vec();
+        let params = CK_EDDSA_PARAMS {
+            phFlag: CK_BBOOL::from(prehash),
+            ulContextDataLen: context.len() as CK_ULONG,
+            pContextData: if context.is_empty() {
+                ptr::null_mut()
+            } else {
+                context.as_mut_ptr()
+            },
+        };
+        Mech {
+            ty: CKM_EDDSA,
+            param: Param::EdDsa(params, context),
+        }
+    }
+
     pub fn ck(&self) -> CK_MECHANISM {
         let (p, len) = match &self.param {
+            Param::EdDsa(p, _) => (
+                p as *const _ as *mut c_void,
+                std::mem::size_of::<CK_EDDSA_PARAMS>() as CK_ULONG,
+            ),
             Param::None => (ptr::null_mut(), 0),
             Param::Pss(p) => (
                 p as *const _ as *mut c_void,
@@ -503,6 +546,13 @@ impl std::fmt::Debug for Mech {
                 mech_name(p.hashAlg),
                 p.mgf,
                 p.sLen
+            ),
+            Param::EdDsa(p, context) => write!(
+                f,
+                "{}{{phFlag={}, context={} bytes}}",
+                mech_name(self.ty),
+                p.phFlag,
+                context.len()
             ),
             Param::PssBadLen(p, l) => write!(
                 f,

@@ -23,6 +23,10 @@ pub enum Kind {
     Ecdsa,
     /// ECDSA where the data is the hash value (any of 20/32/48/64 bytes); r || s.
     EcdsaPrehashed,
+    /// Ed25519 (RFC 8032 PureEdDSA) over the message.
+    Ed25519,
+    /// Ed25519ph (RFC 8032 HashEdDSA, empty context) over the message.
+    Ed25519Ph,
 }
 
 impl Kind {
@@ -35,6 +39,8 @@ impl Kind {
             Kind::RsaPssPrehashed => "rsa_pss_prehashed",
             Kind::Ecdsa => "ecdsa",
             Kind::EcdsaPrehashed => "ecdsa_prehashed",
+            Kind::Ed25519 => "ed25519",
+            Kind::Ed25519Ph => "ed25519ph",
         }
     }
 }

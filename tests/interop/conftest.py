@@ -29,6 +29,7 @@ KEYS = [
     ("p256", "ECC_NIST_P256", "b1"),
     ("p384", "ECC_NIST_P384", "b2"),
     ("p521", "ECC_NIST_P521", "b3"),
+    ("ed25519", "ECC_NIST_EDWARDS25519", "c1"),
 ]
 
 

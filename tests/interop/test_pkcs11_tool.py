@@ -13,7 +13,8 @@ from conftest import KEYS, MODULE
 
 DATA = b"kms11 interop: the quick brown fox\n" * 3
 RSA = [k for k in KEYS if k[1].startswith("RSA")]
-EC = [k for k in KEYS if k[1].startswith("ECC")]
+EC = [k for k in KEYS if k[1].startswith("ECC_NIST_P")]
+ED = [k for k in KEYS if k[1] == "ECC_NIST_EDWARDS25519"]
 EC_HASH = {"ECC_NIST_P256": "sha256", "ECC_NIST_P384": "sha384", "ECC_NIST_P521": "sha512"}
 
 # DER DigestInfo prefix for SHA-256 (RFC 8017 §9.2 note 1).
@@ -99,6 +100,18 @@ def test_ecdsa_sha256(token, tmp_path, alias, spec, key_id):
     pem = token.public_pem(key_id)
     token.run("openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(inp))
     verify_with_pkcs11_tool(token, "ECDSA-SHA256", key_id, inp, sig, "--signature-format", "openssl")
+
+
+@pytest.mark.parametrize("alias,spec,key_id", ED, ids=[k[0] for k in ED])
+def test_eddsa(token, tmp_path, alias, spec, key_id):
+    """pkcs11-tool --mechanism EDDSA: pure Ed25519 over the file, checked by
+    openssl with the key from KMS."""
+    inp, sig = sign(token, tmp_path, "EDDSA", key_id, DATA)
+    assert len(sig.read_bytes()) == 64
+    pem = token.public_pem(key_id)
+    r = token.run("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(inp),
+                  "-sigfile", str(sig))
+    assert b"Signature Verified Successfully" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("alias,spec,key_id", [k for k in KEYS if k[1] != "ECC_NIST_P384"], ids=lambda v: str(v))

@@ -23,6 +23,9 @@ Requests (binary values are hex; a message may instead be in a file):
                              length of 20, 32, 48 or 64 bytes; it is converted
                              to an integer as ECDSA defines, truncating a value
                              longer than the curve order); sig is r || s
+        ed25519              RFC 8032 Ed25519 (PureEdDSA) over msg
+        ed25519ph            RFC 8032 Ed25519ph over msg, empty context
+                             (libsodium through PyNaCl: pyca/cryptography has no Ed25519ph)
       expect false asks for the signature to be rejected.
 
   {"op": "keygen", "spec": "RSA_2048" | "ECC_NIST_P256" | ...}
@@ -41,7 +44,7 @@ import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 
 HASHES = {
     "sha1": hashes.SHA1,
@@ -145,11 +148,36 @@ def verify(req: dict) -> str:
             key.verify(rs_to_der(key, sig), msg, ec.ECDSA(hash_of(req)))
         elif kind == "ecdsa_prehashed":
             key.verify(rs_to_der(key, sig), msg, ec.ECDSA(prehash_of(msg)))
+        elif kind == "ed25519":
+            if not isinstance(key, ed25519.Ed25519PublicKey):
+                raise ValueError("not an Ed25519 public key")
+            key.verify(sig, msg)
+        elif kind == "ed25519ph":
+            ed25519ph_verify(key, msg, sig)
         else:
             raise ValueError(f"unknown kind {kind!r}")
     except InvalidSignature:
         return "OK" if not expect else "FAIL signature does not verify"
     return "OK" if expect else "FAIL signature verifies but was expected not to"
+
+
+def ed25519ph_verify(key, msg: bytes, sig: bytes) -> None:
+    """RFC 8032 Ed25519ph (empty context) of msg, by libsodium (PyNaCl):
+    crypto_sign_ed25519ph computes PH(msg) = SHA-512(msg) itself."""
+    import nacl.bindings
+    import nacl.exceptions
+
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if len(sig) != 64:
+        raise ValueError(f"signature is {len(sig)} bytes, not 64")
+    state = nacl.bindings.crypto_sign_ed25519ph_state()
+    nacl.bindings.crypto_sign_ed25519ph_update(state, msg)
+    try:
+        nacl.bindings.crypto_sign_ed25519ph_final_verify(state, sig, raw)
+    except nacl.exceptions.BadSignatureError as e:
+        raise InvalidSignature() from e
 
 
 def keygen(req: dict) -> str:
@@ -158,6 +186,8 @@ def keygen(req: dict) -> str:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS[spec])
     elif spec in CURVES:
         key = ec.generate_private_key(CURVES[spec]())
+    elif spec == "ECC_NIST_EDWARDS25519":
+        key = ed25519.Ed25519PrivateKey.generate()
     else:
         raise ValueError(f"unknown key spec {spec!r}")
     der = key.private_bytes(
@@ -184,6 +214,8 @@ def sign(req: dict) -> str:
         sig = der_to_rs(key, key.sign(msg, ec.ECDSA(hash_of(req))))
     elif kind == "ecdsa_prehashed":
         sig = der_to_rs(key, key.sign(msg, ec.ECDSA(prehash_of(msg))))
+    elif kind == "ed25519":
+        sig = key.sign(msg)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return "OK " + sig.hex()

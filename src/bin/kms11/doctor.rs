@@ -308,14 +308,20 @@ async fn check_credentials(r: &mut Report, backend: &KmsBackend) -> bool {
     }
 }
 
-/// The algorithm and digest of the test signature: the key spec's first
+/// The algorithm and message of the test signature: the key spec's first
 /// algorithm (PKCS#1 v1.5 with SHA-256 for RSA, the curve's one algorithm
-/// for ECDSA).
+/// for ECDSA, pure Ed25519), and the digest it takes or the message itself.
 fn test_signature(spec: KeySpec) -> (SigningAlgorithm, Vec<u8>) {
     let alg = spec.row().algorithms[0];
-    let mut hasher = Hasher::new(alg.hash());
-    hasher.update(b"kms11 doctor: test signature");
-    (alg, hasher.finish())
+    let message = b"kms11 doctor: test signature";
+    match alg.digest() {
+        Some(hash) => {
+            let mut hasher = Hasher::new(hash);
+            hasher.update(message);
+            (alg, hasher.finish())
+        }
+        None => (alg, message.to_vec()),
+    }
 }
 
 /// The checks of one configured key: GetPublicKey, DescribeKey, and a test

@@ -86,7 +86,7 @@ enum Command {
         /// Docker registries match a token's `kid` against.
         #[arg(long, value_enum, default_value = "thumbprint")]
         kid: pubkey::Kid,
-        /// The JWK `alg` (default: RS256 for RSA, the curve's for EC).
+        /// The JWK `alg` (default: RS256 for RSA, the curve's for EC, EdDSA for Ed25519).
         #[arg(long, value_name = "ALG")]
         alg: Option<String>,
         /// Write to FILE instead of standard output.
@@ -133,7 +133,7 @@ enum Command {
     /// `openssl dgst -verify` reads (--raw-ecdsa for r||s, as JOSE uses).
     Sign {
         key: String,
-        /// Default: RS256 for RSA keys, the curve's algorithm for EC keys.
+        /// Default: RS256 for RSA keys, the curve's algorithm for EC keys, EdDSA for Ed25519.
         #[arg(long, value_enum)]
         alg: Option<sign::Alg>,
         file: PathBuf,

@@ -36,6 +36,9 @@ pub enum Alg {
     /// ECDSA secp256k1 with SHA-256
     #[value(name = "ES256K")]
     ES256K,
+    /// Ed25519 (CKM_EDDSA), input of at most 4,096 bytes
+    #[value(name = "EdDSA")]
+    EdDSA,
 }
 
 impl Alg {
@@ -45,10 +48,11 @@ impl Alg {
             .unwrap_or_default()
     }
 
-    /// The scheme and hash of the JOSE algorithm.
-    fn scheme(self) -> (Scheme, HashAlg) {
+    /// The scheme and hash of the JOSE algorithm (EdDSA hashes nothing
+    /// here: KMS gets the message).
+    fn scheme(self) -> (Scheme, Option<HashAlg>) {
         use HashAlg::*;
-        match self {
+        let (scheme, hash) = match self {
             Alg::RS256 => (Scheme::RsaPkcs1, Sha256),
             Alg::RS384 => (Scheme::RsaPkcs1, Sha384),
             Alg::RS512 => (Scheme::RsaPkcs1, Sha512),
@@ -58,20 +62,23 @@ impl Alg {
             Alg::ES256 | Alg::ES256K => (Scheme::Ecdsa, Sha256),
             Alg::ES384 => (Scheme::Ecdsa, Sha384),
             Alg::ES512 => (Scheme::Ecdsa, Sha512),
-        }
+            Alg::EdDSA => return (Scheme::EdDsa, None),
+        };
+        (scheme, Some(hash))
     }
 
     /// The mechanism, its parameter, and the key specs it needs: any RSA
-    /// key for RS*/PS*; for ES*, the curve JOSE names (ES256 is P-256 only).
+    /// key for RS*/PS*; for ES*, the curve JOSE names (ES256 is P-256 only);
+    /// an Ed25519 key for EdDSA.
     fn mechanism(self) -> (CK_MECHANISM_TYPE, Param, Vec<KeySpec>) {
         let (scheme, hash) = self.scheme();
-        let param = match scheme {
-            Scheme::RsaPss => Param::Pss(PssParams {
+        let param = match (scheme, hash) {
+            (Scheme::RsaPss, Some(hash)) => Param::Pss(PssParams {
                 hash_alg: hash.row().ckm,
                 mgf: hash.row().mgf,
                 salt_len: hash.output_len() as CK_ULONG,
             }),
-            Scheme::RsaPkcs1 | Scheme::Ecdsa => Param::None,
+            _ => Param::None,
         };
         let specs = KeySpec::ALL
             .iter()
@@ -79,9 +86,14 @@ impl Alg {
             .filter(|s| match s.family() {
                 Family::Rsa { .. } => scheme.key_type() == CKK_RSA,
                 Family::Ec(_) => scheme == Scheme::Ecdsa && s.row().jose == self.name(),
+                Family::Ed25519 => scheme == Scheme::EdDsa,
             })
             .collect();
-        (hash_and_sign(scheme, hash), param, specs)
+        let mechanism = match hash {
+            Some(hash) => hash_and_sign(scheme, hash),
+            None => CKM_EDDSA,
+        };
+        (mechanism, param, specs)
     }
 }
 
@@ -129,6 +141,6 @@ pub fn run(
         Family::Ec(_) if !raw_ecdsa => {
             kms11::mechanism::ecdsa::fixed_to_der(&signature).map_err(|e| e.to_string())
         }
-        Family::Rsa { .. } | Family::Ec(_) => Ok(signature),
+        Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 => Ok(signature),
     }
 }
