@@ -40,7 +40,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -325,6 +325,10 @@ RSA_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096")
 ECC_SIGN_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1")
 ECC_AGREEMENT_SPECS = ("ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521")
 HMAC_SPECS = ("HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512")
+# Ed25519: SIGN_VERIFY only; its algorithms each take one MessageType
+# (tests/contract/test_ed25519.py), so it is not among ECC_SIGN_SPECS.
+ED25519_SPEC = "ECC_NIST_EDWARDS25519"
+ED25519_ALGORITHMS = ("ED25519_SHA_512", "ED25519_PH_SHA_512")
 
 RSA_SIGNING_ALGORITHMS = (
     "RSASSA_PSS_SHA_256",
@@ -342,6 +346,7 @@ SIGNING_ALGORITHMS = {
     "ECC_NIST_P384": ("ECDSA_SHA_384",),
     "ECC_NIST_P521": ("ECDSA_SHA_512",),
     "ECC_SECG_P256K1": ("ECDSA_SHA_256",),
+    ED25519_SPEC: ED25519_ALGORITHMS,
 }
 
 MAC_ALGORITHMS = {
@@ -365,6 +370,7 @@ VALID_SPEC_USAGE = (
     + [(s, "SIGN_VERIFY") for s in RSA_SPECS]
     + [(s, "ENCRYPT_DECRYPT") for s in RSA_SPECS]
     + [(s, "SIGN_VERIFY") for s in ECC_SIGN_SPECS]
+    + [(ED25519_SPEC, "SIGN_VERIFY")]
     + [(s, "KEY_AGREEMENT") for s in ECC_AGREEMENT_SPECS]
     + [(s, "GENERATE_VERIFY_MAC") for s in HMAC_SPECS]
 )
@@ -515,6 +521,8 @@ def check_public_key_matches_spec(public_key, spec: str) -> None:
     elif spec in EC_CURVES:
         assert isinstance(public_key, ec.EllipticCurvePublicKey), type(public_key)
         assert isinstance(public_key.curve, EC_CURVES[spec]), public_key.curve.name
+    elif spec == ED25519_SPEC:
+        assert isinstance(public_key, ed25519.Ed25519PublicKey), type(public_key)
     else:
         raise ValueError(spec)
 
@@ -538,6 +546,9 @@ def verify_signature(public_key, algorithm: str, signature: bytes, message: byte
     elif algorithm.startswith("ECDSA_"):
         decode_dss_signature(signature)  # must be DER, raises ValueError if not
         public_key.verify(signature, message, ec.ECDSA(h))
+    elif algorithm == "ED25519_SHA_512":
+        # Pure Ed25519 (RFC 8032): the raw 64-byte signature of the message.
+        public_key.verify(signature, message)
     else:
         raise ValueError(algorithm)
 
