@@ -46,6 +46,7 @@ kms_enum!(
         ECC_NIST_P384,
         ECC_NIST_P521,
         ECC_SECG_P256K1,
+        ECC_NIST_EDWARDS25519,
         HMAC_224,
         HMAC_256,
         HMAC_384,
@@ -75,6 +76,8 @@ kms_enum!(
         ECDSA_SHA_256,
         ECDSA_SHA_384,
         ECDSA_SHA_512,
+        ED25519_SHA_512,
+        ED25519_PH_SHA_512,
     ]
 );
 kms_enum!(
@@ -153,6 +156,7 @@ impl KeySpec {
             KeySpec::ECC_NIST_P256 | KeySpec::ECC_SECG_P256K1 => &[ECDSA_SHA_256],
             KeySpec::ECC_NIST_P384 => &[ECDSA_SHA_384],
             KeySpec::ECC_NIST_P521 => &[ECDSA_SHA_512],
+            KeySpec::ECC_NIST_EDWARDS25519 => &[ED25519_SHA_512, ED25519_PH_SHA_512],
             _ => &[],
         }
     }
@@ -188,12 +192,29 @@ impl KeySpec {
 }
 
 impl SigningAlgorithm {
+    /// The hash of the algorithm, and so the length of a DIGEST message.
     pub fn digest(self) -> &'static digest::Algorithm {
         use SigningAlgorithm::*;
         match self {
             RSASSA_PSS_SHA_256 | RSASSA_PKCS1_V1_5_SHA_256 | ECDSA_SHA_256 => &digest::SHA256,
             RSASSA_PSS_SHA_384 | RSASSA_PKCS1_V1_5_SHA_384 | ECDSA_SHA_384 => &digest::SHA384,
-            RSASSA_PSS_SHA_512 | RSASSA_PKCS1_V1_5_SHA_512 | ECDSA_SHA_512 => &digest::SHA512,
+            RSASSA_PSS_SHA_512
+            | RSASSA_PKCS1_V1_5_SHA_512
+            | ECDSA_SHA_512
+            | ED25519_SHA_512
+            | ED25519_PH_SHA_512 => &digest::SHA512,
+        }
+    }
+
+    /// The one MessageType an algorithm takes, where KMS allows only one:
+    /// pure Ed25519 signs the message itself (RAW); Ed25519ph takes a
+    /// SHA-512 digest (DIGEST), which KMS then hashes once more as RFC 8032
+    /// HashEdDSA does with its input.
+    pub fn required_message_type(self) -> Option<MessageType> {
+        match self {
+            SigningAlgorithm::ED25519_SHA_512 => Some(MessageType::RAW),
+            SigningAlgorithm::ED25519_PH_SHA_512 => Some(MessageType::DIGEST),
+            _ => None,
         }
     }
 }

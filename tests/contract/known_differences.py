@@ -106,6 +106,28 @@ MOTO: dict[str, str] = {
         "Sign accepts a RAW message longer than 4096 bytes"
     ),
     "test_sign_verify.py::test_sign_unknown_message_type": "Sign accepts an unknown MessageType",
+    # --- Ed25519 (ECC_NIST_EDWARDS25519) -----------------------------------
+    "test_keys.py::test_create_key_metadata[ECC_NIST_EDWARDS25519": (
+        "CreateKey refuses KeySpec ECC_NIST_EDWARDS25519 (moto has no Ed25519 keys)"
+    ),
+    **{
+        f"test_ed25519.py::{name}": "CreateKey refuses KeySpec ECC_NIST_EDWARDS25519 (no Ed25519 keys)"
+        for name in (
+            "test_get_public_key",
+            "test_sign_raw_pure_ed25519",  # also ..._is_not_ed25519ph
+            "test_sign_raw_size_limits",
+            "test_pure_ed25519_refuses_digest",
+            "test_sign_digest_ed25519ph",
+            "test_ed25519ph_refuses_raw",
+            "test_ed25519ph_digest_must_be_64_bytes",
+            "test_verify_api",  # also ..._refuses_the_other_..., ..._checks_message_type
+            "test_ed25519_key_refuses_other_algorithms",
+        )
+    },
+    "test_ed25519.py::test_other_keys_refuse_ed25519_algorithms": (
+        "an algorithm the key does not support gives ValidationException, "
+        "not InvalidKeyUsageException"
+    ),
     # --- Key states -------------------------------------------------------
     "test_states.py::test_disable_and_enable": "Sign works on a disabled key",
     "test_states.py::test_disabled_symmetric_key_cannot_encrypt_or_decrypt": (

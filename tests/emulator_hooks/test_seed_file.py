@@ -7,7 +7,9 @@ import hmac
 import os
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ed25519ph import sign_ed25519ph, verify_ed25519ph
 
 from emuhelp import pkcs8_b64, raw_b64, seed_key, write_seed
 from kmshelp import (
@@ -85,6 +87,59 @@ def test_seeded_ec_public_key_and_signature(seeded, spec, curve, algorithm):
     assert kms.get_public_key(KeyId=KEY_ID)["PublicKey"] == spki_der(private.public_key())
     sig = kms.sign(KeyId=KEY_ID, Message=MESSAGE, MessageType="RAW", SigningAlgorithm=algorithm)
     verify_signature(private.public_key(), algorithm, sig["Signature"], MESSAGE)
+
+
+def test_seeded_ed25519_signs_as_rfc_8032_does(seeded):
+    private = ed25519.Ed25519PrivateKey.generate()
+    kms = seeded(
+        [seed_key("ECC_NIST_EDWARDS25519", "SIGN_VERIFY", KeyId=KEY_ID, Material=pkcs8_b64(private))]
+    )
+    assert kms.get_public_key(KeyId=KEY_ID)["PublicKey"] == spki_der(private.public_key())
+    # Ed25519 and Ed25519ph are deterministic: KMS's signatures are the ones
+    # cryptography (pure) and libsodium (ph, over the 64 bytes sent) make.
+    pure = kms.sign(
+        KeyId=KEY_ID, Message=MESSAGE, MessageType="RAW", SigningAlgorithm="ED25519_SHA_512"
+    )["Signature"]
+    assert pure == private.sign(MESSAGE)
+    digest = hashlib.sha512(MESSAGE).digest()
+    ph = kms.sign(
+        KeyId=KEY_ID, Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512"
+    )["Signature"]
+    assert ph == sign_ed25519ph(private, digest)
+    verify_ed25519ph(private.public_key(), ph, digest)
+
+
+def test_seeded_ed25519_verifies_signatures_made_outside(seeded):
+    private = ed25519.Ed25519PrivateKey.generate()
+    kms = seeded(
+        [seed_key("ECC_NIST_EDWARDS25519", "SIGN_VERIFY", KeyId=KEY_ID, Material=pkcs8_b64(private))]
+    )
+    other = os.urandom(200)
+    ok = kms.verify(
+        KeyId=KEY_ID,
+        Message=other,
+        MessageType="RAW",
+        Signature=private.sign(other),
+        SigningAlgorithm="ED25519_SHA_512",
+    )
+    assert ok["SignatureValid"] is True
+    digest = os.urandom(64)
+    ok = kms.verify(
+        KeyId=KEY_ID,
+        Message=digest,
+        MessageType="DIGEST",
+        Signature=sign_ed25519ph(private, digest),
+        SigningAlgorithm="ED25519_PH_SHA_512",
+    )
+    assert ok["SignatureValid"] is True
+    with expect_error("KMSInvalidSignatureException"):
+        kms.verify(
+            KeyId=KEY_ID,
+            Message=digest,
+            MessageType="DIGEST",
+            Signature=sign_ed25519ph(ed25519.Ed25519PrivateKey.generate(), digest),
+            SigningAlgorithm="ED25519_PH_SHA_512",
+        )
 
 
 def test_seeded_ecdh_secret_matches_both_sides(seeded):

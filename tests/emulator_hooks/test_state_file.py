@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kmshelp import expect_error, make_client
+from kmshelp import expect_error, load_public_key, make_client
 
 MESSAGE = b"persisted"
 
@@ -107,3 +107,19 @@ def test_a_link_at_the_temporary_name_is_not_followed(start_emulator, tmp_path):
     assert stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
     saved = json.loads(state.read_text())
     assert key["KeyId"] in {k["KeyId"] for k in saved["Keys"]}
+
+
+def test_state_keeps_ed25519_keys(start_emulator, tmp_path):
+    state = tmp_path / "state.json"
+    url = start_emulator("--state", state)
+    kms = make_client(url)
+    key = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    public = kms.get_public_key(KeyId=key["KeyId"])["PublicKey"]
+    start_emulator.stop(url)
+
+    kms = make_client(start_emulator("--state", state))
+    assert kms.get_public_key(KeyId=key["KeyId"])["PublicKey"] == public
+    signature = kms.sign(
+        KeyId=key["KeyId"], Message=MESSAGE, MessageType="RAW", SigningAlgorithm="ED25519_SHA_512"
+    )["Signature"]
+    load_public_key(public).verify(signature, MESSAGE)

@@ -2,6 +2,7 @@
 //! DeriveSharedSecret and GenerateRandom.
 
 use crate::error::KmsError;
+use crate::material::SignInput;
 use crate::request::{b64, Request};
 use crate::spec::{
     EncryptionAlgorithm, KeyFamily, KeyUsage, MacAlgorithm, MessageType, SigningAlgorithm,
@@ -45,12 +46,13 @@ fn dry_run(req: &Request) -> Result<(), KmsError> {
 }
 
 /// The signing request common to Sign and Verify: the key, the algorithm
-/// and the digest to sign, computed here for RAW, checked for DIGEST.
+/// and what the key signs: the digest, computed here for RAW and checked for
+/// DIGEST, or for Ed25519 the message as received.
 fn signing_input(
     store: &Store,
     req: &Request,
     op: &str,
-) -> Result<(Arc<Key>, SigningAlgorithm, digest::Digest), KmsError> {
+) -> Result<(Arc<Key>, SigningAlgorithm, SignInput), KmsError> {
     let message = req.blob("Message", 1, MAX_MESSAGE)?;
     let alg = SigningAlgorithm::parse(req.str("SigningAlgorithm")?)?;
     let message_type = match req.str_opt("MessageType")? {
@@ -65,24 +67,35 @@ fn signing_input(
             key.spec.as_str()
         )));
     }
-    let digest = match message_type {
-        MessageType::RAW => digest::digest(alg.digest(), &message),
-        MessageType::DIGEST => {
-            digest::Digest::import_less_safe(&message, alg.digest()).map_err(|_| {
-                KmsError::validation(format!(
-                    "Digest is invalid length for algorithm {}.",
-                    alg.as_str()
-                ))
-            })?
-        }
+    let required = alg.required_message_type();
+    if required.is_some_and(|t| t != message_type) {
+        return Err(KmsError::validation(format!(
+            "Message type {} is incompatible with algorithm {}.",
+            message_type.as_str(),
+            alg.as_str()
+        )));
+    }
+    if message_type == MessageType::DIGEST && message.len() != alg.digest().output_len() {
+        return Err(KmsError::validation(format!(
+            "Digest is invalid length for algorithm {}.",
+            alg.as_str()
+        )));
+    }
+    let input = match message_type {
+        _ if required.is_some() => SignInput::Message(message),
+        MessageType::RAW => SignInput::Digest(digest::digest(alg.digest(), &message)),
+        MessageType::DIGEST => SignInput::Digest(
+            digest::Digest::import_less_safe(&message, alg.digest())
+                .map_err(|_| KmsError::internal("digest of the checked length refused"))?,
+        ),
     };
-    Ok((key, alg, digest))
+    Ok((key, alg, input))
 }
 
 pub fn sign(store: &Store, req: &Request) -> Result<Value, KmsError> {
-    let (key, alg, digest) = signing_input(store, req, "Sign")?;
+    let (key, alg, input) = signing_input(store, req, "Sign")?;
     dry_run(req)?;
-    let signature = key.material.sign(alg, &digest)?;
+    let signature = key.material.sign(alg, &input)?;
     Ok(json!({
         "KeyId": key.arn,
         "Signature": b64(&signature),
@@ -92,9 +105,9 @@ pub fn sign(store: &Store, req: &Request) -> Result<Value, KmsError> {
 
 pub fn verify(store: &Store, req: &Request) -> Result<Value, KmsError> {
     let signature = req.blob("Signature", 1, MAX_CIPHERTEXT)?;
-    let (key, alg, digest) = signing_input(store, req, "Verify")?;
+    let (key, alg, input) = signing_input(store, req, "Verify")?;
     dry_run(req)?;
-    if !key.material.verify(alg, &digest, &signature) {
+    if !key.material.verify(alg, &input, &signature) {
         return Err(KmsError::new("KMSInvalidSignatureException", ""));
     }
     Ok(json!({
