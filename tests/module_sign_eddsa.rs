@@ -25,13 +25,18 @@ static SETUP: Setup = Setup {
     emulator_args: &[],
 };
 
-fn fx() -> &'static Fixture {
-    fixture(&SETUP)
+/// The tests count the emulator's Sign and Verify requests, which every
+/// test of this file sends to one emulator: they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn fx() -> (&'static Fixture, std::sync::MutexGuard<'static, ()>) {
+    let turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    (fixture(&SETUP), turn)
 }
 
 #[test]
 fn the_objects_are_edwards_keys_as_clients_read_them() {
-    let fx = fx();
+    let (fx, _turn) = fx();
     let s = fx.session();
     let k = fx.key(ED);
     // RFC 8410: the SPKI ends with the 32-byte key.
@@ -99,7 +104,7 @@ fn the_objects_are_edwards_keys_as_clients_read_them() {
 
 #[test]
 fn pure_ed25519_signs_messages_up_to_what_kms_takes() {
-    let fx = fx();
+    let (fx, _turn) = fx();
     let s = fx.session();
     let k = fx.key(ED);
     let key = fx.private(&s, ED);
@@ -111,7 +116,7 @@ fn pure_ed25519_signs_messages_up_to_what_kms_takes() {
         ("no parameter", Mech::new(CKM_EDDSA)),
         ("phFlag false, no context", Mech::eddsa(false, b"")),
     ] {
-        for len in [0, 1, 64, 1000, 4096] {
+        for len in [1, 64, 1000, 4096] {
             let msg = rng.bytes(len);
             let sig = ok(
                 s.sign_once(&mech, key, &msg),
@@ -160,7 +165,7 @@ fn pure_ed25519_signs_messages_up_to_what_kms_takes() {
 
 #[test]
 fn longer_messages_are_refused_before_kms_is_asked() {
-    let fx = fx();
+    let (fx, _turn) = fx();
     let s = fx.session();
     let key = fx.private(&s, ED);
     let signs_before = fx.count("Sign");
@@ -169,6 +174,12 @@ fn longer_messages_are_refused_before_kms_is_asked() {
         s.sign_once(&mech, key, &[0; 4097]),
         CKR_DATA_LEN_RANGE,
         "C_Sign of 4,097 bytes",
+    );
+    // KMS's Sign takes no empty message.
+    assert_rv(
+        s.sign_once(&mech, key, &[]),
+        CKR_DATA_LEN_RANGE,
+        "C_Sign of no bytes",
     );
     // The failure ended the operation.
     assert_rv(
@@ -193,7 +204,7 @@ fn longer_messages_are_refused_before_kms_is_asked() {
 
 #[test]
 fn ed25519ph_signs_64_byte_messages_and_nothing_else() {
-    let fx = fx();
+    let (fx, _turn) = fx();
     let s = fx.session();
     let k = fx.key(ED);
     let key = fx.private(&s, ED);
@@ -262,7 +273,7 @@ fn ed25519ph_signs_64_byte_messages_and_nothing_else() {
 
 #[test]
 fn eddsa_and_ed25519_keys_do_not_mix_with_other_mechanisms_and_keys() {
-    let fx = fx();
+    let (fx, _turn) = fx();
     let s = fx.session();
     let ed = fx.private(&s, ED);
     let ec = fx.private(&s, "alias/ec-p256");
@@ -285,14 +296,22 @@ fn eddsa_and_ed25519_keys_do_not_mix_with_other_mechanisms_and_keys() {
 
 #[test]
 fn c_verify_checks_signatures_made_elsewhere_without_kms() {
-    let fx = fx();
+    let (fx, _turn) = fx();
     let s = fx.session();
     let k = fx.key(ED);
     let public = fx.public(&s, ED);
     let pkcs8 = k.pkcs8.as_deref().expect("seeded with material");
     let mut rng = Rng::new();
     let verifies_before = fx.count("Verify");
-    let messages = [rng.bytes(0), rng.bytes(100), rng.bytes(4096)];
+    // C_Verify is local: an empty message (which KMS cannot sign) is the
+    // same rule as for C_Sign, refused.
+    ok(s.verify_init(&Mech::new(CKM_EDDSA), public), "C_VerifyInit");
+    assert_rv(
+        s.verify(&[], &[0; 64]),
+        CKR_DATA_LEN_RANGE,
+        "C_Verify of no bytes",
+    );
+    let messages = [rng.bytes(1), rng.bytes(100), rng.bytes(4096)];
     let reqs: Vec<_> = messages
         .iter()
         .map(|m| (Kind::Ed25519, None, &m[..]))

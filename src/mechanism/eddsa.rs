@@ -3,7 +3,8 @@
 //!
 //! - Ed25519 (PureEdDSA): no parameter, or CK_EDDSA_PARAMS with phFlag
 //!   false and no context. KMS signs it as `ED25519_SHA_512` with
-//!   MessageType=RAW, which takes at most 4,096 bytes of message.
+//!   MessageType=RAW, which takes 1 to 4,096 bytes of message (Sign's
+//!   Message is never empty).
 //! - Ed25519ph (HashEdDSA, phFlag true, no context): the token computes
 //!   SHA-512 of the message and signs that. KMS's `ED25519_PH_SHA_512`
 //!   takes MessageType=DIGEST, 64 bytes, and hashes them with SHA-512
@@ -50,11 +51,11 @@ pub fn check(param: Param) -> Result<Input> {
 }
 
 /// Why a pure Ed25519 message of `len` bytes is refused.
-pub fn too_long(len: usize) -> Error {
+pub fn out_of_range(len: usize) -> Error {
     Error::new(
         CKR_DATA_LEN_RANGE,
         format!(
-            "KMS signs Ed25519 messages of at most {PURE_MAX} bytes; this one is {len} \
+            "KMS signs Ed25519 messages of 1 to {PURE_MAX} bytes; this one is {len} \
              (docs/eddsa.md)"
         ),
     )

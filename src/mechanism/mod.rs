@@ -233,7 +233,9 @@ impl Mechanism {
                 format!("RSA-PSS input must be a {}-byte hash", h.output_len()),
             )),
             (Input::AnyDigest, Family::Ec(curve)) => ecdsa::raw_input_len(curve, len),
-            (Input::Whole, _) if len > eddsa::PURE_MAX => Err(eddsa::too_long(len)),
+            (Input::Whole, _) if !(1..=eddsa::PURE_MAX).contains(&len) => {
+                Err(eddsa::out_of_range(len))
+            }
             (Input::Prehash, _) if len != eddsa::PREHASH_LEN => Err(eddsa::not_prehash_len(len)),
             _ => Ok(len),
         }

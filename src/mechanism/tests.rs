@@ -219,6 +219,8 @@ fn eddsa_takes_what_kms_can_sign_as_rfc_8032_does() {
         assert_eq!(sent, b"message");
         assert_eq!(m.raw_input_len(ED, 4096).unwrap(), 4096);
         assert_eq!(rv(m.raw_input_len(ED, 4097)), CKR_DATA_LEN_RANGE);
+        // KMS's Sign takes no empty message.
+        assert_eq!(rv(m.raw_input_len(ED, 0)), CKR_DATA_LEN_RANGE);
     }
     // Ed25519ph: only 64-byte messages come out as the standard signature.
     let m = ed(params(true, 0)).unwrap();

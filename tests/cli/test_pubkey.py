@@ -95,8 +95,12 @@ def test_jwks_holds_every_key_named_and_verifies_a_token_signed_through_kms(cli,
 def test_openssh_line_is_what_ssh_keygen_makes_from_the_kms_key(cli, tmp_path, alias):
     pem = tmp_path / "k.pem"
     pem.write_bytes(cli.public_key(alias).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
-    want = subprocess.run(["ssh-keygen", "-i", "-m", "PKCS8", "-f", str(pem)], capture_output=True,
-                          timeout=30, text=True, check=True).stdout.split()
+    if alias == "ed25519":
+        # OpenSSH 9.2's ssh-keygen -i reads no Ed25519 PKCS8: cryptography writes the line.
+        want = cli.public_key(alias).public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode().split()
+    else:
+        want = subprocess.run(["ssh-keygen", "-i", "-m", "PKCS8", "-f", str(pem)], capture_output=True,
+                              timeout=30, text=True, check=True).stdout.split()
     line = cli.run("pubkey", f"alias/{alias}", "--format", "openssh").stdout.decode().split()
     assert line[:2] == want[:2]
     pub = tmp_path / "k.pub"

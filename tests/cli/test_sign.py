@@ -47,7 +47,7 @@ def test_signature_verifies_with_cryptography_and_openssl(cli, tmp_path, alias, 
     assert r.returncode == 0 and b"Verified OK" in r.stdout, r.stderr
 
 
-@pytest.mark.parametrize("size", [0, 1, 4096])
+@pytest.mark.parametrize("size", [1, 4096])
 def test_eddsa_signature_verifies_with_cryptography_and_openssl(cli, tmp_path, size):
     data = os.urandom(size)
     f = tmp_path / "data"
@@ -72,6 +72,9 @@ def test_eddsa_input_over_what_kms_takes_is_refused_with_the_fix(cli, tmp_path):
     r = cli.run("sign", "alias/ed25519", "--alg", "EdDSA", str(f), check=False)
     assert r.returncode == 1 and r.stdout == b""
     assert b"4096 bytes" in r.stderr and b"sign a hash" in r.stderr, r.stderr
+    f.write_bytes(b"")
+    r = cli.run("sign", "alias/ed25519", str(f), check=False)
+    assert r.returncode == 1 and b"1 to 4096 bytes" in r.stderr, r.stderr
     r = cli.run("sign", "alias/ed25519", "--alg", "ES256", str(f), check=False)
     assert r.returncode == 1 and b"use --alg EdDSA" in r.stderr, r.stderr
     assert cli.stats()["requests"].get("Sign", 0) == before

@@ -9,12 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import KEYS, MODULE
+from conftest import ED_KEYS, ED_TOKEN, KEYS, MODULE
 
 DATA = b"kms11 interop: the quick brown fox\n" * 3
 RSA = [k for k in KEYS if k[1].startswith("RSA")]
-EC = [k for k in KEYS if k[1].startswith("ECC_NIST_P")]
-ED = [k for k in KEYS if k[1] == "ECC_NIST_EDWARDS25519"]
+EC = [k for k in KEYS if k[1].startswith("ECC")]
 EC_HASH = {"ECC_NIST_P256": "sha256", "ECC_NIST_P384": "sha384", "ECC_NIST_P521": "sha512"}
 
 # DER DigestInfo prefix for SHA-256 (RFC 8017 §9.2 note 1).
@@ -102,11 +101,11 @@ def test_ecdsa_sha256(token, tmp_path, alias, spec, key_id):
     verify_with_pkcs11_tool(token, "ECDSA-SHA256", key_id, inp, sig, "--signature-format", "openssl")
 
 
-@pytest.mark.parametrize("alias,spec,key_id", ED, ids=[k[0] for k in ED])
+@pytest.mark.parametrize("alias,spec,key_id", ED_KEYS, ids=[k[0] for k in ED_KEYS])
 def test_eddsa(token, tmp_path, alias, spec, key_id):
     """pkcs11-tool --mechanism EDDSA: pure Ed25519 over the file, checked by
     openssl with the key from KMS."""
-    inp, sig = sign(token, tmp_path, "EDDSA", key_id, DATA)
+    inp, sig = sign(token, tmp_path, "EDDSA", key_id, DATA, "--token-label", ED_TOKEN)
     assert len(sig.read_bytes()) == 64
     pem = token.public_pem(key_id)
     r = token.run("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(inp),
