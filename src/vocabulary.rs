@@ -9,9 +9,10 @@
 //! formats) handles it. No `_ =>` arm stands for a default key type.
 
 use cryptoki_sys::{
-    CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512, CKK_EC, CKK_EC_EDWARDS, CKK_RSA,
-    CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_KEY_PAIR_GEN, CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_SHA256,
-    CKM_SHA384, CKM_SHA512, CK_KEY_TYPE, CK_MECHANISM_TYPE, CK_RSA_PKCS_MGF_TYPE,
+    CKG_MGF1_SHA1, CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512, CKK_EC, CKK_EC_EDWARDS,
+    CKK_RSA, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_KEY_PAIR_GEN, CKM_RSA_PKCS_KEY_PAIR_GEN,
+    CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_SHA_1, CK_KEY_TYPE, CK_MECHANISM_TYPE,
+    CK_RSA_PKCS_MGF_TYPE,
 };
 use der::asn1::ObjectIdentifier;
 
@@ -222,6 +223,8 @@ pub struct SpecRow {
     pub ssh: Option<&'static str>,
     /// The KMS signing algorithms a key of this spec takes.
     pub algorithms: &'static [SigningAlgorithm],
+    /// The key usages of this spec that become PKCS#11 objects.
+    pub usages: &'static [KeyUsage],
 }
 
 const RSA_ALGORITHMS: &[SigningAlgorithm] = &[
@@ -241,6 +244,7 @@ impl SpecRow {
             jose: "RS256",
             ssh: Some("ssh-rsa"),
             algorithms: RSA_ALGORITHMS,
+            usages: &[KeyUsage::SignVerify, KeyUsage::EncryptDecrypt],
         }
     }
 
@@ -255,6 +259,7 @@ impl SpecRow {
             jose: curve.row().jose,
             ssh,
             algorithms: algorithm,
+            usages: &[KeyUsage::SignVerify],
         }
     }
 }
@@ -309,6 +314,7 @@ key_specs! {
         jose: "EdDSA",
         ssh: Some("ssh-ed25519"),
         algorithms: &[SigningAlgorithm::Ed25519, SigningAlgorithm::Ed25519Ph],
+        usages: &[KeyUsage::SignVerify],
     };
 }
 
@@ -431,6 +437,55 @@ macro_rules! kms_names {
     };
 }
 
+/// The hashes of KMS's RSAES-OAEP (MGF1 over the same hash, no label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OaepHash {
+    Sha1,
+    Sha256,
+}
+
+impl OaepHash {
+    pub const ALL: [OaepHash; 2] = [OaepHash::Sha1, OaepHash::Sha256];
+
+    /// The KMS EncryptionAlgorithm.
+    pub const fn as_kms(self) -> &'static str {
+        match self {
+            OaepHash::Sha1 => "RSAES_OAEP_SHA_1",
+            OaepHash::Sha256 => "RSAES_OAEP_SHA_256",
+        }
+    }
+
+    /// The PKCS#11 hash mechanism (CK_RSA_PKCS_OAEP_PARAMS.hashAlg).
+    pub const fn ckm(self) -> CK_MECHANISM_TYPE {
+        match self {
+            OaepHash::Sha1 => CKM_SHA_1,
+            OaepHash::Sha256 => CKM_SHA256,
+        }
+    }
+
+    /// MGF1 over the same hash (CK_RSA_PKCS_OAEP_PARAMS.mgf).
+    pub const fn mgf(self) -> CK_RSA_PKCS_MGF_TYPE {
+        match self {
+            OaepHash::Sha1 => CKG_MGF1_SHA1,
+            OaepHash::Sha256 => CKG_MGF1_SHA256,
+        }
+    }
+
+    /// Bytes of the hash's output.
+    pub const fn output_len(self) -> usize {
+        match self {
+            OaepHash::Sha1 => 20,
+            OaepHash::Sha256 => 32,
+        }
+    }
+
+    /// The longest message OAEP with this hash encrypts under a modulus of
+    /// `modulus_len` bytes (RFC 8017 7.1.1: k - 2hLen - 2).
+    pub const fn max_message(self, modulus_len: usize) -> usize {
+        modulus_len.saturating_sub(2 * self.output_len() + 2)
+    }
+}
+
 kms_names! {
     /// What a KMS key is for (DescribeKey's and GetPublicKey's KeyUsage).
     KeyUsage {
@@ -509,6 +564,13 @@ mod tests {
             MessageType::Digest
         );
         assert_eq!(KeySpec::EccNistEdwards25519.row().jose, "EdDSA");
+        // RFC 8017: 2048-bit RSA with SHA-256 OAEP takes 190 bytes, SHA-1 214.
+        assert_eq!(OaepHash::Sha256.max_message(256), 190);
+        assert_eq!(OaepHash::Sha1.max_message(256), 214);
+        for spec in KeySpec::ALL {
+            let decrypts = spec.row().usages.contains(&KeyUsage::EncryptDecrypt);
+            assert_eq!(decrypts, matches!(spec.family(), Family::Rsa { .. }));
+        }
         assert_eq!(ED25519_OID.to_string(), "1.3.101.112");
     }
 }

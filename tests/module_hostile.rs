@@ -269,6 +269,10 @@ enum Role {
     NotParallel,
     /// C_SeedRandom: KMS's generator takes no seed.
     SeedNotSupported,
+    /// RSA-OAEP encryption and decryption: called here with the fixture's
+    /// signing keys, which can do neither (tests/module_decrypt.rs has the
+    /// working cases); every argument is still read safely and refused.
+    Cipher,
 }
 
 struct Func {
@@ -323,12 +327,12 @@ fn table() -> Vec<Func> {
         C_FindObjectsInit: [Session, Tpl, TplLen] Live;
         C_FindObjects: [Session, Handles, HandlesMax, UlongOut] Live;
         C_FindObjectsFinal: [Session] Live;
-        C_EncryptInit: [Session, Mech, Key] NotSupported;
-        C_Encrypt: [Session, In, InLen, Out, OutLen] NotSupported;
+        C_EncryptInit: [Session, Mech, Key] Cipher;
+        C_Encrypt: [Session, In, InLen, Out, OutLen] Cipher;
         C_EncryptUpdate: [Session, In, InLen, Out, OutLen] NotSupported;
         C_EncryptFinal: [Session, Out, OutLen] NotSupported;
-        C_DecryptInit: [Session, Mech, Key] NotSupported;
-        C_Decrypt: [Session, In, InLen, Out, OutLen] NotSupported;
+        C_DecryptInit: [Session, Mech, Key] Cipher;
+        C_Decrypt: [Session, In, InLen, Out, OutLen] Cipher;
         C_DecryptUpdate: [Session, In, InLen, Out, OutLen] NotSupported;
         C_DecryptFinal: [Session, Out, OutLen] NotSupported;
         C_DigestInit: [Session, Mech] NotSupported;
@@ -2451,7 +2455,7 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Role::NotSupported => Some(CKR_FUNCTION_NOT_SUPPORTED),
         Role::NotParallel => Some(CKR_FUNCTION_NOT_PARALLEL),
         Role::SeedNotSupported => Some(CKR_RANDOM_SEED_NOT_SUPPORTED),
-        Role::Live => None,
+        Role::Live | Role::Cipher => None,
     };
     if !ctx.initialized {
         return match (f.name, v) {
@@ -2479,9 +2483,10 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
     }
     // Cases that are not run (they would end the module or the token's
     // sessions) are not run with a bad handle either.
-    let single = match not_supported {
-        Some(_) => Some(vec![]),
-        None => expect_live(f, Var { also: None, ..var }),
+    let single = match (not_supported, f.role) {
+        (Some(_), _) => Some(vec![]),
+        (None, Role::Cipher) => Some(expect_cipher(f, var)),
+        (None, _) => expect_live(f, Var { also: None, ..var }),
     }?;
     let handle = var.also.map(|(_, h)| h).or(match v {
         Session(_) | Slot(_) => Some(v),
@@ -2500,6 +2505,25 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Some(rv) => vec![rv],
         None => single,
     })
+}
+
+/// What an encryption or decryption function returns with the fixture's
+/// signing keys: a NULL mechanism ends nothing (OK); any Init is refused for
+/// the key, the mechanism or its parameter; without an operation, C_Encrypt
+/// and C_Decrypt have none to finish (or refuse a bad pointer first).
+fn expect_cipher(f: &Func, var: Var) -> Vec<CK_RV> {
+    match (f.name.ends_with("Init"), var.v) {
+        (true, V::MechNull) => vec![CKR_OK],
+        (true, _) => vec![
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            CKR_KEY_HANDLE_INVALID,
+            CKR_KEY_TYPE_INCONSISTENT,
+            CKR_MECHANISM_INVALID,
+            CKR_MECHANISM_PARAM_INVALID,
+            CKR_ARGUMENTS_BAD,
+        ],
+        (false, _) => vec![CKR_OPERATION_NOT_INITIALIZED, CKR_ARGUMENTS_BAD],
+    }
 }
 
 /// What a supported function returns, the module initialised.

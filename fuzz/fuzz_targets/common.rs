@@ -53,6 +53,7 @@ pub fn key_info(spec: KeySpec, spki: &[u8], label: &str) -> KeyInfo {
     KeyInfo::new(
         &remote(spec, spki),
         spec,
+        kms11::vocabulary::KeyUsage::SignVerify,
         label.to_string(),
         vec![0x0f, 0x1e, 0x2d, 0x3c],
         Vec::new(),

@@ -46,9 +46,15 @@ fn pick<T: Copy>(u: &mut Unstructured, known: &[T], any: impl Fn(u64) -> T) -> R
 
 fn input(u: &mut Unstructured) -> Result<(CK_MECHANISM_TYPE, Param, u8, Vec<u8>)> {
     let mechanism = pick(u, &MECHANISMS, |v| v as CK_MECHANISM_TYPE)?;
-    let param = match u.int_in_range(0..=3)? {
+    let param = match u.int_in_range(0..=4)? {
         0 => Param::None,
         1 => Param::Malformed,
+        3 => Param::Oaep(kms11::mechanism::oaep::OaepParams {
+            hash_alg: pick(u, HASHES, |v| v as CK_MECHANISM_TYPE)?,
+            mgf: pick(u, MGFS, |v| v as CK_RSA_PKCS_MGF_TYPE)?,
+            source: pick(u, &[0, CKZ_DATA_SPECIFIED], |v| v as CK_ULONG)?,
+            source_len: pick(u, &[0, 1, 32], |v| v as usize)?,
+        }),
         2 => Param::EdDsa {
             prehash: u.arbitrary()?,
             context_len: pick(u, &[0, 1, 255], |v| v as usize)?,
@@ -68,6 +74,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok((mechanism, param, spec, data)) = input(&mut Unstructured::new(data)) else {
         return;
     };
+    // OAEP: only what KMS decrypts (SHA-1 or SHA-256, MGF1 of it, no label).
+    if let Ok(hash) = mechanism::oaep::check(param) {
+        let Param::Oaep(p) = param else {
+            panic!("OAEP accepted without its parameters")
+        };
+        assert_eq!(
+            (p.hash_alg, p.mgf, p.source_len),
+            (hash.ckm(), hash.mgf(), 0)
+        );
+    }
     let spec = common::spec(spec);
     let Ok(m) = Mechanism::new(mechanism, param, spec) else {
         return;
@@ -90,6 +106,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.row.scheme, Scheme::EdDsa);
             assert_eq!(context_len, 0, "a context KMS cannot take was accepted");
         }
+        Param::Oaep(_) => panic!("an OAEP parameter built a signing mechanism"),
         Param::Malformed => panic!("a malformed parameter was accepted"),
         Param::None => assert!(!pss, "PSS without parameters was accepted"),
     }

@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let spec = common::spec(selector);
     let remote = common::remote(spec, spki);
-    let Ok(key) = KeyInfo::new(&remote, spec, "k".into(), vec![1], Vec::new()) else {
+    let usage = kms11::vocabulary::KeyUsage::SignVerify;
+    let Ok(key) = KeyInfo::new(&remote, spec, usage, "k".into(), vec![1], Vec::new()) else {
         return;
     };
     assert_eq!(key.spki, spki);

@@ -151,6 +151,16 @@ impl Backend for FixedKeys {
         Box::pin(async { Err(unavailable()) })
     }
 
+    fn decrypt<'a>(
+        &'a self,
+        _key: &'a str,
+        _algorithm: &'a str,
+        _ciphertext: &'a [u8],
+        _grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, std::result::Result<kms11::backend::Decrypted, BackendError>> {
+        Box::pin(async { Err(unavailable()) })
+    }
+
     fn generate_random<'a>(
         &'a self,
         _near: &'a str,

@@ -4,7 +4,8 @@
 
 use super::credentials::{caller_of, ReuseFirst};
 use super::{
-    Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed, SigningAlgorithm,
+    Backend, BackendError, BoxFuture, Decrypted, Failure, KeyMetadata, RemoteKey, Signed,
+    SigningAlgorithm,
 };
 use crate::config::{AwsConfig, RetryMode};
 use crate::keyref::KeyRef;
@@ -12,7 +13,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{EncryptionAlgorithmSpec, MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -245,6 +246,9 @@ where
                     Failure::KeyUnusable
                 }
                 "InvalidKeyUsageException" => Failure::KeyUsage,
+                "InvalidCiphertextException" | "IncorrectKeyException" => {
+                    Failure::InvalidCiphertext
+                }
                 "ThrottlingException" | "LimitExceededException" => Failure::Throttled,
                 "ValidationException"
                 | "SerializationException"
@@ -384,6 +388,43 @@ impl Backend for KmsBackend {
             Some(format!(
                 "endpoint={endpoint} region={region} profile={profile} {caller}"
             ))
+        })
+    }
+
+    fn decrypt<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: &'a str,
+        ciphertext: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<Decrypted, BackendError>> {
+        Box::pin(async move {
+            let client = self.client(key).await?;
+            let _permit = self.limit.acquire().await.ok();
+            let out = client
+                .decrypt()
+                .key_id(key)
+                .ciphertext_blob(Blob::new(ciphertext))
+                .encryption_algorithm(EncryptionAlgorithmSpec::from(algorithm))
+                .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
+                .send()
+                .await
+                .map_err(classify)?;
+            let request_id = out.request_id().map(str::to_string);
+            let plaintext = out
+                .plaintext
+                .map(Blob::into_inner)
+                .ok_or_else(|| BackendError {
+                    failure: Failure::MalformedAnswer,
+                    code: "EmptyResponse".into(),
+                    message: "Decrypt returned no plaintext".into(),
+                    request_id: request_id.clone(),
+                })?;
+            Ok(Decrypted {
+                plaintext: zeroize::Zeroizing::new(plaintext),
+                key_arn: out.key_id,
+                request_id,
+            })
         })
     }
 

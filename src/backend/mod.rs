@@ -56,6 +56,15 @@ pub struct Signed {
     pub request_id: Option<String>,
 }
 
+/// A plaintext from KMS's Decrypt and the key that decrypted it.
+pub struct Decrypted {
+    /// Zeroed when dropped.
+    pub plaintext: zeroize::Zeroizing<Vec<u8>>,
+    /// Decrypt's `KeyId`: the ARN of the key that decrypted.
+    pub key_arn: Option<String>,
+    pub request_id: Option<String>,
+}
+
 /// What DescribeKey tells about a key (what `kms11 doctor` and the
 /// certificates' dates use of it).
 #[derive(Debug, Clone)]
@@ -93,6 +102,8 @@ pub enum Failure {
     /// A setting the call cannot be made without: no region for a key not
     /// named by ARN, or a CA bundle that cannot be read or used.
     Configuration,
+    /// Decrypt: the ciphertext is not one of this key's (or is corrupted).
+    InvalidCiphertext,
     /// KMS answered about another key than the one named (a GetPublicKey
     /// for a key ID or ARN answered with another key's ARN): a misbehaving
     /// endpoint or proxy. The key is left out; nothing from it is used.
@@ -117,6 +128,7 @@ impl BackendError {
                 CKR_KEY_FUNCTION_NOT_PERMITTED
             }
             Failure::InvalidRequest | Failure::MalformedAnswer => CKR_GENERAL_ERROR,
+            Failure::InvalidCiphertext => CKR_ENCRYPTED_DATA_INVALID,
             Failure::Throttled
             | Failure::Unavailable
             | Failure::Credentials
@@ -187,6 +199,16 @@ pub trait Backend: Send + Sync {
         message: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>>;
+
+    /// Decrypt with an asymmetric key (`algorithm`: the KMS
+    /// EncryptionAlgorithm, RSAES_OAEP_SHA_1 or _256).
+    fn decrypt<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: &'a str,
+        ciphertext: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<Decrypted, BackendError>>;
 
     /// GenerateRandom: exactly `len` bytes (1 to `RANDOM_MAX`) from KMS, in
     /// the region of `near` (a key reference of the caller's token: a key

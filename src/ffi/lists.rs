@@ -2,6 +2,7 @@
 //! exported symbols through which a host finds them. Nothing else is
 //! exported: hosts reach every other function through these lists.
 
+use super::cipher::*;
 use super::general::*;
 use super::object::*;
 use super::random::*;

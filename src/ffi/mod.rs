@@ -9,6 +9,7 @@
 //! initialised" and `C_Initialize` swaps in a fresh one, leaking the
 //! parent's rather than dropping its runtime in the child.
 
+mod cipher;
 mod cstring;
 mod general;
 mod lists;

@@ -1,6 +1,7 @@
 //! C_SignInit, C_Sign, C_SignUpdate, C_SignFinal.
 
 use super::{capacity, end_operation, entry, input, module, write_output, CallerCell};
+use crate::mechanism::oaep::OaepParams;
 use crate::mechanism::{Param, PssParams};
 use crate::token::session::OpKind;
 use cryptoki_sys::*;
@@ -39,6 +40,20 @@ pub(super) unsafe fn read_mechanism(
             prehash: p.phFlag != CK_FALSE,
             context_len: p.ulContextDataLen as usize,
         }
+    } else if m.mechanism == CKM_RSA_PKCS_OAEP {
+        if m.ulParameterLen as usize != std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>() {
+            return Ok((m.mechanism, Param::Malformed));
+        }
+        // SAFETY: pParameter holds a CK_RSA_PKCS_OAEP_PARAMS (its length
+        // says so); read_unaligned because C callers owe us no alignment.
+        // The label is not read: KMS takes none, so only its length matters.
+        let p = unsafe { std::ptr::read_unaligned(m.pParameter as *const CK_RSA_PKCS_OAEP_PARAMS) };
+        Param::Oaep(OaepParams {
+            hash_alg: p.hashAlg,
+            mgf: p.mgf,
+            source: p.source,
+            source_len: p.ulSourceDataLen as usize,
+        })
     } else if m.ulParameterLen as usize == std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
         // SAFETY: pParameter holds a CK_RSA_PKCS_PSS_PARAMS (its length says so);
         // read_unaligned because C callers owe us no alignment.

@@ -56,12 +56,8 @@ unsupported! { CKR_FUNCTION_NOT_SUPPORTED =>
     C_SetOperationState(session: S, B, U, O, O);
     C_CreateObject(session: S, A, U, P);
     C_CopyObject(session: S, O, A, U, P);
-    C_EncryptInit(session: S, M, O);
-    C_Encrypt(session: S, B, U, B, L);
     C_EncryptUpdate(session: S, B, U, B, L);
     C_EncryptFinal(session: S, B, L);
-    C_DecryptInit(session: S, M, O);
-    C_Decrypt(session: S, B, U, B, L);
     C_DecryptUpdate(session: S, B, U, B, L);
     C_DecryptFinal(session: S, B, L);
     C_DigestInit(session: S, M);

@@ -11,10 +11,11 @@ pub mod ecdsa;
 pub mod eddsa;
 pub mod feed;
 pub mod hash;
+pub mod oaep;
 pub mod pss;
 
 use crate::error::{Error, Result};
-use crate::vocabulary::{Family, HashAlg, KeySpec, SigningAlgorithm};
+use crate::vocabulary::{Family, HashAlg, KeySpec, KeyUsage, SigningAlgorithm};
 use cryptoki_sys::*;
 use feed::Feed;
 pub use pss::{Param, PssParams};
@@ -29,15 +30,27 @@ pub enum Scheme {
     Ecdsa,
     /// EdDSA (takes an optional CK_EDDSA_PARAMS).
     EdDsa,
+    /// RSAES-OAEP (takes CK_RSA_PKCS_OAEP_PARAMS): decryption, not signing.
+    RsaOaep,
 }
 
 impl Scheme {
     /// CKA_KEY_TYPE of the keys the scheme signs with.
     pub const fn key_type(self) -> CK_KEY_TYPE {
         match self {
-            Scheme::RsaPkcs1 | Scheme::RsaPss => CKK_RSA,
+            Scheme::RsaPkcs1 | Scheme::RsaPss | Scheme::RsaOaep => CKK_RSA,
             Scheme::Ecdsa => CKK_EC,
             Scheme::EdDsa => CKK_EC_EDWARDS,
+        }
+    }
+
+    /// The KMS key usage of the keys the scheme works with.
+    pub const fn usage(self) -> KeyUsage {
+        match self {
+            Scheme::RsaOaep => KeyUsage::EncryptDecrypt,
+            Scheme::RsaPkcs1 | Scheme::RsaPss | Scheme::Ecdsa | Scheme::EdDsa => {
+                KeyUsage::SignVerify
+            }
         }
     }
 }
@@ -56,6 +69,8 @@ pub enum Shape {
     /// The message itself, which KMS signs (multi-part, collected up to
     /// what KMS takes).
     Whole,
+    /// A ciphertext or plaintext (single-part).
+    Cipher,
 }
 
 /// One mechanism the module offers.
@@ -92,6 +107,7 @@ mechanisms! {
     CKM_ECDSA_SHA384 => Ecdsa, Shape::Message(HashAlg::Sha384);
     CKM_ECDSA_SHA512 => Ecdsa, Shape::Message(HashAlg::Sha512);
     CKM_EDDSA => EdDsa, Shape::Whole;
+    CKM_RSA_PKCS_OAEP => RsaOaep, Shape::Cipher;
 }
 
 /// The row of a mechanism the module offers.
@@ -110,11 +126,11 @@ pub const MECHANISMS: [CK_MECHANISM_TYPE; TABLE.len()] = {
     out
 };
 
-/// CKA_ALLOWED_MECHANISMS of a key of this family.
-pub fn for_family(family: Family) -> impl Iterator<Item = CK_MECHANISM_TYPE> {
+/// CKA_ALLOWED_MECHANISMS of a key of this family and KMS key usage.
+pub fn for_key(family: Family, usage: KeyUsage) -> impl Iterator<Item = CK_MECHANISM_TYPE> {
     TABLE
         .iter()
-        .filter(move |r| r.scheme.key_type() == family.key_type())
+        .filter(move |r| r.scheme.key_type() == family.key_type() && r.scheme.usage() == usage)
         .map(|r| r.ckm)
 }
 
@@ -131,13 +147,17 @@ pub fn hash_and_sign(scheme: Scheme, hash: HashAlg) -> CK_MECHANISM_TYPE {
 /// the mechanism's family. CKF_HW because the key lives in KMS's HSMs
 /// (pkcs11-tool tests only CKF_HW mechanisms).
 pub fn info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
-    let key_type = row(ckm)?.scheme.key_type();
+    let scheme = row(ckm)?.scheme;
+    let key_type = scheme.key_type();
     let bits = KeySpec::ALL
         .iter()
         .filter(|s| s.family().key_type() == key_type)
         .map(|s| s.family().bits());
     let (min, max) = bits.fold((usize::MAX, 0), |(lo, hi), b| (lo.min(b), hi.max(b)));
-    let mut flags = CKF_HW | CKF_SIGN | CKF_VERIFY;
+    let mut flags = match scheme.usage() {
+        KeyUsage::EncryptDecrypt => CKF_HW | CKF_ENCRYPT | CKF_DECRYPT,
+        _ => CKF_HW | CKF_SIGN | CKF_VERIFY,
+    };
     if key_type == CKK_EC {
         flags |= CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
     }
@@ -182,7 +202,9 @@ impl Mechanism {
         if matches!(param, Param::Malformed) {
             return Err(CKR_MECHANISM_PARAM_INVALID.into());
         }
-        let row = row.ok_or(Error::from(CKR_MECHANISM_INVALID))?;
+        let row = row
+            .filter(|r| r.scheme.usage() == KeyUsage::SignVerify)
+            .ok_or(Error::from(CKR_MECHANISM_INVALID))?;
         let input = match (row.scheme, row.shape) {
             (Scheme::RsaPss, Shape::PssDigest) => Input::Digest(pss::check(param, None)?),
             (Scheme::RsaPss, Shape::Message(h)) => Input::Message(pss::check(param, Some(h))?),
@@ -193,6 +215,7 @@ impl Mechanism {
             (_, Shape::AnyDigest) => Input::AnyDigest,
             (_, Shape::Message(h)) => Input::Message(h),
             (_, Shape::Whole) => Input::Whole,
+            (_, Shape::Cipher) => return Err(CKR_MECHANISM_INVALID.into()),
         };
         Ok(Mechanism { row, input })
     }

@@ -23,6 +23,8 @@ pub enum Param {
         prehash: bool,
         context_len: usize,
     },
+    /// CK_RSA_PKCS_OAEP_PARAMS.
+    Oaep(super::oaep::OaepParams),
     /// A parameter of a size no mechanism here takes.
     Malformed,
 }

@@ -25,7 +25,7 @@ fn rv<T: std::fmt::Debug>(r: Result<T>) -> CK_RV {
 
 #[test]
 fn the_table_names_each_mechanism_by_its_constant() {
-    assert_eq!(MECHANISMS.len(), 13);
+    assert_eq!(MECHANISMS.len(), 14);
     for r in TABLE {
         assert!(r.name.starts_with("CKM_"), "{}", r.name);
         assert_eq!(row(r.ckm).map(|x| x.name), Some(r.name));
@@ -49,7 +49,7 @@ fn mechanism_info_spans_the_key_specs_of_its_family() {
     assert_eq!((ec.ulMinKeySize, ec.ulMaxKeySize), (256, 521));
     assert_ne!(ec.flags & CKF_EC_NAMEDCURVE, 0);
     assert!(info(CKM_SHA_1).is_none());
-    let allowed: Vec<_> = for_family(P256.family()).collect();
+    let allowed: Vec<_> = for_key(P256.family(), KeyUsage::SignVerify).collect();
     assert_eq!(
         allowed,
         [
@@ -59,7 +59,13 @@ fn mechanism_info_spans_the_key_specs_of_its_family() {
             CKM_ECDSA_SHA512
         ]
     );
-    assert_eq!(for_family(RSA.family()).count(), 8);
+    assert_eq!(for_key(RSA.family(), KeyUsage::SignVerify).count(), 8);
+    assert_eq!(
+        for_key(RSA.family(), KeyUsage::EncryptDecrypt).collect::<Vec<_>>(),
+        [CKM_RSA_PKCS_OAEP]
+    );
+    let oaep = info(CKM_RSA_PKCS_OAEP).unwrap();
+    assert_eq!(oaep.flags, CKF_HW | CKF_ENCRYPT | CKF_DECRYPT);
     assert_eq!(
         hash_and_sign(Scheme::Ecdsa, HashAlg::Sha384),
         CKM_ECDSA_SHA384
@@ -73,6 +79,14 @@ fn mechanism_info_spans_the_key_specs_of_its_family() {
 #[test]
 fn every_row_builds_for_its_own_key_type_only() {
     for r in TABLE {
+        if r.scheme.usage() != KeyUsage::SignVerify {
+            // Not a signing mechanism (CKM_RSA_PKCS_OAEP: token/cipher.rs).
+            assert_eq!(
+                rv(Mechanism::new(r.ckm, Param::None, RSA)),
+                CKR_MECHANISM_INVALID
+            );
+            continue;
+        }
         let param = match r.scheme {
             Scheme::RsaPss => good_pss(match r.shape {
                 Shape::Message(h) => h,
@@ -248,7 +262,10 @@ fn eddsa_takes_what_kms_can_sign_as_rfc_8032_does() {
     );
     let info = info(CKM_EDDSA).unwrap();
     assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (256, 256));
-    assert_eq!(for_family(ED.family()).collect::<Vec<_>>(), [CKM_EDDSA]);
+    assert_eq!(
+        for_key(ED.family(), KeyUsage::SignVerify).collect::<Vec<_>>(),
+        [CKM_EDDSA]
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use crate::backend::RemoteKey;
 use crate::error::{Error, Result};
-use crate::vocabulary::{Curve, Family, KeySpec, ED25519_KEY_LEN, ED25519_OID};
+use crate::vocabulary::{Curve, Family, KeySpec, KeyUsage, ED25519_KEY_LEN, ED25519_OID};
 use cryptoki_sys::CKR_DEVICE_ERROR;
 use der::asn1::{ObjectIdentifier, UintRef};
 use der::{Decode, Encode, Sequence};
@@ -39,6 +39,8 @@ pub enum PublicParts {
 pub struct KeyInfo {
     pub arn: String,
     pub spec: KeySpec,
+    /// What KMS lets the key do: sign and verify, or decrypt (RSA).
+    pub usage: KeyUsage,
     pub label: String,
     pub id: Vec<u8>,
     pub grant_tokens: Vec<String>,
@@ -133,6 +135,7 @@ impl KeyInfo {
     pub fn new(
         remote: &RemoteKey,
         spec: KeySpec,
+        usage: KeyUsage,
         label: String,
         id: Vec<u8>,
         grant_tokens: Vec<String>,
@@ -160,6 +163,7 @@ impl KeyInfo {
         Ok(KeyInfo {
             arn: remote.arn.clone(),
             spec,
+            usage,
             label,
             id,
             grant_tokens,
@@ -226,7 +230,14 @@ mod tests {
     }
 
     fn info(spki: &[u8], spec: KeySpec) -> Result<KeyInfo> {
-        KeyInfo::new(&remote(spki), spec, "k".into(), vec![1], Vec::new())
+        KeyInfo::new(
+            &remote(spki),
+            spec,
+            KeyUsage::SignVerify,
+            "k".into(),
+            vec![1],
+            Vec::new(),
+        )
     }
 
     const RSA2048: &[u8] = include_bytes!("../../fuzz/keys/rsa2048.spki.der");

@@ -10,12 +10,15 @@
 //! - `find.rs`: object search and attributes;
 //! - `sign.rs`: sign and verify operations and the one KMS call per
 //!   signature, with its audit line;
+//! - `cipher.rs`: RSA-OAEP decryption (one KMS Decrypt) and encryption
+//!   (local, with the public key);
 //! - `random.rs`: C_GenerateRandom from KMS's GenerateRandom;
 //! - `slot.rs` (a token's keys and objects), `loader/` (plan, fetch and
 //!   apply its keys), `session.rs` (a session and its operations),
 //!   `object.rs`, `key.rs`, `certificate.rs`, `verify.rs`.
 
 pub mod certificate;
+pub mod cipher;
 mod find;
 mod info;
 pub mod key;

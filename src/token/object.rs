@@ -4,6 +4,7 @@
 
 use super::key::{KeyInfo, PublicParts};
 use crate::attribute::{self, boolean, ulong};
+use crate::vocabulary::KeyUsage;
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -76,7 +77,7 @@ fn key_attributes(
     a.insert(CKA_DERIVE, boolean(false));
     a.insert(CKA_LOCAL, boolean(true));
     a.insert(CKA_KEY_GEN_MECHANISM, ulong(family.key_gen_mechanism()));
-    let allowed: Vec<u8> = crate::mechanism::for_family(family)
+    let allowed: Vec<u8> = crate::mechanism::for_key(family, key.usage)
         .flat_map(|m| m.to_ne_bytes())
         .collect();
     a.insert(CKA_ALLOWED_MECHANISMS, allowed);
@@ -107,10 +108,11 @@ impl Object {
     ) -> Object {
         let mut a = key_attributes(&key, CKO_PRIVATE_KEY, subject);
         a.insert(CKA_PRIVATE, boolean(private));
+        let signs = key.usage == KeyUsage::SignVerify;
         for (t, v) in [
             (CKA_SENSITIVE, true),
-            (CKA_DECRYPT, false),
-            (CKA_SIGN, true),
+            (CKA_DECRYPT, !signs),
+            (CKA_SIGN, signs),
             (CKA_SIGN_RECOVER, false),
             (CKA_UNWRAP, false),
             (CKA_EXTRACTABLE, false),
@@ -132,9 +134,10 @@ impl Object {
 
     pub fn public_key(handle: CK_OBJECT_HANDLE, key: Arc<KeyInfo>, subject: &[u8]) -> Object {
         let mut a = key_attributes(&key, CKO_PUBLIC_KEY, subject);
+        let signs = key.usage == KeyUsage::SignVerify;
         for (t, v) in [
-            (CKA_ENCRYPT, false),
-            (CKA_VERIFY, true),
+            (CKA_ENCRYPT, !signs),
+            (CKA_VERIFY, signs),
             (CKA_VERIFY_RECOVER, false),
             (CKA_WRAP, false),
             (CKA_TRUSTED, false),

@@ -85,6 +85,9 @@ pub struct State {
     pub find: Option<Find>,
     sign: Option<Operation>,
     verify: Option<Operation>,
+    /// C_DecryptInit's and C_EncryptInit's operations (token/cipher.rs).
+    pub decrypt: Option<super::cipher::CipherOp>,
+    pub encrypt: Option<super::cipher::CipherOp>,
 }
 
 impl State {
@@ -215,5 +218,6 @@ pub enum Output {
     Length(usize),
     /// The caller's buffer is too small; this is the length needed.
     TooSmall(usize),
-    Done(Vec<u8>),
+    /// The bytes, zeroed when dropped (a plaintext from Decrypt is one).
+    Done(zeroize::Zeroizing<Vec<u8>>),
 }

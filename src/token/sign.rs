@@ -10,7 +10,7 @@ use crate::cache::DiskCache;
 use crate::error::{rv_name, Error, Result};
 use crate::log_at;
 use crate::mechanism::{Mechanism, Param};
-use crate::vocabulary::SigningAlgorithm;
+use crate::vocabulary::{KeyUsage, SigningAlgorithm};
 use cryptoki_sys::*;
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,6 +113,16 @@ impl Module {
             OpKind::Verify => CKO_PUBLIC_KEY,
         };
         let key = self.slots[session.slot].key_for(handle, class)?;
+        if key.usage != KeyUsage::SignVerify {
+            return Err(Error::new(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!(
+                    "{} is a KMS {} key: it cannot sign",
+                    key.arn,
+                    key.usage.as_kms()
+                ),
+            ));
+        }
         let mechanism = Mechanism::new(ckm, param, key.spec)?;
         *s.op(kind) = Some(Operation::new(key, mechanism));
         Ok(())
@@ -137,6 +147,12 @@ impl Module {
         }
         if flags & CKF_FIND_OBJECTS != 0 {
             s.find = None;
+        }
+        if flags & CKF_DECRYPT != 0 {
+            s.decrypt = None;
+        }
+        if flags & CKF_ENCRYPT != 0 {
+            s.encrypt = None;
         }
         Ok(())
     }
@@ -195,7 +211,8 @@ impl Module {
         let op = s.op(OpKind::Sign).take().expect("checked above");
         // No lock is held across the KMS call, not even the session's.
         drop(s);
-        self.sign_with_kms(session.slot, op, data).map(Output::Done)
+        self.sign_with_kms(session.slot, op, data)
+            .map(|sig| Output::Done(sig.into()))
     }
 
     fn finish_verify(

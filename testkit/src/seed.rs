@@ -39,6 +39,11 @@ impl SeedKey {
         self
     }
 
+    pub fn usage(mut self, usage: &str) -> SeedKey {
+        self.key_usage = usage.into();
+        self
+    }
+
     pub fn alias(mut self, alias: &str) -> SeedKey {
         self.aliases.push(alias.into());
         self

@@ -395,6 +395,69 @@ impl Session<'_> {
         self.sign_final()
     }
 
+    // ---- encryption and decryption ----
+
+    pub fn decrypt_init(&self, mech: &Mech, key: CK_OBJECT_HANDLE) -> Result<(), Rv> {
+        let mut m = mech.ck();
+        check(call!(self.m, C_DecryptInit(self.h, &mut m, key)))
+    }
+
+    /// C_Decrypt into `out` (None: the size query); the length it wrote.
+    pub fn decrypt_raw(&self, data: &[u8], out: Option<&mut [u8]>, len: &mut CK_ULONG) -> Rv {
+        let p = out.map_or(ptr::null_mut(), |o| o.as_mut_ptr());
+        call!(
+            self.m,
+            C_Decrypt(
+                self.h,
+                data.as_ptr() as *mut u8,
+                data.len() as CK_ULONG,
+                p,
+                len
+            )
+        )
+    }
+
+    /// C_Decrypt with a buffer of the modulus's size.
+    pub fn decrypt(&self, data: &[u8]) -> Result<Vec<u8>, Rv> {
+        let mut out = vec![0u8; data.len().max(1)];
+        let mut len = out.len() as CK_ULONG;
+        check(self.decrypt_raw(data, Some(&mut out), &mut len))?;
+        out.truncate(len as usize);
+        Ok(out)
+    }
+
+    pub fn encrypt_init(&self, mech: &Mech, key: CK_OBJECT_HANDLE) -> Result<(), Rv> {
+        let mut m = mech.ck();
+        check(call!(self.m, C_EncryptInit(self.h, &mut m, key)))
+    }
+
+    pub fn encrypt(&self, data: &[u8]) -> Result<Vec<u8>, Rv> {
+        let mut len: CK_ULONG = 0;
+        check(call!(
+            self.m,
+            C_Encrypt(
+                self.h,
+                data.as_ptr() as *mut u8,
+                data.len() as CK_ULONG,
+                ptr::null_mut(),
+                &mut len
+            )
+        ))?;
+        let mut out = vec![0u8; len as usize];
+        check(call!(
+            self.m,
+            C_Encrypt(
+                self.h,
+                data.as_ptr() as *mut u8,
+                data.len() as CK_ULONG,
+                out.as_mut_ptr(),
+                &mut len
+            )
+        ))?;
+        out.truncate(len as usize);
+        Ok(out)
+    }
+
     // ---- verification ----
 
     pub fn verify_init(&self, mech: &Mech, key: CK_OBJECT_HANDLE) -> Result<(), Rv> {
@@ -450,6 +513,8 @@ enum Param {
     PssBadLen(CK_RSA_PKCS_PSS_PARAMS, CK_ULONG),
     /// CK_EDDSA_PARAMS and the context it points to.
     EdDsa(CK_EDDSA_PARAMS, Vec<u8>),
+    /// CK_RSA_PKCS_OAEP_PARAMS and the label it points to.
+    Oaep(CK_RSA_PKCS_OAEP_PARAMS, Vec<u8>),
 }
 
 impl Mech {
@@ -496,6 +561,26 @@ impl Mech {
         }
     }
 
+    /// CKM_RSA_PKCS_OAEP with hashAlg, MGF1 and a label of `label` bytes.
+    pub fn oaep(hash: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE, label: &[u8]) -> Mech {
+        let mut label = label.to_vec();
+        let params = CK_RSA_PKCS_OAEP_PARAMS {
+            hashAlg: hash,
+            mgf,
+            source: CKZ_DATA_SPECIFIED,
+            pSourceData: if label.is_empty() {
+                ptr::null_mut()
+            } else {
+                label.as_mut_ptr() as *mut c_void
+            },
+            ulSourceDataLen: label.len() as CK_ULONG,
+        };
+        Mech {
+            ty: CKM_RSA_PKCS_OAEP,
+            param: Param::Oaep(params, label),
+        }
+    }
+
     /// CKM_EDDSA with CK_EDDSA_PARAMS (phFlag, context).
     pub fn eddsa(prehash: bool, context: &[u8]) -> Mech {
         let mut context = context.to_vec();
@@ -516,6 +601,10 @@ impl Mech {
 
     pub fn ck(&self) -> CK_MECHANISM {
         let (p, len) = match &self.param {
+            Param::Oaep(p, _) => (
+                p as *const _ as *mut c_void,
+                std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>() as CK_ULONG,
+            ),
             Param::EdDsa(p, _) => (
                 p as *const _ as *mut c_void,
                 std::mem::size_of::<CK_EDDSA_PARAMS>() as CK_ULONG,
@@ -553,6 +642,14 @@ impl std::fmt::Debug for Mech {
                 mech_name(self.ty),
                 p.phFlag,
                 context.len()
+            ),
+            Param::Oaep(p, label) => write!(
+                f,
+                "{}{{hashAlg={}, mgf={}, label={} bytes}}",
+                mech_name(self.ty),
+                mech_name(p.hashAlg),
+                p.mgf,
+                label.len()
             ),
             Param::PssBadLen(p, l) => write!(
                 f,

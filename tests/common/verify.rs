@@ -249,3 +249,28 @@ pub fn python_sign(pkcs8: &str, reqs: &[(Kind, Option<&str>, &[u8])]) -> Vec<Vec
         })
         .collect()
 }
+
+/// RSAES-OAEP by pyca/cryptography: each (hash, data) encrypted with the
+/// public key `spki` (`encrypt`), or decrypted with `pkcs8` (base64).
+pub fn python_oaep(op: &str, key: &str, reqs: &[(&str, &[u8])]) -> Vec<Vec<u8>> {
+    let field = if op == "oaep_encrypt" {
+        "spki"
+    } else {
+        "pkcs8"
+    };
+    let lines: Vec<String> = reqs
+        .iter()
+        .map(|(hash, data)| {
+            json!({"op": op, field: key, "hash": hash, "msg": hex(data)}).to_string()
+        })
+        .collect();
+    run_python(&lines)
+        .into_iter()
+        .map(|a| {
+            super::util::unhex(
+                a.strip_prefix("OK ")
+                    .unwrap_or_else(|| panic!("python {op}: {a}")),
+            )
+        })
+        .collect()
+}

@@ -31,6 +31,11 @@ Requests (binary values are hex; a message may instead be in a file):
   {"op": "keygen", "spec": "RSA_2048" | "ECC_NIST_P256" | ...}
       -> "OK <base64 PKCS #8 DER>"
 
+  {"op": "oaep_encrypt", "spki": HEX, "hash": "sha1" | "sha256", "msg": HEX}
+      -> "OK <hex ciphertext>" (RSAES-OAEP, MGF1 of hash, no label)
+  {"op": "oaep_decrypt", "pkcs8": BASE64, "hash": ..., "msg": HEX ciphertext}
+      -> "OK <hex plaintext>"
+
   {"op": "sign", "kind": K, "pkcs8": BASE64, "hash": ..., "msg": HEX}
       kind as for verify (not rsa_pkcs1_block) -> "OK <hex signature>"
       (ECDSA signatures as r || s).
@@ -221,7 +226,22 @@ def sign(req: dict) -> str:
     return "OK " + sig.hex()
 
 
-OPS = {"verify": verify, "keygen": keygen, "sign": sign}
+def oaep(req: dict):
+    h = hash_of(req)
+    return padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None)
+
+
+def oaep_encrypt(req: dict) -> str:
+    key = serialization.load_der_public_key(bytes.fromhex(req["spki"]))
+    return "OK " + key.encrypt(message(req), oaep(req)).hex()
+
+
+def oaep_decrypt(req: dict) -> str:
+    key = serialization.load_der_private_key(base64.b64decode(req["pkcs8"]), password=None)
+    return "OK " + key.decrypt(message(req), oaep(req)).hex()
+
+
+OPS = {"verify": verify, "keygen": keygen, "sign": sign, "oaep_encrypt": oaep_encrypt, "oaep_decrypt": oaep_decrypt}
 
 
 def main() -> int:

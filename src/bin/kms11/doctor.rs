@@ -380,7 +380,7 @@ impl<'a> KeyCheck<'a> {
                     "GetPublicKey: a {} {} key cannot sign",
                     remote.key_spec, remote.key_usage
                 ),
-                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1)",
+                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519)",
             );
             return None;
         };
@@ -391,9 +391,16 @@ impl<'a> KeyCheck<'a> {
                 remote.key_spec, remote.key_usage, remote.arn
             ),
         );
-        KeyInfo::new(&remote, spec, String::new(), Vec::new(), grants.clone())
-            .map_err(|e| r.fail(&self.what, e.to_string(), "report this as a bug"))
-            .ok()
+        KeyInfo::new(
+            &remote,
+            spec,
+            KeyUsage::SignVerify,
+            String::new(),
+            Vec::new(),
+            grants.clone(),
+        )
+        .map_err(|e| r.fail(&self.what, e.to_string(), "report this as a bug"))
+        .ok()
     }
 
     async fn describe(&self, r: &mut Report, backend: &KmsBackend) {

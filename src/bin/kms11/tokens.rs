@@ -312,7 +312,7 @@ impl Tokens {
             })
             .map_err(|e| format!("{}: {}", found.reference, reason(&e)))?;
             match out {
-                Output::Done(sig) => Ok(sig),
+                Output::Done(sig) => Ok(sig.to_vec()),
                 _ => Err("the module returned no signature".to_string()),
             }
         })();

@@ -225,12 +225,17 @@ impl Slot {
     fn key_info(&self, i: usize, found: &Found) -> Result<KeyInfo> {
         let remote = &found.key;
         let config = &self.keys[i];
-        let usable = KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify);
-        let Some(spec) = KeySpec::from_kms(&remote.key_spec).filter(|_| usable) else {
+        let usage = KeyUsage::from_kms(&remote.key_usage);
+        let spec = KeySpec::from_kms(&remote.key_spec);
+        let (Some(spec), Some(usage)) = (
+            spec,
+            usage.filter(|u| spec.is_some_and(|s| s.row().usages.contains(u))),
+        ) else {
             return Err(Error::new(
                 CKR_GENERAL_ERROR,
                 format!(
-                    "{} is a {} {} key; only asymmetric SIGN_VERIFY keys become objects",
+                    "{} is a {} {} key; only asymmetric SIGN_VERIFY keys and RSA \
+                     ENCRYPT_DECRYPT keys become objects",
                     remote.arn, remote.key_spec, remote.key_usage
                 ),
             ));
@@ -246,7 +251,7 @@ impl Slot {
             Some(hex) => parse_hex(hex.get_ref()).unwrap_or_default(),
             None => default_id(remote.key_id()),
         };
-        let mut info = KeyInfo::new(remote, spec, label, id, config.grant_tokens.clone())?;
+        let mut info = KeyInfo::new(remote, spec, usage, label, id, config.grant_tokens.clone())?;
         info.sign_target = config.reference().to_string();
         info.cache_entry = found.entry.clone();
         info.from_cache = found.cached.is_some();
