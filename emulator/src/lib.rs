@@ -10,6 +10,7 @@ pub mod error;
 pub mod faults;
 #[allow(unsafe_code)]
 mod ffi;
+pub mod import;
 pub mod material;
 mod ops;
 pub mod request;

@@ -64,6 +64,9 @@ struct Args {
         value_delimiter = ','
     )]
     deny: Vec<String>,
+    /// Seconds an import token and wrapping key from GetParametersForImport stay valid (KMS: 24 hours).
+    #[arg(long, default_value_t = 86400, env = "KMS11_EMULATOR_IMPORT_TOKEN_TTL", value_parser = clap::value_parser!(u64).range(1..))]
+    import_token_ttl: u64,
 }
 
 fn main() {
@@ -103,6 +106,7 @@ fn run(args: Args) -> Result<(), String> {
             seed: args.seed,
             tls_cert: args.tls_cert,
             faults,
+            import_token_ttl: args.import_token_ttl as f64,
         })
         .await?;
         let mut out = std::io::stdout();

@@ -117,6 +117,20 @@ impl Request {
         }
     }
 
+    /// A timestamp member: seconds since the epoch, as the JSON 1.1
+    /// protocol sends them (a whole or fractional number).
+    pub fn timestamp_opt(&self, name: &str) -> Result<Option<f64>, KmsError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|t| t.is_finite())
+                .map(Some)
+                .ok_or_else(|| wrong_type(name, "a timestamp")),
+            Some(_) => Err(wrong_type(name, "a timestamp")),
+        }
+    }
+
     pub fn bool_opt(&self, name: &str) -> Result<Option<bool>, KmsError> {
         match self.get(name) {
             None => Ok(None),
@@ -186,6 +200,7 @@ impl Request {
 /// wrong type is reported before a missing one.
 fn check_types(members: &Map<String, Value>) -> Result<(), KmsError> {
     const INTEGERS: &[&str] = &["Limit", "NumberOfBytes", "PendingWindowInDays"];
+    const TIMESTAMPS: &[&str] = &["ValidTo"];
     const BOOLEANS: &[&str] = &["MultiRegion", "DryRun", "BypassPolicyLockoutSafetyCheck"];
     const MAPS: &[&str] = &["EncryptionContext"];
     const LISTS: &[&str] = &["Tags", "GrantTokens", "TagKeys"];
@@ -193,11 +208,13 @@ fn check_types(members: &Map<String, Value>) -> Result<(), KmsError> {
         let name = name.as_str();
         let ok = match value {
             Value::Null => true,
-            Value::Number(n) => INTEGERS.contains(&name) && n.is_i64(),
+            Value::Number(n) => {
+                (INTEGERS.contains(&name) && n.is_i64()) || TIMESTAMPS.contains(&name)
+            }
             Value::Bool(_) => BOOLEANS.contains(&name),
             Value::Object(_) => MAPS.contains(&name),
             Value::Array(_) => LISTS.contains(&name),
-            Value::String(_) => ![INTEGERS, BOOLEANS, MAPS, LISTS]
+            Value::String(_) => ![INTEGERS, TIMESTAMPS, BOOLEANS, MAPS, LISTS]
                 .iter()
                 .any(|set| set.contains(&name)),
         };

@@ -34,6 +34,8 @@ pub struct Options {
     pub seed: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub faults: Faults,
+    /// Seconds GetParametersForImport's token and wrapping key stay valid.
+    pub import_token_ttl: f64,
 }
 
 pub struct Emulator {
@@ -58,7 +60,8 @@ fn read_snapshot(path: &PathBuf) -> Result<Snapshot, String> {
 
 impl Emulator {
     fn new(opts: &Options) -> Result<Self, String> {
-        let store = Store::new(opts.account.clone(), opts.region.clone());
+        let mut store = Store::new(opts.account.clone(), opts.region.clone());
+        store.import_token_ttl = opts.import_token_ttl;
         if let Some(state) = &opts.state {
             if state.exists() {
                 store
@@ -271,25 +274,8 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
     if faults.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
     }
-    match emulator.injector.decide(&faults) {
-        Injected::None => {}
-        Injected::Drop => {
-            counters.dropped.fetch_add(1, Ordering::Relaxed);
-            return Err(DropConnection);
-        }
-        Injected::Throttle => {
-            counters.throttled.fetch_add(1, Ordering::Relaxed);
-            return Ok(error(&KmsError::new(
-                "ThrottlingException",
-                "Rate exceeded",
-            )));
-        }
-        Injected::ServerError => {
-            counters.errors.fetch_add(1, Ordering::Relaxed);
-            return Ok(error(&KmsError::internal(
-                "The request was rejected because an internal exception occurred. The request can be retried.",
-            )));
-        }
+    if let Some(reply) = injected_reply(&emulator, &faults) {
+        return reply;
     }
     let request = match KmsRequest::parse(&body, region) {
         Ok(r) => r,
@@ -315,6 +301,32 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
         Ok(v) => respond(200, serde_json::to_vec(&v).unwrap_or_default()),
         Err(e) => error(&e),
     })
+}
+
+/// The reply a request gets instead of its answer when the injector picks
+/// a fault for it (counted), or None.
+fn injected_reply(emulator: &Emulator, faults: &Faults) -> Option<Reply> {
+    let counters = &emulator.counters;
+    match emulator.injector.decide(faults) {
+        Injected::None => None,
+        Injected::Drop => {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            Some(Err(DropConnection))
+        }
+        Injected::Throttle => {
+            counters.throttled.fetch_add(1, Ordering::Relaxed);
+            Some(Ok(error(&KmsError::new(
+                "ThrottlingException",
+                "Rate exceeded",
+            ))))
+        }
+        Injected::ServerError => {
+            counters.errors.fetch_add(1, Ordering::Relaxed);
+            Some(Ok(error(&KmsError::internal(
+                "The request was rejected because an internal exception occurred. The request can be retried.",
+            ))))
+        }
+    }
 }
 
 /// Changes the last byte of a Sign answer's signature: still the right

@@ -91,6 +91,33 @@ kms_enum!(
     [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]
 );
 kms_enum!(MessageType, "messageType", [RAW, DIGEST]);
+kms_enum!(
+    Origin,
+    "origin",
+    [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]
+);
+kms_enum!(
+    WrappingAlgorithm,
+    "wrappingAlgorithm",
+    [
+        RSAES_PKCS1_V1_5,
+        RSAES_OAEP_SHA_1,
+        RSAES_OAEP_SHA_256,
+        RSA_AES_KEY_WRAP_SHA_1,
+        RSA_AES_KEY_WRAP_SHA_256,
+        SM2PKE,
+    ]
+);
+kms_enum!(
+    WrappingKeySpec,
+    "wrappingKeySpec",
+    [RSA_2048, RSA_3072, RSA_4096, SM2]
+);
+kms_enum!(
+    ExpirationModel,
+    "expirationModel",
+    [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]
+);
 
 /// The three families UpdateAlias compares: an alias may only move between
 /// keys of one family and one key usage.
@@ -176,6 +203,20 @@ impl KeySpec {
             KeySpec::HMAC_256 => Some(MacAlgorithm::HMAC_SHA_256),
             KeySpec::HMAC_384 => Some(MacAlgorithm::HMAC_SHA_384),
             KeySpec::HMAC_512 => Some(MacAlgorithm::HMAC_SHA_512),
+            _ => None,
+        }
+    }
+
+    /// The lengths of key material ImportKeyMaterial accepts (the KMS
+    /// developer guide's "Requirements for imported key material"), or None
+    /// for a spec whose material this emulator does not import.
+    pub fn import_lengths(self) -> Option<std::ops::RangeInclusive<usize>> {
+        match self {
+            KeySpec::SYMMETRIC_DEFAULT => Some(32..=32),
+            KeySpec::HMAC_224 => Some(28..=64),
+            KeySpec::HMAC_256 => Some(32..=64),
+            KeySpec::HMAC_384 => Some(48..=128),
+            KeySpec::HMAC_512 => Some(64..=128),
             _ => None,
         }
     }

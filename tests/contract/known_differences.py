@@ -179,6 +179,12 @@ MOTO: dict[str, str] = {
     "test_mac.py::test_mac_message_size_limit": "GenerateMac accepts a message longer than 4096 bytes",
     # --- DeriveSharedSecret ------------------------------------------------
     "test_ecdh.py::": "DeriveSharedSecret is not implemented (HTTP 500)",
+    # --- Imported key material ---------------------------------------------
+    "test_import.py::test_external_key_waits_for_its_material": (
+        "CreateKey with Origin=EXTERNAL makes a key that is Enabled at once, with key "
+        "material of moto's own (KMS: PendingImport, no material)"
+    ),
+    "test_import.py::": "GetParametersForImport and ImportKeyMaterial are not implemented (HTTP 500)",
     # --- GenerateRandom ----------------------------------------------------
     "test_random.py::test_generate_random_out_of_range[0]": (
         "GenerateRandom accepts NumberOfBytes=0 (returns no bytes)"

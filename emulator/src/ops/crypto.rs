@@ -95,7 +95,7 @@ fn signing_input(
 pub fn sign(store: &Store, req: &Request) -> Result<Value, KmsError> {
     let (key, alg, input) = signing_input(store, req, "Sign")?;
     dry_run(req)?;
-    let signature = key.material.sign(alg, &input)?;
+    let signature = key.material()?.sign(alg, &input)?;
     Ok(json!({
         "KeyId": key.arn,
         "Signature": b64(&signature),
@@ -107,7 +107,7 @@ pub fn verify(store: &Store, req: &Request) -> Result<Value, KmsError> {
     let signature = req.blob("Signature", 1, MAX_CIPHERTEXT)?;
     let (key, alg, input) = signing_input(store, req, "Verify")?;
     dry_run(req)?;
-    if !key.material.verify(alg, &input, &signature) {
+    if !key.material()?.verify(alg, &input, &signature) {
         return Err(KmsError::new("KMSInvalidSignatureException", ""));
     }
     Ok(json!({
@@ -133,7 +133,7 @@ fn mac_input(
         )));
     }
     let mac = key
-        .material
+        .material()?
         .mac(&message)
         .ok_or_else(|| KmsError::internal("HMAC key without HMAC material"))?;
     Ok((key, alg, mac))
@@ -202,7 +202,7 @@ pub fn encrypt(store: &Store, req: &Request) -> Result<Value, KmsError> {
         blob.extend_from_slice(key.id.as_bytes());
         blob.extend_from_slice(&nonce);
         let sealed = key
-            .material
+            .material()?
             .seal(nonce, &context_aad(&blob, &context), &plaintext)
             .ok_or_else(|| KmsError::internal("encryption failed"))?;
         blob.extend_from_slice(&sealed);
@@ -213,7 +213,7 @@ pub fn encrypt(store: &Store, req: &Request) -> Result<Value, KmsError> {
                 "EncryptionContext is not supported with asymmetric KMS keys",
             ));
         }
-        key.material.rsa_encrypt(alg, &plaintext)?
+        key.material()?.rsa_encrypt(alg, &plaintext)?
     };
     Ok(json!({"KeyId": key.arn, "CiphertextBlob": b64(&blob), "EncryptionAlgorithm": alg.as_str()}))
 }
@@ -250,7 +250,7 @@ pub fn decrypt(store: &Store, req: &Request) -> Result<Value, KmsError> {
         let mut nonce = [0u8; 12];
         nonce.copy_from_slice(&blob[37..BLOB_HEADER]);
         let plain = key
-            .material
+            .material()?
             .open(
                 nonce,
                 &context_aad(&blob[..BLOB_HEADER], &context),
@@ -272,7 +272,7 @@ pub fn decrypt(store: &Store, req: &Request) -> Result<Value, KmsError> {
         }
         check_encryption_algorithm(&key, alg)?;
         let plain = key
-            .material
+            .material()?
             .rsa_decrypt(alg, &blob)
             .ok_or_else(invalid_ciphertext)?;
         (key, plain)
@@ -291,7 +291,7 @@ pub fn derive_shared_secret(store: &Store, req: &Request) -> Result<Value, KmsEr
     let public = req.blob("PublicKey", 1, 8192)?;
     let key = usable_for(store, req, KeyUsage::KEY_AGREEMENT, "DeriveSharedSecret")?;
     dry_run(req)?;
-    let secret = key.material.derive(&public)?;
+    let secret = key.material()?.derive(&public)?;
     Ok(json!({
         "KeyId": key.arn,
         "SharedSecret": b64(&secret),

@@ -4,12 +4,13 @@
 use crate::error::KmsError;
 use crate::material::KeyMaterial;
 use crate::request::{b64, Request};
-use crate::spec::{KeyFamily, KeySpec, KeyUsage};
+use crate::spec::{ExpirationModel, KeyFamily, KeySpec, KeyUsage, Origin};
 use crate::store::{self, Key, KeyStatus, Store};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 fn names<T: Copy>(items: &[T], f: fn(T) -> &'static str) -> Value {
     Value::Array(items.iter().map(|i| Value::from(f(*i))).collect())
@@ -40,7 +41,32 @@ fn algorithms(key: &Key, out: &mut Map<String, Value>) {
     }
 }
 
+/// What KeyMetadata says of a key's origin and, for imported material,
+/// its expiration.
+fn origin(key: &Key, out: &mut Map<String, Value>) {
+    out.insert("Origin".into(), json!(key.origin.as_str()));
+    if key.origin != Origin::EXTERNAL || key.material.read().is_none() {
+        return;
+    }
+    match *key.valid_to.lock() {
+        Some(t) => {
+            out.insert(
+                "ExpirationModel".into(),
+                json!(ExpirationModel::KEY_MATERIAL_EXPIRES.as_str()),
+            );
+            out.insert("ValidTo".into(), json!(t));
+        }
+        None => {
+            out.insert(
+                "ExpirationModel".into(),
+                json!(ExpirationModel::KEY_MATERIAL_DOES_NOT_EXPIRE.as_str()),
+            );
+        }
+    }
+}
+
 pub fn metadata(key: &Key) -> Value {
+    key.expire_material();
     let status = *key.status.lock();
     let mut m = Map::new();
     m.insert("AWSAccountId".into(), json!(key.account));
@@ -51,7 +77,7 @@ pub fn metadata(key: &Key) -> Value {
     m.insert("Description".into(), json!(key.description));
     m.insert("KeyUsage".into(), json!(key.usage.as_str()));
     m.insert("KeyState".into(), json!(status.name()));
-    m.insert("Origin".into(), json!("AWS_KMS"));
+    origin(key, &mut m);
     m.insert("KeyManager".into(), json!("CUSTOMER"));
     m.insert("CustomerMasterKeySpec".into(), json!(key.spec.as_str()));
     m.insert("KeySpec".into(), json!(key.spec.as_str()));
@@ -78,6 +104,30 @@ pub fn metadata(key: &Key) -> Value {
     json!({ "KeyMetadata": Value::Object(m) })
 }
 
+/// The Origin CreateKey asks for: AWS_KMS, or EXTERNAL for the key specs
+/// whose material this emulator imports.
+fn create_origin(req: &Request, spec: KeySpec) -> Result<Origin, KmsError> {
+    let origin = match req.str_opt("Origin")? {
+        Some(o) => Origin::parse(o)?,
+        None => Origin::AWS_KMS,
+    };
+    match origin {
+        Origin::AWS_KMS => Ok(origin),
+        Origin::EXTERNAL if spec.import_lengths().is_some() => Ok(origin),
+        Origin::EXTERNAL => Err(KmsError::new(
+            "UnsupportedOperationException",
+            format!(
+                "Origin EXTERNAL with KeySpec {} is not supported by this emulator: it imports SYMMETRIC_DEFAULT and HMAC key material only",
+                spec.as_str()
+            ),
+        )),
+        other => Err(KmsError::new(
+            "UnsupportedOperationException",
+            format!("Origin {} is not supported by this emulator", other.as_str()),
+        )),
+    }
+}
+
 pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
     let spec = match req
         .str_opt("KeySpec")?
@@ -97,22 +147,20 @@ pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
             spec.as_str()
         )));
     }
-    match req.str_opt("Origin")? {
-        None | Some("AWS_KMS") => {}
-        Some(other) => {
-            return Err(KmsError::new(
-                "UnsupportedOperationException",
-                format!("Origin {other} is not supported by this emulator"),
-            ))
-        }
-    }
+    let origin = create_origin(req, spec)?;
     let description = req
         .str_len("Description", 0, 8192)?
         .unwrap_or("")
         .to_string();
     let multi_region = req.bool_opt("MultiRegion")?.unwrap_or(false);
     let tags = req.tags("Tags")?;
-    let material = KeyMaterial::generate(spec, usage).map_err(KmsError::internal)?;
+    let (material, status) = match origin {
+        Origin::EXTERNAL => (None, KeyStatus::PendingImport),
+        _ => {
+            let m = KeyMaterial::generate(spec, usage).map_err(KmsError::internal)?;
+            (Some(Arc::new(m)), KeyStatus::Enabled)
+        }
+    };
     let id = store::new_key_id(multi_region);
     let key = store.insert_key(Key {
         arn: store.key_arn(&req.region, &id),
@@ -121,12 +169,14 @@ pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
         account: store.account.clone(),
         spec,
         usage,
+        origin,
         description,
         creation_date: store::now(),
         multi_region,
         tags: Mutex::new(tags),
-        status: Mutex::new(KeyStatus::Enabled),
-        material,
+        status: Mutex::new(status),
+        material: RwLock::new(material),
+        valid_to: Mutex::new(None),
     });
     Ok(metadata(&key))
 }
@@ -138,7 +188,7 @@ pub fn describe_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
 
 pub fn get_public_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
     let key = store.resolve(&req.region, req.key_id("KeyId")?, true)?;
-    let Some(public) = &key.material.public_der else {
+    if key.spec.family() != KeyFamily::Asymmetric {
         return Err(KmsError::new(
             "UnsupportedOperationException",
             format!(
@@ -147,8 +197,13 @@ pub fn get_public_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
                 key.arn
             ),
         ));
-    };
+    }
     key.check_usable()?;
+    let material = key.material()?;
+    let public = material
+        .public_der
+        .as_ref()
+        .ok_or_else(|| KmsError::internal("asymmetric key without a public key"))?;
     let mut m = Map::new();
     m.insert("KeyId".into(), json!(key.arn));
     m.insert("PublicKey".into(), b64(public));
@@ -236,6 +291,7 @@ fn set_status(
     change: impl FnOnce(&Key, &mut KeyStatus) -> Result<Value, KmsError>,
 ) -> Result<Value, KmsError> {
     let key = store.resolve(&req.region, req.key_id("KeyId")?, false)?;
+    key.expire_material();
     let mut status = key.status.lock();
     change(&key, &mut status)
 }
@@ -247,6 +303,7 @@ fn pending(key: &Key) -> KmsError {
 pub fn enable_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
     set_status(store, req, |key, s| match s {
         KeyStatus::PendingDeletion { .. } => Err(pending(key)),
+        KeyStatus::PendingImport => Err(key.pending_import()),
         _ => {
             *s = KeyStatus::Enabled;
             Ok(json!({}))
@@ -257,6 +314,7 @@ pub fn enable_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
 pub fn disable_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
     set_status(store, req, |key, s| match s {
         KeyStatus::PendingDeletion { .. } => Err(pending(key)),
+        KeyStatus::PendingImport => Err(key.pending_import()),
         _ => {
             *s = KeyStatus::Disabled;
             Ok(json!({}))
@@ -287,8 +345,13 @@ pub fn schedule_key_deletion(store: &Store, req: &Request) -> Result<Value, KmsE
 pub fn cancel_key_deletion(store: &Store, req: &Request) -> Result<Value, KmsError> {
     set_status(store, req, |key, s| match s {
         KeyStatus::PendingDeletion { .. } => {
-            // KMS leaves a key whose deletion was cancelled disabled.
-            *s = KeyStatus::Disabled;
+            // KMS leaves a key whose deletion was cancelled disabled, or
+            // waiting for its key material if it has none.
+            *s = if key.has_live_material() {
+                KeyStatus::Disabled
+            } else {
+                KeyStatus::PendingImport
+            };
             Ok(json!({ "KeyId": key.arn }))
         }
         _ => Err(KmsError::invalid_state(format!(

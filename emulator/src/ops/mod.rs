@@ -2,6 +2,7 @@
 
 mod aliases;
 mod crypto;
+mod import;
 mod keys;
 
 use crate::error::KmsError;
@@ -24,6 +25,12 @@ const OPERATIONS: &[(&str, OpFn, bool)] = &[
     ("ListResourceTags", keys::list_resource_tags, false),
     ("TagResource", keys::tag_resource, true),
     ("UntagResource", keys::untag_resource, true),
+    (
+        "GetParametersForImport",
+        import::get_parameters_for_import,
+        false,
+    ),
+    ("ImportKeyMaterial", import::import_key_material, true),
     ("CreateAlias", aliases::create_alias, true),
     ("UpdateAlias", aliases::update_alias, true),
     ("DeleteAlias", aliases::delete_alias, true),
