@@ -28,11 +28,9 @@ static SETUP: Setup = Setup {
     emulator_args: &[],
 };
 
-/// The tests count Decrypt requests of one emulator: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn fx() -> (&'static Fixture, std::sync::MutexGuard<'static, ()>) {
-    let turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The tests count the emulator's requests: one test at a time.
+    let turn = one_at_a_time();
     (fixture(&SETUP), turn)
 }
 

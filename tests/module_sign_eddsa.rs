@@ -25,12 +25,9 @@ static SETUP: Setup = Setup {
     emulator_args: &[],
 };
 
-/// The tests count the emulator's Sign and Verify requests, which every
-/// test of this file sends to one emulator: they run one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn fx() -> (&'static Fixture, std::sync::MutexGuard<'static, ()>) {
-    let turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The tests count the emulator's requests: one test at a time.
+    let turn = one_at_a_time();
     (fixture(&SETUP), turn)
 }
 

@@ -272,6 +272,13 @@ pub fn find_slot(m: &Library, label: &str) -> CK_SLOT_ID {
     panic!("no token labelled {label:?}; tokens: {labels:?}");
 }
 
+/// One test at a time, for a file whose tests count the requests of the
+/// one emulator they share: hold the guard for the whole test.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The process-wide fixture, built on first use from `setup`. A failed setup
 /// fails every test of the binary with its cause, and is not retried.
 pub fn fixture(setup: &'static Setup) -> &'static Fixture {

@@ -239,15 +239,7 @@ pub fn python_sign(pkcs8: &str, reqs: &[(Kind, Option<&str>, &[u8])]) -> Vec<Vec
             line.to_string()
         })
         .collect();
-    run_python(&lines)
-        .into_iter()
-        .map(|a| {
-            super::util::unhex(
-                a.strip_prefix("OK ")
-                    .unwrap_or_else(|| panic!("python sign: {a}")),
-            )
-        })
-        .collect()
+    hex_answers("sign", &lines)
 }
 
 /// RSAES-OAEP by pyca/cryptography: each (hash, data) encrypted with the
@@ -264,7 +256,13 @@ pub fn python_oaep(op: &str, key: &str, reqs: &[(&str, &[u8])]) -> Vec<Vec<u8>> 
             json!({"op": op, field: key, "hash": hash, "msg": hex(data)}).to_string()
         })
         .collect();
-    run_python(&lines)
+    hex_answers(op, &lines)
+}
+
+/// Runs `lines` and returns each "OK <hex>" answer's bytes (any other
+/// answer fails the test, naming `op`).
+fn hex_answers(op: &str, lines: &[String]) -> Vec<Vec<u8>> {
+    run_python(lines)
         .into_iter()
         .map(|a| {
             super::util::unhex(
