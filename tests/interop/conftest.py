@@ -31,13 +31,20 @@ KEYS = [
     ("p521", "ECC_NIST_P521", "b3"),
 ]
 
-# Ed25519 keys are in a token of their own, ED_TOKEN: libp11 0.4.12 (the
-# OpenSSL engine) stops listing a token's private keys at a key type it does
-# not know, and so would lose the keys above (docs/eddsa.md).
-ED_TOKEN = "interop-ed25519"
+# The other kinds of key are in a token of their own, MORE_TOKEN: libp11
+# 0.4.12 (the OpenSSL engine) stops listing a token's private keys at a key
+# type it does not know, and would lose the keys above (docs/eddsa.md); the
+# tests above sign with every RSA key of KEYS.
+MORE_TOKEN = "interop-more"
 ED_KEYS = [
     ("ed25519", "ECC_NIST_EDWARDS25519", "c1"),
 ]
+# RSA keys of usage ENCRYPT_DECRYPT.
+DEC_KEYS = [
+    ("dec2048", "RSA_2048", "d1"),
+]
+MORE_KEYS = ED_KEYS + DEC_KEYS
+USAGE = {alias: "ENCRYPT_DECRYPT" for alias, _, _ in DEC_KEYS}
 
 
 @dataclass
@@ -64,7 +71,7 @@ class Token:
         the module), so verification does not trust what the module shows."""
         pem = self.dir / f"{key_id}.pem"
         if not pem.exists():
-            alias = next(a for a, _, kid in KEYS + ED_KEYS if kid == key_id)
+            alias = next(a for a, _, kid in KEYS + MORE_KEYS if kid == key_id)
             der = self.kms.get_public_key(KeyId=f"alias/{alias}")["PublicKey"]
             pem.write_bytes(kmshelp.load_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
         return pem
@@ -77,16 +84,16 @@ def token(tmp_path_factory) -> Token:
     d = tmp_path_factory.mktemp("interop")
     seed = d / "seed.json"
     seed.write_text(json.dumps({"Keys": [
-        {"KeySpec": spec, "KeyUsage": "SIGN_VERIFY", "Aliases": [f"alias/{alias}"]}
-        for alias, spec, _ in KEYS + ED_KEYS
+        {"KeySpec": spec, "KeyUsage": USAGE.get(alias, "SIGN_VERIFY"), "Aliases": [f"alias/{alias}"]}
+        for alias, spec, _ in KEYS + MORE_KEYS
     ]}))
     server, url = kmshelp.start_emulator_process("--seed", str(seed))
     conf = d / "pkcs11.conf"
     conf.write_text(
         '[[token]]\nlabel = "interop"\n'
         + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in KEYS)
-        + f'\n[[token]]\nlabel = "{ED_TOKEN}"\n'
-        + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in ED_KEYS)
+        + f'\n[[token]]\nlabel = "{MORE_TOKEN}"\n'
+        + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in MORE_KEYS)
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KMS11_", "AWS_"))}
     env.update(

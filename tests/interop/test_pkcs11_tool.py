@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ED_KEYS, ED_TOKEN, KEYS, MODULE
+from conftest import DEC_KEYS, ED_KEYS, KEYS, MODULE, MORE_TOKEN
 
 DATA = b"kms11 interop: the quick brown fox\n" * 3
 RSA = [k for k in KEYS if k[1].startswith("RSA")]
@@ -105,12 +105,27 @@ def test_ecdsa_sha256(token, tmp_path, alias, spec, key_id):
 def test_eddsa(token, tmp_path, alias, spec, key_id):
     """pkcs11-tool --mechanism EDDSA: pure Ed25519 over the file, checked by
     openssl with the key from KMS."""
-    inp, sig = sign(token, tmp_path, "EDDSA", key_id, DATA, "--token-label", ED_TOKEN)
+    inp, sig = sign(token, tmp_path, "EDDSA", key_id, DATA, "--token-label", MORE_TOKEN)
     assert len(sig.read_bytes()) == 64
     pem = token.public_pem(key_id)
     r = token.run("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(inp),
                   "-sigfile", str(sig))
     assert b"Signature Verified Successfully" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("alias,spec,key_id", DEC_KEYS, ids=[k[0] for k in DEC_KEYS])
+@pytest.mark.parametrize("hash_alg,mgf,md", [("SHA256", "MGF1-SHA256", "sha256"), ("SHA-1", "MGF1-SHA1", "sha1")])
+def test_oaep_decrypt(token, tmp_path, alias, spec, key_id, hash_alg, mgf, md):
+    """pkcs11-tool --decrypt -m RSA-PKCS-OAEP of what openssl encrypted
+    with the key from KMS: one KMS Decrypt, the plaintext back."""
+    plain, enc, out = tmp_path / "key.bin", tmp_path / "key.enc", tmp_path / "key.out"
+    plain.write_bytes(b"a 32-byte data encryption key..!")
+    token.run("openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", str(token.public_pem(key_id)),
+              "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", f"rsa_oaep_md:{md}", "-pkeyopt", f"rsa_mgf1_md:{md}",
+              "-in", str(plain), "-out", str(enc))
+    token.pkcs11_tool("--token-label", MORE_TOKEN, "--id", key_id, "--decrypt", "-m", "RSA-PKCS-OAEP",
+                      "--hash-algorithm", hash_alg, "--mgf", mgf, "-i", str(enc), "-o", str(out))
+    assert out.read_bytes() == plain.read_bytes()
 
 
 @pytest.mark.parametrize("alias,spec,key_id", [k for k in KEYS if k[1] != "ECC_NIST_P384"], ids=lambda v: str(v))

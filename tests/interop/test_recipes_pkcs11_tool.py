@@ -15,13 +15,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ED_KEYS, ED_TOKEN, MODULE, REPO, KEYS
+from conftest import DEC_KEYS, ED_KEYS, MODULE, MORE_TOKEN, REPO, KEYS
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from recipes import recipes, unmarked_sh_blocks
 
 DOC = "pkcs11-tool.md"
-RECIPES = ["settings", "list", "public-keys", "sign-rsa", "sign-ecdsa", "sign-eddsa", "random"]
+RECIPES = ["settings", "list", "public-keys", "sign-rsa", "sign-ecdsa", "sign-eddsa", "decrypt", "random"]
 KMS11 = Path(os.environ.get("KMS11_BIN", REPO / "target" / "debug" / "kms11"))
 TIMEOUT = 120  # seconds, for every subprocess
 
@@ -36,8 +36,10 @@ def settings(config: str, rsa_id: str, ec_id: str) -> str:
             "TOKEN=interop\n"
             f"RSA_ID={rsa_id}\n"
             f"EC_ID={ec_id}\n"
-            f"ED_TOKEN={ED_TOKEN}\n"
-            f"ED_ID={ED_KEYS[0][2]}\n")
+            f"ED_TOKEN={MORE_TOKEN}\n"
+            f"ED_ID={ED_KEYS[0][2]}\n"
+            f"DEC_TOKEN={MORE_TOKEN}\n"
+            f"DEC_ID={DEC_KEYS[0][2]}\n")
 
 
 def run_recipes(token, script: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -93,6 +95,9 @@ def test_recipe_as_written(token, tmp_path, rsa_id, ec_id):
     assert isinstance(edkey, ed25519.Ed25519PublicKey)
     edkey.verify((tmp_path / "data.ed.sig").read_bytes(), data)
     assert (tmp_path / "ed.pem").read_bytes() == token.public_pem(ED_KEYS[0][2]).read_bytes()
+    # decrypt: the recipe's data key came back through KMS Decrypt.
+    assert (tmp_path / "data-key.out").read_bytes() == (tmp_path / "data-key.bin").read_bytes()
+    assert len((tmp_path / "data-key.bin").read_bytes()) == 32
 
 
 def test_pkcs11_tool_test_fails_as_the_page_says(token):
