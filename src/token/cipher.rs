@@ -73,7 +73,7 @@ fn check(key: &KeyInfo, ckm: CK_MECHANISM_TYPE, param: Param) -> Result<OaepHash
 }
 
 /// RSAES-OAEP encryption with the public key (aws-lc).
-fn encrypt_locally(key: &KeyInfo, hash: OaepHash, plaintext: &[u8]) -> Result<Vec<u8>> {
+pub fn encrypt_locally(key: &KeyInfo, hash: OaepHash, plaintext: &[u8]) -> Result<Vec<u8>> {
     use aws_lc_rs::rsa::{
         OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
     };

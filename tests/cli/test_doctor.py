@@ -94,10 +94,12 @@ def test_missing_alias_and_key_in_another_region(cli):
     assert any("no such key in us-east-1" in f and "another region" in f for f in failures(out)), out
 
 
-def test_a_key_that_cannot_sign(cli):
-    enc = cli.kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
-    conf = cli.write_config("enc.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{enc["Arn"]}"\n')
-    fails_with(cli, "a RSA_2048 ENCRYPT_DECRYPT key cannot sign", "SIGN_VERIFY", config=conf)
+def test_a_key_that_cannot_become_a_pkcs11_key(cli):
+    # Key agreement keys are not objects yet: doctor says which keys are.
+    ka = cli.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
+    conf = cli.write_config("ka.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{ka["Arn"]}"\n')
+    fails_with(cli, "a ECC_NIST_P256 KEY_AGREEMENT key cannot become a PKCS#11 key", "SIGN_VERIFY",
+               "RSA ENCRYPT_DECRYPT", config=conf)
 
 
 def test_wrong_endpoint(cli):
@@ -182,3 +184,16 @@ def test_keys_named_by_arn_are_checked_in_their_own_region(cli):
     assert f"[ok]   key {key['Arn']} (token 't'): DescribeKey: Enabled" in out
     assert out.count("signature verified with the public key") == 1, out
     assert "us-east-1" not in out, out
+
+
+def test_a_decryption_key_is_checked_with_a_decryption(cli, faults):
+    """An RSA ENCRYPT_DECRYPT key: doctor encrypts with the public key and
+    KMS must decrypt it back; without kms:Decrypt, it names the permission."""
+    key = cli.kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    conf = cli.write_config("dec.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{key["Arn"]}"\n')
+    code, out = doctor(cli, config=conf)
+    assert code == 0, out
+    assert f"GetPublicKey: RSA_2048 ENCRYPT_DECRYPT {key['Arn']}" in out
+    assert "Decrypt: RSAES_OAEP_SHA_256 of the public key's encryption" in out
+    faults(deny=[{"operation": "Decrypt", "key": key["Arn"]}])
+    fails_with(cli, "Decrypt: AccessDeniedException", 'add "kms:Decrypt" to the key policy', config=conf)

@@ -1,20 +1,21 @@
 //! `kms11 doctor`: checks a setup in the order things fail: the
 //! configuration file, the credentials, the endpoint, then each key
-//! (GetPublicKey, DescribeKey, a test Sign verified locally). Every failure
+//! (GetPublicKey, DescribeKey, a test Sign verified locally, or for a
+//! decryption key a local encryption that KMS decrypts). Every failure
 //! says what is wrong and how to fix it.
 
 use kms11::backend::kms::KmsBackend;
 use kms11::backend::{Backend, BackendError};
 use kms11::config::{locate, Config, KeyConfig, Location};
-use kms11::mechanism::hash::Hasher;
 use kms11::token::key::KeyInfo;
-use kms11::vocabulary::{KeySpec, KeyUsage, SigningAlgorithm};
+use kms11::vocabulary::{KeySpec, KeyUsage};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 mod advice;
 mod endpoint;
+mod operation;
 
 use advice::advice;
 use endpoint::check_endpoint;
@@ -308,24 +309,8 @@ async fn check_credentials(r: &mut Report, backend: &KmsBackend) -> bool {
     }
 }
 
-/// The algorithm and message of the test signature: the key spec's first
-/// algorithm (PKCS#1 v1.5 with SHA-256 for RSA, the curve's one algorithm
-/// for ECDSA, pure Ed25519), and the digest it takes or the message itself.
-fn test_signature(spec: KeySpec) -> (SigningAlgorithm, Vec<u8>) {
-    let alg = spec.row().algorithms[0];
-    let message = b"kms11 doctor: test signature";
-    match alg.digest() {
-        Some(hash) => {
-            let mut hasher = Hasher::new(hash);
-            hasher.update(message);
-            (alg, hasher.finish())
-        }
-        None => (alg, message.to_vec()),
-    }
-}
-
-/// The checks of one configured key: GetPublicKey, DescribeKey, and a test
-/// Sign verified with the public key.
+/// The checks of one configured key: GetPublicKey, DescribeKey, and the
+/// test operation its usage allows (doctor/operation.rs).
 struct KeyCheck<'a> {
     key: &'a KeyConfig,
     what: String,
@@ -353,8 +338,11 @@ impl<'a> KeyCheck<'a> {
         let info = self.public_key(r, backend).await;
         self.describe(r, backend).await;
         match info {
+            Some(info) if info.usage == KeyUsage::EncryptDecrypt => {
+                self.decrypt(r, backend, &info).await
+            }
             Some(info) => self.sign(r, backend, &info).await,
-            None => r.skip(&self.what, "Sign needs the public key"),
+            None => r.skip(&self.what, "the test operation needs the public key"),
         }
     }
 
@@ -371,16 +359,19 @@ impl<'a> KeyCheck<'a> {
                 return None;
             }
         };
-        let Some(spec) = KeySpec::from_kms(&remote.key_spec)
-            .filter(|_| KeyUsage::from_kms(&remote.key_usage) == Some(KeyUsage::SignVerify))
-        else {
+        let usage = KeyUsage::from_kms(&remote.key_usage);
+        let spec = KeySpec::from_kms(&remote.key_spec);
+        let (Some(spec), Some(usage)) = (
+            spec,
+            usage.filter(|u| spec.is_some_and(|s| s.row().usages.contains(u))),
+        ) else {
             r.fail(
                 &self.what,
                 format!(
-                    "GetPublicKey: a {} {} key cannot sign",
+                    "GetPublicKey: a {} {} key cannot become a PKCS#11 key",
                     remote.key_spec, remote.key_usage
                 ),
-                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519)",
+                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519) or an RSA ENCRYPT_DECRYPT key",
             );
             return None;
         };
@@ -394,7 +385,7 @@ impl<'a> KeyCheck<'a> {
         KeyInfo::new(
             &remote,
             spec,
-            KeyUsage::SignVerify,
+            usage,
             String::new(),
             Vec::new(),
             grants.clone(),
@@ -430,33 +421,5 @@ impl<'a> KeyCheck<'a> {
             format!("DescribeKey: the key is {}", m.key_state),
             fix,
         );
-    }
-
-    /// Signs through KMS and checks the signature as C_Sign does: KMS's
-    /// DER ECDSA signature as r||s, then verified with the public key.
-    async fn sign(&self, r: &mut Report, backend: &KmsBackend, info: &KeyInfo) {
-        let (alg, digest) = test_signature(info.spec);
-        let signed = {
-            let _p = crate::progress::Progress::start(format!("Sign with {}", info.arn));
-            backend
-                .sign(&info.arn, alg, &digest, &self.key.grant_tokens)
-                .await
-        };
-        let sig = match signed {
-            Ok(signed) => signed.signature,
-            Err(e) => return self.fail(r, "Sign", &e),
-        };
-        let fixed = kms11::mechanism::signature_from_kms(info.spec, sig);
-        match fixed.and_then(|s| kms11::token::verify::verify(info, alg, &digest, &s)) {
-            Ok(()) => r.ok(
-                &self.what,
-                format!("Sign: {} signature verified with the public key", alg.as_kms()),
-            ),
-            Err(e) => r.fail(
-                &self.what,
-                format!("Sign: the signature does not verify with the key's public key ({e})"),
-                "something between kms11 and KMS changes answers (a proxy?), or the endpoint is not KMS",
-            ),
-        }
     }
 }
