@@ -109,3 +109,11 @@ def test_a_minted_certificate_becomes_the_keys_certificate_object(cli):
                        capture_output=True, timeout=60, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == crt.read_text().strip()
+
+
+def test_a_decryption_key_is_listed_with_its_usage(cli):
+    key = cli.kms.create_key(KeySpec="RSA_3072", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    conf = cli.write_config("dec.conf", f'[[token]]\nlabel = "vault"\n[[token.key]]\nkey = "{key["Arn"]}"\n')
+    doc = json.loads(cli.run("list", "--json", config=conf).stdout)
+    (listed,) = doc["tokens"][0]["keys"]
+    assert (listed["key_spec"], listed["key_usage"], listed["arn"]) == ("RSA_3072", "ENCRYPT_DECRYPT", key["Arn"])

@@ -49,7 +49,7 @@ pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
                         "key": view.reference,
                         "arn": k.arn,
                         "key_spec": k.spec.as_kms(),
-                        "key_usage": "SIGN_VERIFY",
+                        "key_usage": k.usage.as_kms(),
                         "label": k.label,
                         "id": data_encoding::HEXLOWER.encode(&k.id),
                         "certificate": k.certificate.is_some(),
