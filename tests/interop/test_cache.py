@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import KEYS, MODULE
+from conftest import DEC_KEYS, KEYS, MODULE, MORE_KEYS, MORE_TOKEN
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -92,6 +92,27 @@ def test_a_warm_process_makes_one_request(token, env, tmp_path):
         sign_once(token, env, tmp_path)
         warm = requests(token)
         assert warm == {"Sign": 1}, f"warm run {n}: {warm}"
+
+
+def test_a_warm_process_decrypts_with_one_request(token, env, tmp_path):
+    """A decryption key's objects come from the cache as a signing key's
+    do: a second process makes its one KMS Decrypt and nothing else."""
+    key_id = DEC_KEYS[0][2]
+    plain, enc, out = tmp_path / "k.bin", tmp_path / "k.enc", tmp_path / "k.out"
+    plain.write_bytes(b"a data key for the warm cache...")
+    token.run("openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", str(token.public_pem(key_id)),
+              "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+              "-pkeyopt", "rsa_mgf1_md:sha256", "-in", str(plain), "-out", str(enc))
+    argv = ["pkcs11-tool", "--module", str(MODULE), "--token-label", MORE_TOKEN, "--id", key_id, "--decrypt",
+            "-m", "RSA-PKCS-OAEP", "--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256", "-i", str(enc),
+            "-o", str(out)]
+    for n, want in enumerate([{"GetPublicKey": len(MORE_KEYS), "Decrypt": 1}, {"Decrypt": 1}, {"Decrypt": 1}]):
+        admin(token, "POST", "/_emulator/stats/reset")
+        out.unlink(missing_ok=True)
+        r = subprocess.run(argv, env=env, capture_output=True, timeout=120)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        assert out.read_bytes() == plain.read_bytes()
+        assert requests(token) == want, f"run {n}"
 
 
 def test_files_are_private(token, env, tmp_path):
