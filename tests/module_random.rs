@@ -1,6 +1,7 @@
 //! C_GenerateRandom from KMS's GenerateRandom: the token says CKF_RNG, a
-//! request is split into KMS requests of at most 1,024 bytes, zero bytes
-//! asks KMS nothing, C_SeedRandom is refused, and a role without
+//! request is split into KMS requests of at most 1,024 bytes (1 MiB a call
+//! at most), zero bytes asks KMS nothing, C_SeedRandom is refused, and a
+//! role without
 //! kms:GenerateRandom gets CKR_FUNCTION_FAILED while signing goes on.
 
 mod common;
@@ -38,7 +39,14 @@ fn kms_answers_and_refusals() {
 fn each_kms_request_gives_at_most_1024_bytes() {
     let fx = fx();
     let s = fx.session();
-    for (len, requests) in [(0, 0), (1, 1), (1024, 1), (1025, 2), (5000, 5)] {
+    for (len, requests) in [
+        (0, 0),
+        (1, 1),
+        (1024, 1),
+        (1025, 2),
+        (5000, 5),
+        (1 << 20, 1024),
+    ] {
         let before = fx.count("GenerateRandom");
         let bytes = ok(s.random(len), &format!("C_GenerateRandom of {len} bytes"));
         assert_eq!(bytes.len(), len);
@@ -76,6 +84,17 @@ fn seeding_is_refused_and_bad_arguments_are_named() {
     let mut buf = [0u8; 4];
     let bad = unsafe { fx.m.list().C_GenerateRandom.unwrap()(0xdead, buf.as_mut_ptr(), 4) };
     assert_eq!(bad, CKR_SESSION_HANDLE_INVALID);
+    // A length past 1 MiB (1,024 KMS requests) is refused before anything
+    // is allocated or sent, whatever the buffer: a caller's huge length
+    // cannot exhaust memory or the account's quota. (The buffer is not
+    // touched, so a small one stands for any.)
+    for len in [1024 * 1024 + 1, 1 << 40, isize::MAX as u64] {
+        let rv = unsafe {
+            fx.m.list().C_GenerateRandom.unwrap()(s.h, buf.as_mut_ptr(), len as CK_ULONG)
+        };
+        assert_eq!(rv, CKR_ARGUMENTS_BAD, "C_GenerateRandom of {len} bytes");
+    }
+    assert_eq!(buf, [0; 4], "nothing was written");
 }
 
 fn a_role_without_generate_random_still_signs() {

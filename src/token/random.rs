@@ -9,6 +9,12 @@ use crate::error::{Error, Result};
 use crate::log_at;
 use cryptoki_sys::*;
 
+/// The most bytes one C_GenerateRandom gives: 1,024 KMS requests. A
+/// bigger length is refused before anything is allocated or asked, so a
+/// caller's length (up to isize::MAX) can neither exhaust memory nor send
+/// millions of requests against the account's quota.
+pub const CALL_MAX: usize = 1024 * RANDOM_MAX;
+
 /// The KMS requests of a `len`-byte answer: their lengths, in order.
 pub fn request_lengths(len: usize) -> Vec<usize> {
     (0..len.div_ceil(RANDOM_MAX))
@@ -39,6 +45,18 @@ impl Module {
         let session = self.session(h)?;
         if len == 0 {
             return Ok(Vec::new());
+        }
+        if len > CALL_MAX {
+            log_at!(
+                Error,
+                "C_GenerateRandom of {len} bytes refused: at most {CALL_MAX} a call \
+                 ({} KMS GenerateRandom requests)",
+                CALL_MAX / RANDOM_MAX
+            );
+            return Err(Error::new(
+                CKR_ARGUMENTS_BAD,
+                format!("C_GenerateRandom gives at most {CALL_MAX} bytes a call"),
+            ));
         }
         // The region of the token's first key (its ARN's, else the
         // configured one).
