@@ -73,6 +73,10 @@ fn decrypt_keys_decrypt_and_do_not_sign() {
         "C_DecryptInit with a signing key",
     );
     let slot = fx.slot(fx.token);
+    // RSA keys that sign and decrypt: RSA mechanisms and OAEP, no EC.
+    let list = ok(fx.m.mechanisms(slot), "C_GetMechanismList");
+    assert!(list.contains(&CKM_RSA_PKCS_OAEP) && list.contains(&CKM_SHA256_RSA_PKCS_PSS));
+    assert!(!list.contains(&CKM_ECDSA) && !list.contains(&CKM_EDDSA));
     let info = ok(
         fx.m.mechanism_info(slot, CKM_RSA_PKCS_OAEP),
         "C_GetMechanismInfo",

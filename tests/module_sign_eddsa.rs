@@ -90,7 +90,22 @@ fn the_objects_are_edwards_keys_as_clients_read_them() {
         "CKA_VALUE of an Ed25519 private key",
     );
     let slot = fx.slot(fx.token);
-    assert!(ok(fx.m.mechanisms(slot), "C_GetMechanismList").contains(&CKM_EDDSA));
+    // The token's list is what its keys (Ed25519 and P-256) can do.
+    assert_eq!(
+        ok(fx.m.mechanisms(slot), "C_GetMechanismList"),
+        [
+            CKM_ECDSA,
+            CKM_ECDSA_SHA256,
+            CKM_ECDSA_SHA384,
+            CKM_ECDSA_SHA512,
+            CKM_EDDSA
+        ]
+    );
+    assert_rv(
+        fx.m.mechanism_info(slot, CKM_RSA_PKCS),
+        CKR_MECHANISM_INVALID,
+        "C_GetMechanismInfo(CKM_RSA_PKCS) on a token without RSA keys",
+    );
     let info = ok(
         fx.m.mechanism_info(slot, CKM_EDDSA),
         "C_GetMechanismInfo(CKM_EDDSA)",

@@ -1,7 +1,6 @@
 //! Slot and token management: slot list and info, token info, mechanisms.
 
 use super::{entry, module, write_list, CallerCell};
-use crate::mechanism::{info, MECHANISMS};
 use cryptoki_sys::*;
 
 entry! {
@@ -39,8 +38,9 @@ entry! {
         m.slot(slot)?;
         // SAFETY: count is the caller's in/out length.
         let count = unsafe { CallerCell::new(count) }?;
+        let mechanisms = m.mechanism_list(slot)?;
         // SAFETY: a non-NULL list holds *count mechanism types.
-        unsafe { write_list(&MECHANISMS, list, count) }
+        unsafe { write_list(&mechanisms, list, count) }
     }
 
     fn C_GetMechanismInfo(slot: CK_SLOT_ID, mechanism: CK_MECHANISM_TYPE, info_out: CK_MECHANISM_INFO_PTR) {
@@ -48,7 +48,7 @@ entry! {
         m.slot(slot)?;
         // SAFETY: info_out is the caller's out-parameter.
         let info_out = unsafe { CallerCell::new(info_out) }?;
-        info_out.set(info(mechanism).ok_or(CKR_MECHANISM_INVALID)?);
+        info_out.set(m.mechanism_info(slot, mechanism)?);
         Ok(())
     }
 }

@@ -64,6 +64,42 @@ impl Module {
         })
     }
 
+    /// C_GetMechanismList: what the token's keys can do (its keys resolved
+    /// as C_OpenSession resolves them), in the mechanism table's order. A
+    /// token of ECDSA keys lists no RSA mechanism, one without decryption
+    /// keys no CKM_RSA_PKCS_OAEP.
+    pub fn mechanism_list(&self, slot_id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
+        let slot = self.slot(slot_id)?;
+        self.resolve(slot)?;
+        let kinds: Vec<_> = slot
+            .key_views()
+            .into_iter()
+            .filter_map(|v| v.resolved.ok())
+            .map(|r| (r.key.spec.family(), r.key.usage))
+            .collect();
+        Ok(crate::mechanism::MECHANISMS
+            .into_iter()
+            .filter(|m| {
+                kinds.iter().any(|(family, usage)| {
+                    crate::mechanism::for_key(*family, *usage).any(|k| k == *m)
+                })
+            })
+            .collect())
+    }
+
+    /// C_GetMechanismInfo: a mechanism of the token's list, with the key
+    /// sizes and flags of its kind of key.
+    pub fn mechanism_info(
+        &self,
+        slot_id: CK_SLOT_ID,
+        ckm: CK_MECHANISM_TYPE,
+    ) -> Result<CK_MECHANISM_INFO> {
+        if !self.mechanism_list(slot_id)?.contains(&ckm) {
+            return Err(CKR_MECHANISM_INVALID.into());
+        }
+        crate::mechanism::info(ckm).ok_or_else(|| CKR_MECHANISM_INVALID.into())
+    }
+
     pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
         let slot = self.slot(slot_id)?;
         if flags & CKF_SERIAL_SESSION == 0 {
