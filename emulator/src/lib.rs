@@ -1,8 +1,8 @@
 //! A local stand-in for AWS KMS, speaking its JSON 1.1 protocol, for the
 //! tests, benchmarks and demo of kms11. See README.md.
 
-// Unsafe code only in `mod ffi` (the Ed25519ph functions aws-lc-rs lacks),
-// each block with a SAFETY comment.
+// Unsafe code only in `mod ffi` (the Ed25519ph and ML-DSA functions of
+// AWS-LC that aws-lc-rs lacks), each block with a SAFETY comment.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -1,6 +1,6 @@
 //! The vocabulary of KMS key types and algorithms, and which combinations
 //! KMS allows (AWS KMS API reference, CreateKey, Sign, Encrypt, GenerateMac,
-//! DeriveSharedSecret).
+//! DeriveSharedSecret; the developer guide's "ML-DSA keys in AWS KMS").
 
 use crate::error::KmsError;
 use aws_lc_rs::digest;
@@ -47,6 +47,9 @@ kms_enum!(
         ECC_NIST_P521,
         ECC_SECG_P256K1,
         ECC_NIST_EDWARDS25519,
+        ML_DSA_44,
+        ML_DSA_65,
+        ML_DSA_87,
         HMAC_224,
         HMAC_256,
         HMAC_384,
@@ -78,6 +81,7 @@ kms_enum!(
         ECDSA_SHA_512,
         ED25519_SHA_512,
         ED25519_PH_SHA_512,
+        ML_DSA_SHAKE_256,
     ]
 );
 kms_enum!(
@@ -90,7 +94,7 @@ kms_enum!(
     "macAlgorithm",
     [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]
 );
-kms_enum!(MessageType, "messageType", [RAW, DIGEST]);
+kms_enum!(MessageType, "messageType", [RAW, DIGEST, EXTERNAL_MU]);
 kms_enum!(
     Origin,
     "origin",
@@ -153,6 +157,14 @@ impl KeySpec {
         )
     }
 
+    /// ML-DSA (FIPS 204) key pairs: signing and verification only.
+    pub fn is_ml_dsa(self) -> bool {
+        matches!(
+            self,
+            KeySpec::ML_DSA_44 | KeySpec::ML_DSA_65 | KeySpec::ML_DSA_87
+        )
+    }
+
     /// The key usages CreateKey accepts for this spec.
     pub fn allows_usage(self, usage: KeyUsage) -> bool {
         use KeyUsage::*;
@@ -184,6 +196,7 @@ impl KeySpec {
             KeySpec::ECC_NIST_P384 => &[ECDSA_SHA_384],
             KeySpec::ECC_NIST_P521 => &[ECDSA_SHA_512],
             KeySpec::ECC_NIST_EDWARDS25519 => &[ED25519_SHA_512, ED25519_PH_SHA_512],
+            KeySpec::ML_DSA_44 | KeySpec::ML_DSA_65 | KeySpec::ML_DSA_87 => &[ML_DSA_SHAKE_256],
             _ => &[],
         }
     }
@@ -233,29 +246,56 @@ impl KeySpec {
 }
 
 impl SigningAlgorithm {
-    /// The hash of the algorithm, and so the length of a DIGEST message.
-    pub fn digest(self) -> &'static digest::Algorithm {
+    /// The hash of the algorithm, and so the length of a DIGEST message;
+    /// None for ML-DSA, whose SHAKE-256 is part of the algorithm.
+    pub fn digest(self) -> Option<&'static digest::Algorithm> {
         use SigningAlgorithm::*;
         match self {
-            RSASSA_PSS_SHA_256 | RSASSA_PKCS1_V1_5_SHA_256 | ECDSA_SHA_256 => &digest::SHA256,
-            RSASSA_PSS_SHA_384 | RSASSA_PKCS1_V1_5_SHA_384 | ECDSA_SHA_384 => &digest::SHA384,
+            RSASSA_PSS_SHA_256 | RSASSA_PKCS1_V1_5_SHA_256 | ECDSA_SHA_256 => Some(&digest::SHA256),
+            RSASSA_PSS_SHA_384 | RSASSA_PKCS1_V1_5_SHA_384 | ECDSA_SHA_384 => Some(&digest::SHA384),
             RSASSA_PSS_SHA_512
             | RSASSA_PKCS1_V1_5_SHA_512
             | ECDSA_SHA_512
             | ED25519_SHA_512
-            | ED25519_PH_SHA_512 => &digest::SHA512,
+            | ED25519_PH_SHA_512 => Some(&digest::SHA512),
+            ML_DSA_SHAKE_256 => None,
         }
     }
 
-    /// The one MessageType an algorithm takes, where KMS allows only one:
-    /// pure Ed25519 signs the message itself (RAW); Ed25519ph takes a
-    /// SHA-512 digest (DIGEST), which KMS then hashes once more as RFC 8032
-    /// HashEdDSA does with its input.
-    pub fn required_message_type(self) -> Option<MessageType> {
+    /// The MessageTypes KMS takes with the algorithm. Pure Ed25519 signs
+    /// the message itself (RAW only); Ed25519ph takes a SHA-512 digest
+    /// (DIGEST only), which KMS then hashes once more as RFC 8032 HashEdDSA
+    /// does with its input; ML-DSA signs a message (RAW) or a μ the caller
+    /// computed (EXTERNAL_MU), never a digest; RSA and ECDSA take RAW or
+    /// DIGEST.
+    pub fn message_types(self) -> &'static [MessageType] {
+        use MessageType::*;
         match self {
-            SigningAlgorithm::ED25519_SHA_512 => Some(MessageType::RAW),
-            SigningAlgorithm::ED25519_PH_SHA_512 => Some(MessageType::DIGEST),
-            _ => None,
+            SigningAlgorithm::ED25519_SHA_512 => &[RAW],
+            SigningAlgorithm::ED25519_PH_SHA_512 => &[DIGEST],
+            SigningAlgorithm::ML_DSA_SHAKE_256 => &[RAW, EXTERNAL_MU],
+            _ => &[RAW, DIGEST],
+        }
+    }
+
+    /// True where the key gets what Sign received, which the algorithm
+    /// hashes itself (Ed25519, Ed25519ph, ML-DSA); RSA and ECDSA get a
+    /// digest, computed by the emulator from a RAW message.
+    pub fn takes_message(self) -> bool {
+        use SigningAlgorithm::*;
+        matches!(
+            self,
+            ED25519_SHA_512 | ED25519_PH_SHA_512 | ML_DSA_SHAKE_256
+        )
+    }
+
+    /// The length a message of `message_type` must have: a DIGEST the
+    /// hash's, an EXTERNAL_MU 64 bytes (FIPS 204's μ); None for RAW.
+    pub fn input_len(self, message_type: MessageType) -> Option<usize> {
+        match message_type {
+            MessageType::RAW => None,
+            MessageType::DIGEST => self.digest().map(|d| d.output_len()),
+            MessageType::EXTERNAL_MU => Some(64),
         }
     }
 }

@@ -1,17 +1,20 @@
 //! Key material and the cryptography done with it. Everything here is
-//! aws-lc-rs (and, for Ed25519ph, the AWS-LC functions in `crate::ffi`),
-//! which signs a digest handed to it (KMS's MessageType=DIGEST) without
-//! hashing it again.
+//! aws-lc-rs (and, for Ed25519ph and ML-DSA, the AWS-LC functions in
+//! `crate::ffi`), which signs a digest handed to it (KMS's
+//! MessageType=DIGEST) without hashing it again.
 //!
 //! This file makes and loads material; `sign` signs and verifies; `cipher`
-//! does MACs, encryption and key agreement.
+//! does MACs, encryption and key agreement; `mldsa` makes and loads ML-DSA
+//! keys.
 
 mod cipher;
+mod mldsa;
 mod sign;
 
 pub use sign::SignInput;
 
 use crate::ffi;
+use crate::ffi::mldsa::MlDsaKey;
 use crate::spec::{KeyFamily, KeySpec, KeyUsage};
 use aws_lc_rs::encoding::{AsBigEndian, AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{
@@ -29,6 +32,8 @@ pub enum Material {
     EcSign(EcdsaKeyPair),
     EcAgree(agreement::PrivateKey),
     Ed25519(Box<Ed25519Key>),
+    /// ML-DSA-44, -65 or -87, held by AWS-LC.
+    MlDsa(MlDsaKey),
 }
 
 /// An Ed25519 key in the two forms its two algorithms need: aws-lc-rs's
@@ -43,8 +48,8 @@ pub struct Ed25519Key {
 /// Material with the bytes it was made from, so it can be saved and reloaded.
 pub struct KeyMaterial {
     pub material: Material,
-    /// PKCS#8 DER for RSA, EC and Ed25519 keys, raw bytes for symmetric and
-    /// HMAC keys.
+    /// PKCS#8 DER for RSA, EC, Ed25519 and ML-DSA keys, raw bytes for
+    /// symmetric and HMAC keys.
     pub bytes: Vec<u8>,
     /// DER SubjectPublicKeyInfo for asymmetric keys.
     pub public_der: Option<Vec<u8>>,
@@ -116,6 +121,7 @@ fn generate_bytes(spec: KeySpec, usage: KeyUsage) -> Result<Vec<u8>, String> {
         _ if spec == KeySpec::ECC_NIST_EDWARDS25519 => Ed25519KeyPair::generate_pkcs8v1(&rng)
             .map(|d| d.as_ref().to_vec())
             .map_err(|e| e.to_string()),
+        _ if spec.is_ml_dsa() => mldsa::generate(spec),
         (_, KeyUsage::KEY_AGREEMENT) => {
             pkcs8(&agreement::PrivateKey::generate(ecdh_alg(spec)).map_err(|e| e.to_string())?)
         }
@@ -212,6 +218,7 @@ impl KeyMaterial {
             }
             _ if spec.is_rsa() => load_rsa_sign(spec, &bytes)?,
             _ if spec == KeySpec::ECC_NIST_EDWARDS25519 => load_ed25519(&bytes)?,
+            _ if spec.is_ml_dsa() => mldsa::load(spec, &bytes)?,
             _ if usage == KeyUsage::KEY_AGREEMENT => load_ec_agree(spec, &bytes)?,
             _ => load_ec_sign(spec, &bytes)?,
         };

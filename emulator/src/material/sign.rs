@@ -1,8 +1,9 @@
-//! Sign and Verify with RSA, ECDSA and Ed25519 key material.
+//! Sign and Verify with RSA, ECDSA, Ed25519 and ML-DSA key material.
 
 use super::{Ed25519Key, KeyMaterial, Material};
 use crate::error::KmsError;
 use crate::ffi;
+use crate::ffi::mldsa::MU_LEN;
 use crate::spec::SigningAlgorithm;
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
@@ -12,9 +13,13 @@ pub enum SignInput {
     /// RSA and ECDSA: the digest to sign, computed from a RAW message or
     /// received as a DIGEST.
     Digest(digest::Digest),
-    /// Ed25519 and Ed25519ph: the message as received, which the algorithm
-    /// hashes itself (for ED25519_PH_SHA_512 that message is a digest).
+    /// Ed25519, Ed25519ph and ML-DSA: the message as received, which the
+    /// algorithm hashes itself (for ED25519_PH_SHA_512 that message is a
+    /// digest).
     Message(Vec<u8>),
+    /// ML-DSA with MessageType EXTERNAL_MU: FIPS 204's μ, computed by the
+    /// caller, signed without hashing.
+    Mu([u8; MU_LEN]),
 }
 
 fn rsa_encoding(alg: SigningAlgorithm) -> Option<&'static dyn signature::RsaEncoding> {
@@ -107,8 +112,9 @@ impl Ed25519Key {
 
 impl KeyMaterial {
     /// Signs a digest already computed (or checked) by the caller, or for
-    /// Ed25519 the message.
+    /// Ed25519 and ML-DSA the message (or μ).
     pub fn sign(&self, alg: SigningAlgorithm, input: &SignInput) -> Result<Vec<u8>, KmsError> {
+        let ml_dsa = || KmsError::internal("ML-DSA signing failed");
         match (&self.material, input) {
             (Material::RsaSign(kp), SignInput::Digest(d)) => rsa_sign(kp, alg, d),
             (Material::EcSign(kp), SignInput::Digest(d)) => kp
@@ -116,6 +122,8 @@ impl KeyMaterial {
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| KmsError::internal("ECDSA signing failed")),
             (Material::Ed25519(key), SignInput::Message(m)) => key.sign(alg, m),
+            (Material::MlDsa(key), SignInput::Message(m)) => key.sign_message(m).ok_or_else(ml_dsa),
+            (Material::MlDsa(key), SignInput::Mu(mu)) => key.sign_mu(mu).ok_or_else(ml_dsa),
             _ => Err(KmsError::internal("key cannot sign this input")),
         }
     }
@@ -130,6 +138,8 @@ impl KeyMaterial {
                 (ecdsa_verification(kp), kp.public_key().as_ref(), d)
             }
             (Material::Ed25519(key), SignInput::Message(m)) => return key.verify(alg, m, sig),
+            (Material::MlDsa(key), SignInput::Message(m)) => return key.verify_message(m, sig),
+            (Material::MlDsa(key), SignInput::Mu(mu)) => return key.verify_mu(mu, sig),
             _ => return false,
         };
         signature::UnparsedPublicKey::new(valg, public)
@@ -225,10 +235,10 @@ mod tests {
             (KeySpec::ECC_SECG_P256K1, SigningAlgorithm::ECDSA_SHA_256),
         ] {
             let m = KeyMaterial::generate(spec, KeyUsage::SIGN_VERIFY).unwrap();
-            let input = SignInput::Digest(digest::digest(alg.digest(), b"message"));
+            let input = SignInput::Digest(digest::digest(alg.digest().unwrap(), b"message"));
             let sig = m.sign(alg, &input).unwrap();
             assert!(m.verify(alg, &input, &sig), "{spec:?}");
-            let other = SignInput::Digest(digest::digest(alg.digest(), b"other"));
+            let other = SignInput::Digest(digest::digest(alg.digest().unwrap(), b"other"));
             assert!(!m.verify(alg, &other, &sig), "{spec:?}");
         }
     }

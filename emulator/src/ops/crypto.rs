@@ -45,9 +45,33 @@ fn dry_run(req: &Request) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// What the key signs: for RSA and ECDSA the digest, computed here from a
+/// RAW message or received as a DIGEST of the length the algorithm's checks
+/// already allowed; for Ed25519 and ML-DSA the message as received, or for
+/// EXTERNAL_MU the μ.
+fn sign_input(
+    alg: SigningAlgorithm,
+    message_type: MessageType,
+    message: Vec<u8>,
+) -> Result<SignInput, KmsError> {
+    let unchecked = || KmsError::internal("signing input of an unchecked length");
+    Ok(match (message_type, alg.digest()) {
+        (MessageType::EXTERNAL_MU, _) => {
+            SignInput::Mu(message.as_slice().try_into().map_err(|_| unchecked())?)
+        }
+        _ if alg.takes_message() => SignInput::Message(message),
+        (MessageType::RAW, Some(hash)) => SignInput::Digest(digest::digest(hash, &message)),
+        (MessageType::DIGEST, Some(hash)) => SignInput::Digest(
+            digest::Digest::import_less_safe(&message, hash).map_err(|_| unchecked())?,
+        ),
+        (_, None) => return Err(unchecked()),
+    })
+}
+
 /// The signing request common to Sign and Verify: the key, the algorithm
-/// and what the key signs: the digest, computed here for RAW and checked for
-/// DIGEST, or for Ed25519 the message as received.
+/// and what the key signs (`sign_input`), once the algorithm is one of the
+/// key's, the MessageType one the algorithm takes and the message of the
+/// length that type needs.
 fn signing_input(
     store: &Store,
     req: &Request,
@@ -67,29 +91,27 @@ fn signing_input(
             key.spec.as_str()
         )));
     }
-    let required = alg.required_message_type();
-    if required.is_some_and(|t| t != message_type) {
+    if !alg.message_types().contains(&message_type) {
         return Err(KmsError::validation(format!(
             "Message type {} is incompatible with algorithm {}.",
             message_type.as_str(),
             alg.as_str()
         )));
     }
-    if message_type == MessageType::DIGEST && message.len() != alg.digest().output_len() {
+    if alg
+        .input_len(message_type)
+        .is_some_and(|len| message.len() != len)
+    {
+        let what = match message_type {
+            MessageType::EXTERNAL_MU => "External mu",
+            _ => "Digest",
+        };
         return Err(KmsError::validation(format!(
-            "Digest is invalid length for algorithm {}.",
+            "{what} is invalid length for algorithm {}.",
             alg.as_str()
         )));
     }
-    let input = match message_type {
-        _ if required.is_some() => SignInput::Message(message),
-        MessageType::RAW => SignInput::Digest(digest::digest(alg.digest(), &message)),
-        MessageType::DIGEST => SignInput::Digest(
-            digest::Digest::import_less_safe(&message, alg.digest())
-                .map_err(|_| KmsError::internal("digest of the checked length refused"))?,
-        ),
-    };
-    Ok((key, alg, input))
+    Ok((key, alg, sign_input(alg, message_type, message)?))
 }
 
 pub fn sign(store: &Store, req: &Request) -> Result<Value, KmsError> {

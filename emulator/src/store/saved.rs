@@ -249,3 +249,42 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::material::SignInput;
+    use crate::spec::SigningAlgorithm;
+
+    fn only_key(store: &Store) -> Arc<Key> {
+        let t = store.tables.read();
+        assert_eq!(t.order.len(), 1);
+        t.keys[&t.order[0]].clone()
+    }
+
+    #[test]
+    fn ml_dsa_keys_survive_the_state_file() {
+        for spec in ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"] {
+            let before = Store::new("111122223333".into(), "us-east-1".into());
+            let seed =
+                format!(r#"{{"Keys": [{{"KeySpec": "{spec}", "KeyUsage": "SIGN_VERIFY"}}]}}"#);
+            before.load(serde_json::from_str(&seed).unwrap()).unwrap();
+            let state = serde_json::to_string(&before.snapshot()).unwrap();
+            let after = Store::new("111122223333".into(), "us-east-1".into());
+            after.load(serde_json::from_str(&state).unwrap()).unwrap();
+
+            let (made, loaded) = (only_key(&before), only_key(&after));
+            assert_eq!(
+                (made.id.as_str(), loaded.spec.as_str()),
+                (loaded.id.as_str(), spec)
+            );
+            let (made, loaded) = (made.material().unwrap(), loaded.material().unwrap());
+            assert_eq!(made.bytes, loaded.bytes, "{spec}");
+            assert_eq!(made.public_der, loaded.public_der, "{spec}");
+            let alg = SigningAlgorithm::ML_DSA_SHAKE_256;
+            let input = SignInput::Message(b"before the restart".to_vec());
+            let signature = made.sign(alg, &input).unwrap();
+            assert!(loaded.verify(alg, &input, &signature), "{spec}");
+        }
+    }
+}
