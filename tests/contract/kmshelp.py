@@ -158,6 +158,10 @@ HMAC_SPECS = ("HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512")
 # (tests/contract/test_ed25519.py), so it is not among ECC_SIGN_SPECS.
 ED25519_SPEC = "ECC_NIST_EDWARDS25519"
 ED25519_ALGORITHMS = ("ED25519_SHA_512", "ED25519_PH_SHA_512")
+# ML-DSA (FIPS 204): SIGN_VERIFY only, one algorithm taking RAW or
+# EXTERNAL_MU (tests/contract/test_mldsa.py).
+ML_DSA_SPECS = ("ML_DSA_44", "ML_DSA_65", "ML_DSA_87")
+ML_DSA_ALGORITHM = "ML_DSA_SHAKE_256"
 
 RSA_SIGNING_ALGORITHMS = (
     "RSASSA_PSS_SHA_256",
@@ -176,6 +180,7 @@ SIGNING_ALGORITHMS = {
     "ECC_NIST_P521": ("ECDSA_SHA_512",),
     "ECC_SECG_P256K1": ("ECDSA_SHA_256",),
     ED25519_SPEC: ED25519_ALGORITHMS,
+    **{spec: (ML_DSA_ALGORITHM,) for spec in ML_DSA_SPECS},
 }
 
 MAC_ALGORITHMS = {
@@ -200,6 +205,7 @@ VALID_SPEC_USAGE = (
     + [(s, "ENCRYPT_DECRYPT") for s in RSA_SPECS]
     + [(s, "SIGN_VERIFY") for s in ECC_SIGN_SPECS]
     + [(ED25519_SPEC, "SIGN_VERIFY")]
+    + [(s, "SIGN_VERIFY") for s in ML_DSA_SPECS]
     + [(s, "KEY_AGREEMENT") for s in ECC_AGREEMENT_SPECS]
     + [(s, "GENERATE_VERIFY_MAC") for s in HMAC_SPECS]
 )

@@ -128,6 +128,33 @@ MOTO: dict[str, str] = {
         "an algorithm the key does not support gives ValidationException, "
         "not InvalidKeyUsageException"
     ),
+    # --- ML-DSA (ML_DSA_44, ML_DSA_65, ML_DSA_87) ---------------------------
+    "test_keys.py::test_create_key_metadata[ML_DSA_": (
+        "CreateKey refuses the ML-DSA KeySpecs (moto has no ML-DSA keys)"
+    ),
+    **{
+        f"test_mldsa.py::{name}": "CreateKey refuses the ML-DSA KeySpecs (no ML-DSA keys)"
+        for name in (
+            "test_get_public_key",
+            "test_describe_key",
+            "test_sign_raw_",  # ..._is_pure_ml_dsa_with_empty_context, ..._size_limits
+            "test_sign_external_mu_",  # ..._signs_the_message_mu_came_from, ..._of_a_context
+            "test_external_mu_must_be_64_bytes",
+            "test_ml_dsa_refuses_digest",
+            "test_verify_api",  # also ..._raw_and_external_mu_are_one_signature
+            "test_ml_dsa_key_refuses_other_algorithms",
+        )
+    },
+    "test_mldsa.py::test_other_keys_refuse_ml_dsa[ECC_NIST_EDWARDS25519]": (
+        "CreateKey refuses KeySpec ECC_NIST_EDWARDS25519 (no Ed25519 keys)"
+    ),
+    "test_mldsa.py::test_other_keys_refuse_ml_dsa": (
+        "an algorithm the key does not support gives ValidationException, "
+        "not InvalidKeyUsageException"
+    ),
+    "test_mldsa.py::test_external_mu_is_for_ml_dsa_only": (
+        "Sign accepts MessageType EXTERNAL_MU with RSA and ECDSA algorithms"
+    ),
     # --- Key states -------------------------------------------------------
     "test_states.py::test_disable_and_enable": "Sign works on a disabled key",
     "test_states.py::test_disabled_symmetric_key_cannot_encrypt_or_decrypt": (
