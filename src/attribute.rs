@@ -176,7 +176,7 @@ attributes! {
     CKA_EC_POINT: Der;
 
     // A certificate's DER; an EC private key's scalar, never revealed.
-    CKA_VALUE: Bytes, sensitive for CKK_EC | CKK_EC_EDWARDS;
+    CKA_VALUE: Bytes, sensitive for CKK_EC | CKK_EC_EDWARDS | CKK_GENERIC_SECRET;
 
     // Certificates.
     CKA_CERTIFICATE_TYPE: Ulong;

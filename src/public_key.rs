@@ -64,6 +64,8 @@ fn required_members(key: &KeyInfo) -> Vec<(&'static str, String)> {
             ("kty", "OKP".into()),
             ("x", BASE64URL_NOPAD.encode(point)),
         ],
+        // A secret key has no public JWK (the CLI finds only key pairs).
+        PublicParts::Secret => Vec::new(),
     }
 }
 
@@ -137,6 +139,7 @@ pub fn openssh(key: &KeyInfo, comment: &str) -> Result<String, String> {
         }
         // RFC 8709: the 32-byte key as a string.
         PublicParts::Ed25519 { point } => ssh_string(&mut blob, point),
+        PublicParts::Secret => return Err("a secret key has no public key".into()),
     }
     let line = format!("{kind} {}", BASE64.encode(&blob));
     Ok(if comment.is_empty() {

@@ -64,19 +64,27 @@ struct SignedCertificate {
 /// is the same bytes everywhere); EC keys their curve's one KMS algorithm;
 /// Ed25519 keys pure Ed25519 (RFC 8410: the key's OID, no parameters), over
 /// the to-be-signed bytes, which KMS takes up to 4,096 bytes of.
-pub fn signature_algorithm(spec: KeySpec) -> (CK_MECHANISM_TYPE, AlgorithmIdentifierOwned) {
+pub fn signature_algorithm(
+    spec: KeySpec,
+) -> Result<(CK_MECHANISM_TYPE, AlgorithmIdentifierOwned), String> {
     let (scheme, hash) = match spec.family() {
         Family::Rsa { .. } => (Scheme::RsaPkcs1, HashAlg::Sha256),
         Family::Ec(curve) => (Scheme::Ecdsa, curve.row().hash),
         Family::Ed25519 => {
             let oid = ED25519_OID;
-            return (
+            return Ok((
                 CKM_EDDSA,
                 AlgorithmIdentifierOwned {
                     oid,
                     parameters: None,
                 },
-            );
+            ));
+        }
+        Family::Hmac(_) => {
+            return Err(format!(
+                "a {} key makes MACs, not signatures: it has no certificate",
+                spec.as_kms()
+            ))
         }
     };
     let (oid, null_params) = match (scheme, hash) {
@@ -87,7 +95,7 @@ pub fn signature_algorithm(spec: KeySpec) -> (CK_MECHANISM_TYPE, AlgorithmIdenti
     };
     let mechanism = hash_and_sign(scheme, hash);
     let parameters = null_params.then(|| der::asn1::Null.into());
-    (mechanism, AlgorithmIdentifierOwned { oid, parameters })
+    Ok((mechanism, AlgorithmIdentifierOwned { oid, parameters }))
 }
 
 /// An X.509 time: UTCTime through 2049, GeneralizedTime after (RFC 5280).
@@ -177,7 +185,7 @@ pub fn tbs_certificate(key: &KeyInfo, options: &CertificateOptions) -> Result<Ve
     let mut tbs = TbsCertificate {
         version: Version::V3,
         serial_number: SerialNumber::new(&[1]).map_err(der_err)?,
-        signature: signature_algorithm(key.spec).1,
+        signature: signature_algorithm(key.spec)?.1,
         issuer: options.subject.clone(),
         validity: Validity::new(
             x509_time(options.not_before)?,
@@ -204,7 +212,7 @@ pub fn tbs_certificate(key: &KeyInfo, options: &CertificateOptions) -> Result<Ve
 /// RSA or Ed25519 signature as it is.
 fn x509_signature(spec: KeySpec, signature: &[u8]) -> Result<BitString, String> {
     let bytes = match spec.family() {
-        Family::Rsa { .. } | Family::Ed25519 => signature.to_vec(),
+        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) => signature.to_vec(),
         Family::Ec(_) => {
             crate::mechanism::ecdsa::fixed_to_der(signature).map_err(|e| e.to_string())?
         }
@@ -220,7 +228,7 @@ pub fn assemble_certificate(
 ) -> Result<Vec<u8>, String> {
     let cert = SignedCertificate {
         tbs_certificate: TbsCertificate::from_der(tbs).map_err(der_err)?,
-        signature_algorithm: signature_algorithm(key.spec).1,
+        signature_algorithm: signature_algorithm(key.spec)?.1,
         signature: x509_signature(key.spec, signature)?,
     };
     let der = cert.to_der().map_err(der_err)?;
@@ -245,7 +253,7 @@ pub fn certification_request_info(key: &KeyInfo, subject: &Name) -> Result<Vec<u
 pub fn assemble_request(key: &KeyInfo, info: &[u8], signature: &[u8]) -> Result<Vec<u8>, String> {
     CertReq {
         info: CertReqInfo::from_der(info).map_err(der_err)?,
-        algorithm: signature_algorithm(key.spec).1,
+        algorithm: signature_algorithm(key.spec)?.1,
         signature: x509_signature(key.spec, signature)?,
     }
     .to_der()

@@ -273,6 +273,9 @@ enum Role {
     /// signing keys, which can do neither (tests/module_decrypt.rs has the
     /// working cases); every argument is still read safely and refused.
     Cipher,
+    /// C_DeriveKey (ECDH): the same with key agreement
+    /// (tests/module_derive.rs has the working cases).
+    Derive,
 }
 
 struct Func {
@@ -360,7 +363,7 @@ fn table() -> Vec<Func> {
         C_GenerateKeyPair: [Session, Mech, Tpl, TplLen, Tpl, TplLen, HandleOut, HandleOut] NotSupported;
         C_WrapKey: [Session, Mech, Key, Key, Out, OutLen] NotSupported;
         C_UnwrapKey: [Session, Mech, Key, In, InLen, Tpl, TplLen, HandleOut] NotSupported;
-        C_DeriveKey: [Session, Mech, Key, Tpl, TplLen, HandleOut] NotSupported;
+        C_DeriveKey: [Session, Mech, Key, Tpl, TplLen, HandleOut] Derive;
         C_SeedRandom: [Session, In, InLen] SeedNotSupported;
         C_GenerateRandom: [Session, OutFixed, FixedLen] Live;
         C_GetFunctionStatus: [Session] NotParallel;
@@ -2455,7 +2458,7 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Role::NotSupported => Some(CKR_FUNCTION_NOT_SUPPORTED),
         Role::NotParallel => Some(CKR_FUNCTION_NOT_PARALLEL),
         Role::SeedNotSupported => Some(CKR_RANDOM_SEED_NOT_SUPPORTED),
-        Role::Live | Role::Cipher => None,
+        Role::Live | Role::Cipher | Role::Derive => None,
     };
     if !ctx.initialized {
         return match (f.name, v) {
@@ -2486,6 +2489,17 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
     let single = match (not_supported, f.role) {
         (Some(_), _) => Some(vec![]),
         (None, Role::Cipher) => Some(expect_cipher(f, var)),
+        (None, Role::Derive) => Some(vec![
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            CKR_KEY_HANDLE_INVALID,
+            CKR_KEY_TYPE_INCONSISTENT,
+            CKR_MECHANISM_INVALID,
+            CKR_MECHANISM_PARAM_INVALID,
+            CKR_ARGUMENTS_BAD,
+            CKR_TEMPLATE_INCONSISTENT,
+            CKR_ATTRIBUTE_TYPE_INVALID,
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ]),
         (None, _) => expect_live(f, Var { also: None, ..var }),
     }?;
     let handle = var.also.map(|(_, h)| h).or(match v {

@@ -27,8 +27,7 @@ static SETUP: Setup = Setup {
 
 fn fx() -> (&'static Fixture, std::sync::MutexGuard<'static, ()>) {
     // The tests count the emulator's requests: one test at a time.
-    let turn = one_at_a_time();
-    (fixture(&SETUP), turn)
+    fixture_alone(&SETUP)
 }
 
 #[test]

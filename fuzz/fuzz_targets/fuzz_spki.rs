@@ -58,6 +58,8 @@ fuzz_target!(|data: &[u8]| {
             let decoded = OctetString::from_der(&ec_point).expect("CKA_EC_POINT is DER");
             assert_eq!(decoded.as_bytes(), point.as_slice());
         }
+        // SPECS holds asymmetric specs only: a secret key has no SPKI.
+        PublicParts::Secret => panic!("{} parsed as a secret key", spec.as_kms()),
     }
     // The SPKI is DER: it re-encodes to the same bytes.
     let reparsed = spki::SubjectPublicKeyInfoRef::from_der(spki).expect("accepted above");

@@ -16,12 +16,15 @@
 mod common;
 
 use cryptoki_sys::*;
-use kms11::backend::{Backend, BackendError, BoxFuture, Failure, KeyMetadata, RemoteKey, Signed};
+use kms11::backend::{
+    Backend, BackendError, BoxFuture, Failure, KeyMetadata, MacAnswer, RemoteKey, SharedSecret,
+    Signed,
+};
 use kms11::config::Config;
 use kms11::token::certificate::Certificate;
 use kms11::token::object::{AttributeValue, Object};
 use kms11::token::Module;
-use kms11::vocabulary::{Family, KeySpec, SigningAlgorithm};
+use kms11::vocabulary::{Family, KeySpec, MacAlg, SigningAlgorithm};
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use std::sync::{Arc, OnceLock};
@@ -158,6 +161,36 @@ impl Backend for FixedKeys {
         _ciphertext: &'a [u8],
         _grant_tokens: &'a [String],
     ) -> BoxFuture<'a, std::result::Result<kms11::backend::Decrypted, BackendError>> {
+        Box::pin(async { Err(unavailable()) })
+    }
+
+    fn generate_mac<'a>(
+        &'a self,
+        _key: &'a str,
+        _algorithm: MacAlg,
+        _message: &'a [u8],
+        _grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, std::result::Result<MacAnswer, BackendError>> {
+        Box::pin(async { Err(unavailable()) })
+    }
+
+    fn verify_mac<'a>(
+        &'a self,
+        _key: &'a str,
+        _algorithm: MacAlg,
+        _message: &'a [u8],
+        _mac: &'a [u8],
+        _grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, std::result::Result<MacAnswer, BackendError>> {
+        Box::pin(async { Err(unavailable()) })
+    }
+
+    fn derive_shared_secret<'a>(
+        &'a self,
+        _key: &'a str,
+        _peer_spki: &'a [u8],
+        _grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, std::result::Result<SharedSecret, BackendError>> {
         Box::pin(async { Err(unavailable()) })
     }
 
@@ -318,7 +351,7 @@ fuzz_target!(|data: &[u8]| {
             let value = o.attribute(*a);
             if o.class == CKO_PRIVATE_KEY
                 && SENSITIVE.contains(a)
-                && matches!(o.key.spec.family(), Family::Rsa { .. })
+                && o.key.as_ref().is_some_and(|k| matches!(k.spec.family(), Family::Rsa { .. }))
             {
                 assert_eq!(value, AttributeValue::Sensitive);
             }

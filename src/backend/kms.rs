@@ -4,8 +4,8 @@
 
 use super::credentials::{caller_of, ReuseFirst};
 use super::{
-    Backend, BackendError, BoxFuture, Decrypted, Failure, KeyMetadata, RemoteKey, Signed,
-    SigningAlgorithm,
+    Backend, BackendError, BoxFuture, Decrypted, Failure, KeyMetadata, MacAlg, MacAnswer,
+    RemoteKey, SharedSecret, Signed, SigningAlgorithm,
 };
 use crate::config::{AwsConfig, RetryMode};
 use crate::keyref::KeyRef;
@@ -221,7 +221,9 @@ fn http_client_with_roots(
         .build_https())
 }
 
+mod agree;
 mod classify;
+mod mac;
 use classify::classify;
 pub(crate) use classify::source_chain;
 
@@ -279,6 +281,14 @@ impl Backend for KmsBackend {
             })?;
             Ok(KeyMetadata {
                 arn: m.arn.unwrap_or_default(),
+                key_spec: m
+                    .key_spec
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                key_usage: m
+                    .key_usage
+                    .map(|u| u.as_str().to_string())
+                    .unwrap_or_default(),
                 creation_date: m.creation_date.map_or(0, |d| d.secs()),
                 key_state: m
                     .key_state
@@ -345,6 +355,36 @@ impl Backend for KmsBackend {
                 request_id,
             })
         })
+    }
+
+    fn generate_mac<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: MacAlg,
+        message: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<MacAnswer, BackendError>> {
+        Box::pin(self.generate_mac_call(key, algorithm, message, grant_tokens))
+    }
+
+    fn verify_mac<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: MacAlg,
+        message: &'a [u8],
+        mac: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<MacAnswer, BackendError>> {
+        Box::pin(self.verify_mac_call(key, algorithm, message, mac, grant_tokens))
+    }
+
+    fn derive_shared_secret<'a>(
+        &'a self,
+        key: &'a str,
+        peer_spki: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<SharedSecret, BackendError>> {
+        Box::pin(self.derive_shared_secret_call(key, peer_spki, grant_tokens))
     }
 
     fn generate_random<'a>(

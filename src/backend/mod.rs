@@ -11,7 +11,7 @@ pub mod kms;
 
 use crate::error::Error;
 use crate::keyref::KeyRef;
-use crate::vocabulary::SigningAlgorithm;
+use crate::vocabulary::{MacAlg, SigningAlgorithm};
 use cryptoki_sys::*;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,11 +65,34 @@ pub struct Decrypted {
     pub request_id: Option<String>,
 }
 
+/// A MAC from KMS's GenerateMac (empty from VerifyMac, which answers
+/// only whether the MAC is valid) and the key that made or checked it.
+#[derive(Debug, Clone)]
+pub struct MacAnswer {
+    pub mac: Vec<u8>,
+    /// The answer's `KeyId`: the ARN of the key.
+    pub key_arn: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A raw ECDH shared secret from KMS's DeriveSharedSecret and the key that
+/// computed it.
+pub struct SharedSecret {
+    /// Zeroed when dropped.
+    pub secret: zeroize::Zeroizing<Vec<u8>>,
+    pub key_arn: Option<String>,
+    pub request_id: Option<String>,
+}
+
 /// What DescribeKey tells about a key (what `kms11 doctor` and the
-/// certificates' dates use of it).
+/// certificates' dates use of it, and how a key GetPublicKey does not
+/// describe, a symmetric one, is known).
 #[derive(Debug, Clone)]
 pub struct KeyMetadata {
     pub arn: String,
+    /// KeySpec and KeyUsage as KMS names them.
+    pub key_spec: String,
+    pub key_usage: String,
     /// Whole seconds since the Unix epoch.
     pub creation_date: i64,
     /// Enabled, Disabled, PendingDeletion, ...
@@ -104,6 +127,8 @@ pub enum Failure {
     Configuration,
     /// Decrypt: the ciphertext is not one of this key's (or is corrupted).
     InvalidCiphertext,
+    /// VerifyMac: the MAC is not the message's under this key.
+    InvalidMac,
     /// KMS answered about another key than the one named (a GetPublicKey
     /// for a key ID or ARN answered with another key's ARN): a misbehaving
     /// endpoint or proxy. The key is left out; nothing from it is used.
@@ -129,6 +154,7 @@ impl BackendError {
             }
             Failure::InvalidRequest | Failure::MalformedAnswer => CKR_GENERAL_ERROR,
             Failure::InvalidCiphertext => CKR_ENCRYPTED_DATA_INVALID,
+            Failure::InvalidMac => CKR_SIGNATURE_INVALID,
             Failure::Throttled
             | Failure::Unavailable
             | Failure::Credentials
@@ -210,6 +236,36 @@ pub trait Backend: Send + Sync {
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Decrypted, BackendError>>;
 
+    /// GenerateMac: the HMAC of `message` (1 to 4,096 bytes) with an HMAC
+    /// key of `algorithm`.
+    fn generate_mac<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: MacAlg,
+        message: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<MacAnswer, BackendError>>;
+
+    /// VerifyMac: Ok when `mac` is the message's HMAC (KMS compares in
+    /// constant time), `Failure::InvalidMac` when it is not.
+    fn verify_mac<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: MacAlg,
+        message: &'a [u8],
+        mac: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<MacAnswer, BackendError>>;
+
+    /// DeriveSharedSecret (ECDH) of a KEY_AGREEMENT key with the peer's
+    /// public key (DER SubjectPublicKeyInfo): the raw shared secret.
+    fn derive_shared_secret<'a>(
+        &'a self,
+        key: &'a str,
+        peer_spki: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<SharedSecret, BackendError>>;
+
     /// GenerateRandom: exactly `len` bytes (1 to `RANDOM_MAX`) from KMS, in
     /// the region of `near` (a key reference of the caller's token: a key
     /// ARN's region, else the configured one).
@@ -253,6 +309,8 @@ mod tests {
             (Credentials, CKR_DEVICE_ERROR, true),
             (Configuration, CKR_DEVICE_ERROR, true),
             (WrongKey, CKR_DEVICE_ERROR, false),
+            (InvalidCiphertext, CKR_ENCRYPTED_DATA_INVALID, false),
+            (InvalidMac, CKR_SIGNATURE_INVALID, false),
         ] {
             let e = error(failure.clone());
             assert_eq!((e.rv(), e.is_transient()), (rv, transient), "{failure:?}");

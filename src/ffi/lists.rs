@@ -3,6 +3,7 @@
 //! exported: hosts reach every other function through these lists.
 
 use super::cipher::*;
+use super::derive::*;
 use super::general::*;
 use super::object::*;
 use super::random::*;

@@ -11,6 +11,7 @@
 
 mod cipher;
 mod cstring;
+mod derive;
 mod general;
 mod lists;
 mod object;

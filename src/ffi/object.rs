@@ -36,7 +36,7 @@ unsafe fn template_entries(
 /// # Safety
 /// A non-NULL `template` must hold `count` attributes whose pValue point to
 /// ulValueLen readable bytes.
-unsafe fn read_template(
+pub(super) unsafe fn read_template(
     template: CK_ATTRIBUTE_PTR,
     count: CK_ULONG,
 ) -> Result<Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>> {
@@ -176,8 +176,6 @@ entry! {
     }
 
     fn C_DestroyObject(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) {
-        let m = module()?;
-        m.with_object(session, object, |_| ())?;
-        Err(Error::new(CKR_ACTION_PROHIBITED, "objects mirror KMS keys and cannot be destroyed"))
+        module()?.destroy_object(session, object)
     }
 }

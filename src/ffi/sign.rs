@@ -54,6 +54,12 @@ pub(super) unsafe fn read_mechanism(
             source: p.source,
             source_len: p.ulSourceDataLen as usize,
         })
+    } else if m.ulParameterLen as usize == std::mem::size_of::<CK_MAC_GENERAL_PARAMS>() {
+        // SAFETY: pParameter holds a CK_MAC_GENERAL_PARAMS, a CK_ULONG (its
+        // length says so); read_unaligned because C callers owe us no
+        // alignment.
+        let len = unsafe { std::ptr::read_unaligned(m.pParameter as *const CK_MAC_GENERAL_PARAMS) };
+        Param::MacLength(usize::try_from(len).unwrap_or(usize::MAX))
     } else if m.ulParameterLen as usize == std::mem::size_of::<CK_RSA_PKCS_PSS_PARAMS>() {
         // SAFETY: pParameter holds a CK_RSA_PKCS_PSS_PARAMS (its length says so);
         // read_unaligned because C callers owe us no alignment.

@@ -77,7 +77,6 @@ unsupported! { CKR_FUNCTION_NOT_SUPPORTED =>
     C_GenerateKeyPair(session: S, M, A, U, A, U, P, P);
     C_WrapKey(session: S, M, O, O, B, L);
     C_UnwrapKey(session: S, M, O, B, U, A, U, P);
-    C_DeriveKey(session: S, M, O, A, U, P);
     C_WaitForSlotEvent(nothing: CK_FLAGS, *mut CK_SLOT_ID, V);
     C_MessageEncryptInit(session: S, M, O);
     C_EncryptMessage(session: S, V, U, B, U, B, U, B, L);

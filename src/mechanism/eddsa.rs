@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::vocabulary::RAW_MESSAGE_MAX;
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID};
 
+/// Where the rules are explained.
+pub const DOC: &str = "docs/eddsa.md";
+
 /// The longest message of pure Ed25519: what KMS signs as RAW.
 pub const PURE_MAX: usize = RAW_MESSAGE_MAX;
 
@@ -43,7 +46,7 @@ pub fn check(param: Param) -> Result<Input> {
             "KMS signs Ed25519 without a context: Ed25519ctx and Ed25519ph with a context \
              cannot be honoured",
         )),
-        Param::Pss(_) | Param::Oaep(_) | Param::Malformed => Err(Error::new(
+        Param::Pss(_) | Param::Oaep(_) | Param::MacLength(_) | Param::Malformed => Err(Error::new(
             CKR_MECHANISM_PARAM_INVALID,
             "CKM_EDDSA takes no parameter or a CK_EDDSA_PARAMS",
         )),

@@ -13,8 +13,11 @@ pub enum Feed {
     Collect {
         data: Vec<u8>,
         limit: usize,
-        /// The mechanism's name, for the refusal.
+        /// The mechanism's name, what it does ("sign", "MAC") and its
+        /// document, for the refusal.
         mechanism: &'static str,
+        verb: &'static str,
+        doc: &'static str,
     },
 }
 
@@ -23,11 +26,17 @@ impl Feed {
         Feed::Hash(Hasher::new(h))
     }
 
-    pub fn collect(limit: usize, mechanism: &'static str) -> Feed {
+    pub fn collect(
+        limit: usize,
+        mechanism: &'static str,
+        (verb, doc): (&'static str, &'static str),
+    ) -> Feed {
         Feed::Collect {
             data: Vec::new(),
             limit,
             mechanism,
+            verb,
+            doc,
         }
     }
 
@@ -43,19 +52,21 @@ impl Feed {
                 data,
                 limit,
                 mechanism,
+                verb,
+                doc,
             } => {
                 let total = data.len().saturating_add(part.len());
                 if total > *limit {
                     log_at!(
                         Error,
-                        "{mechanism}: the message passed {limit} bytes, the most KMS signs \
-                         with this mechanism; operation ended (docs/eddsa.md)"
+                        "{mechanism}: the message passed {limit} bytes, the most KMS takes \
+                         with this mechanism; operation ended ({doc})"
                     );
                     return Err(Error::new(
                         CKR_DATA_LEN_RANGE,
                         format!(
-                            "{mechanism} input is longer than the {limit} bytes KMS signs \
-                             with it (sign a hash of the data instead, e.g. a checksum file)"
+                            "{mechanism} input is longer than the {limit} bytes KMS takes \
+                             with it ({verb} a hash of the data instead, e.g. a checksum file)"
                         ),
                     ));
                 }

@@ -7,15 +7,17 @@
 //! all read it. Adding a mechanism of an existing scheme is one row.
 
 pub mod digest_info;
+pub mod ecdh;
 pub mod ecdsa;
 pub mod eddsa;
 pub mod feed;
 pub mod hash;
+pub mod hmac;
 pub mod oaep;
 pub mod pss;
 
 use crate::error::{Error, Result};
-use crate::vocabulary::{Family, HashAlg, KeySpec, KeyUsage, SigningAlgorithm};
+use crate::vocabulary::{Family, HashAlg, KeySpec, KeyUsage, MacAlg, SigningAlgorithm};
 use cryptoki_sys::*;
 use feed::Feed;
 pub use pss::{Param, PssParams};
@@ -32,6 +34,10 @@ pub enum Scheme {
     EdDsa,
     /// RSAES-OAEP (takes CK_RSA_PKCS_OAEP_PARAMS): decryption, not signing.
     RsaOaep,
+    /// HMAC (KMS GenerateMac/VerifyMac) with a secret key.
+    Hmac,
+    /// ECDH key agreement (KMS DeriveSharedSecret): C_DeriveKey.
+    Ecdh,
 }
 
 impl Scheme {
@@ -39,15 +45,26 @@ impl Scheme {
     pub const fn key_type(self) -> CK_KEY_TYPE {
         match self {
             Scheme::RsaPkcs1 | Scheme::RsaPss | Scheme::RsaOaep => CKK_RSA,
-            Scheme::Ecdsa => CKK_EC,
+            Scheme::Ecdsa | Scheme::Ecdh => CKK_EC,
             Scheme::EdDsa => CKK_EC_EDWARDS,
+            Scheme::Hmac => CKK_GENERIC_SECRET,
         }
+    }
+
+    /// Whether C_SignInit/C_VerifyInit take it (a signature or a MAC).
+    pub const fn signs(self) -> bool {
+        matches!(
+            self.usage(),
+            KeyUsage::SignVerify | KeyUsage::GenerateVerifyMac
+        )
     }
 
     /// The KMS key usage of the keys the scheme works with.
     pub const fn usage(self) -> KeyUsage {
         match self {
             Scheme::RsaOaep => KeyUsage::EncryptDecrypt,
+            Scheme::Hmac => KeyUsage::GenerateVerifyMac,
+            Scheme::Ecdh => KeyUsage::KeyAgreement,
             Scheme::RsaPkcs1 | Scheme::RsaPss | Scheme::Ecdsa | Scheme::EdDsa => {
                 KeyUsage::SignVerify
             }
@@ -71,6 +88,11 @@ pub enum Shape {
     Whole,
     /// A ciphertext or plaintext (single-part).
     Cipher,
+    /// The message, which KMS MACs with this algorithm (multi-part,
+    /// collected); `general`: truncated to the parameter's length.
+    Mac { alg: MacAlg, general: bool },
+    /// A peer's public key (C_DeriveKey's CK_ECDH1_DERIVE_PARAMS).
+    Derive,
 }
 
 /// One mechanism the module offers.
@@ -108,6 +130,27 @@ mechanisms! {
     CKM_ECDSA_SHA512 => Ecdsa, Shape::Message(HashAlg::Sha512);
     CKM_EDDSA => EdDsa, Shape::Whole;
     CKM_RSA_PKCS_OAEP => RsaOaep, Shape::Cipher;
+    CKM_SHA224_HMAC => Hmac, Shape::Mac { alg: MacAlg::Sha224, general: false };
+    CKM_SHA224_HMAC_GENERAL => Hmac, Shape::Mac { alg: MacAlg::Sha224, general: true };
+    CKM_SHA256_HMAC => Hmac, Shape::Mac { alg: MacAlg::Sha256, general: false };
+    CKM_SHA256_HMAC_GENERAL => Hmac, Shape::Mac { alg: MacAlg::Sha256, general: true };
+    CKM_SHA384_HMAC => Hmac, Shape::Mac { alg: MacAlg::Sha384, general: false };
+    CKM_SHA384_HMAC_GENERAL => Hmac, Shape::Mac { alg: MacAlg::Sha384, general: true };
+    CKM_SHA512_HMAC => Hmac, Shape::Mac { alg: MacAlg::Sha512, general: false };
+    CKM_SHA512_HMAC_GENERAL => Hmac, Shape::Mac { alg: MacAlg::Sha512, general: true };
+    CKM_ECDH1_DERIVE => Ecdh, Shape::Derive;
+}
+
+impl MechanismRow {
+    /// Whether keys of this family take the mechanism: its scheme's key
+    /// type, and for HMAC the key's own hash.
+    pub fn fits(&self, family: Family) -> bool {
+        let hash_fits = match self.shape {
+            Shape::Mac { alg, .. } => family == Family::Hmac(alg),
+            _ => true,
+        };
+        self.scheme.key_type() == family.key_type() && hash_fits
+    }
 }
 
 /// The row of a mechanism the module offers.
@@ -130,7 +173,7 @@ pub const MECHANISMS: [CK_MECHANISM_TYPE; TABLE.len()] = {
 pub fn for_key(family: Family, usage: KeyUsage) -> impl Iterator<Item = CK_MECHANISM_TYPE> {
     TABLE
         .iter()
-        .filter(move |r| r.scheme.key_type() == family.key_type() && r.scheme.usage() == usage)
+        .filter(move |r| r.fits(family) && r.scheme.usage() == usage)
         .map(|r| r.ckm)
 }
 
@@ -143,20 +186,22 @@ pub fn hash_and_sign(scheme: Scheme, hash: HashAlg) -> CK_MECHANISM_TYPE {
         .map_or(CKM_VENDOR_DEFINED, |r| r.ckm)
 }
 
-/// C_GetMechanismInfo: key sizes in bits and flags, from the key specs of
-/// the mechanism's family. CKF_HW because the key lives in KMS's HSMs
-/// (pkcs11-tool tests only CKF_HW mechanisms).
+/// C_GetMechanismInfo: key sizes (`Family::key_sizes`) and flags, from the
+/// key specs that take the mechanism. CKF_HW because the key lives in KMS's
+/// HSMs (pkcs11-tool tests only CKF_HW mechanisms).
 pub fn info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
-    let scheme = row(ckm)?.scheme;
+    let row = row(ckm)?;
+    let scheme = row.scheme;
     let key_type = scheme.key_type();
-    let bits = KeySpec::ALL
+    let sizes = KeySpec::ALL
         .iter()
-        .filter(|s| s.family().key_type() == key_type)
-        .map(|s| s.family().bits());
-    let (min, max) = bits.fold((usize::MAX, 0), |(lo, hi), b| (lo.min(b), hi.max(b)));
+        .filter(|s| row.fits(s.family()))
+        .map(|s| s.family().key_sizes());
+    let (min, max) = sizes.fold((usize::MAX, 0), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
     let mut flags = match scheme.usage() {
         KeyUsage::EncryptDecrypt => CKF_HW | CKF_ENCRYPT | CKF_DECRYPT,
-        _ => CKF_HW | CKF_SIGN | CKF_VERIFY,
+        KeyUsage::KeyAgreement => CKF_HW | CKF_DERIVE,
+        KeyUsage::SignVerify | KeyUsage::GenerateVerifyMac => CKF_HW | CKF_SIGN | CKF_VERIFY,
     };
     if key_type == CKK_EC {
         flags |= CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
@@ -183,6 +228,9 @@ pub enum Input {
     Whole,
     /// Ed25519ph's message, which must be 64 bytes (docs/eddsa.md).
     Prehash,
+    /// The message of an HMAC of this algorithm, `len` bytes long (the
+    /// hash's whole output, or less for _GENERAL).
+    Mac { alg: MacAlg, len: usize },
 }
 
 /// A signing mechanism with its parameters checked.
@@ -196,26 +244,27 @@ impl Mechanism {
     /// Parses C_SignInit's mechanism for a key of the given spec.
     pub fn new(ckm: CK_MECHANISM_TYPE, param: Param, spec: KeySpec) -> Result<Mechanism> {
         let row = row(ckm);
-        if row.is_some_and(|r| r.scheme.key_type() != spec.family().key_type()) {
+        if row.is_some_and(|r| !r.fits(spec.family())) {
             return Err(CKR_KEY_TYPE_INCONSISTENT.into());
         }
         if matches!(param, Param::Malformed) {
             return Err(CKR_MECHANISM_PARAM_INVALID.into());
         }
         let row = row
-            .filter(|r| r.scheme.usage() == KeyUsage::SignVerify)
+            .filter(|r| r.scheme.signs())
             .ok_or(Error::from(CKR_MECHANISM_INVALID))?;
         let input = match (row.scheme, row.shape) {
             (Scheme::RsaPss, Shape::PssDigest) => Input::Digest(pss::check(param, None)?),
             (Scheme::RsaPss, Shape::Message(h)) => Input::Message(pss::check(param, Some(h))?),
             (Scheme::EdDsa, _) => eddsa::check(param)?,
+            (_, Shape::Mac { alg, general }) => hmac::check(alg, general, param)?,
             _ if !matches!(param, Param::None) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
             (_, Shape::DigestInfo) => Input::DigestInfo,
             (_, Shape::PssDigest) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
             (_, Shape::AnyDigest) => Input::AnyDigest,
             (_, Shape::Message(h)) => Input::Message(h),
             (_, Shape::Whole) => Input::Whole,
-            (_, Shape::Cipher) => return Err(CKR_MECHANISM_INVALID.into()),
+            (_, Shape::Cipher | Shape::Derive) => return Err(CKR_MECHANISM_INVALID.into()),
         };
         Ok(Mechanism { row, input })
     }
@@ -231,8 +280,21 @@ impl Mechanism {
     pub fn feed(self) -> Option<Feed> {
         match self.input {
             Input::Message(h) => Some(Feed::hash(h)),
-            Input::Whole => Some(Feed::collect(eddsa::PURE_MAX, self.row.name)),
-            Input::Prehash => Some(Feed::collect(eddsa::PREHASH_LEN, self.row.name)),
+            Input::Whole => Some(Feed::collect(
+                eddsa::PURE_MAX,
+                self.row.name,
+                ("sign", eddsa::DOC),
+            )),
+            Input::Prehash => Some(Feed::collect(
+                eddsa::PREHASH_LEN,
+                self.row.name,
+                ("sign", eddsa::DOC),
+            )),
+            Input::Mac { .. } => Some(Feed::collect(
+                hmac::MESSAGE_MAX,
+                self.row.name,
+                ("MAC", hmac::DOC),
+            )),
             Input::DigestInfo | Input::Digest(_) | Input::AnyDigest => None,
         }
     }
@@ -260,6 +322,9 @@ impl Mechanism {
                 Err(eddsa::out_of_range(len))
             }
             (Input::Prehash, _) if len != eddsa::PREHASH_LEN => Err(eddsa::not_prehash_len(len)),
+            (Input::Mac { .. }, _) if !(1..=hmac::MESSAGE_MAX).contains(&len) => {
+                Err(hmac::out_of_range(len))
+            }
             _ => Ok(len),
         }
     }
@@ -300,10 +365,12 @@ impl Mechanism {
 pub fn signature_from_kms(spec: KeySpec, signature: Vec<u8>) -> Result<Vec<u8>> {
     match spec.family() {
         Family::Ec(curve) => ecdsa::der_to_fixed(curve, &signature),
-        Family::Rsa { .. } | Family::Ed25519 if signature.len() == spec.signature_len() => {
+        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_)
+            if signature.len() == spec.signature_len() =>
+        {
             Ok(signature)
         }
-        Family::Rsa { .. } | Family::Ed25519 => Err(Error::new(
+        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) => Err(Error::new(
             CKR_DEVICE_ERROR,
             format!(
                 "KMS returned a {}-byte signature for a {} key, whose signatures are {} bytes",

@@ -25,6 +25,8 @@ pub enum Param {
     },
     /// CK_RSA_PKCS_OAEP_PARAMS.
     Oaep(super::oaep::OaepParams),
+    /// CK_MAC_GENERAL_PARAMS: the length of MAC asked for.
+    MacLength(usize),
     /// A parameter of a size no mechanism here takes.
     Malformed,
 }

@@ -25,7 +25,7 @@ fn rv<T: std::fmt::Debug>(r: Result<T>) -> CK_RV {
 
 #[test]
 fn the_table_names_each_mechanism_by_its_constant() {
-    assert_eq!(MECHANISMS.len(), 14);
+    assert_eq!(MECHANISMS.len(), 23);
     for r in TABLE {
         assert!(r.name.starts_with("CKM_"), "{}", r.name);
         assert_eq!(row(r.ckm).map(|x| x.name), Some(r.name));
@@ -64,6 +64,19 @@ fn mechanism_info_spans_the_key_specs_of_its_family() {
         for_key(RSA.family(), KeyUsage::EncryptDecrypt).collect::<Vec<_>>(),
         [CKM_RSA_PKCS_OAEP]
     );
+    // HMAC: bytes of key material, generated to most imported.
+    let hmac = info(CKM_SHA384_HMAC_GENERAL).unwrap();
+    assert_eq!((hmac.ulMinKeySize, hmac.ulMaxKeySize), (48, 128));
+    assert_eq!(
+        for_key(KeySpec::Hmac256.family(), KeyUsage::GenerateVerifyMac).collect::<Vec<_>>(),
+        [CKM_SHA256_HMAC, CKM_SHA256_HMAC_GENERAL]
+    );
+    let ecdh = info(CKM_ECDH1_DERIVE).unwrap();
+    assert_eq!(ecdh.flags & (CKF_DERIVE | CKF_SIGN), CKF_DERIVE);
+    assert_eq!(
+        for_key(P256.family(), KeyUsage::KeyAgreement).collect::<Vec<_>>(),
+        [CKM_ECDH1_DERIVE]
+    );
     let oaep = info(CKM_RSA_PKCS_OAEP).unwrap();
     assert_eq!(oaep.flags, CKF_HW | CKF_ENCRYPT | CKF_DECRYPT);
     assert_eq!(
@@ -78,37 +91,50 @@ fn mechanism_info_spans_the_key_specs_of_its_family() {
 
 #[test]
 fn every_row_builds_for_its_own_key_type_only() {
+    const KINDS: [KeySpec; 7] = [
+        RSA,
+        P256,
+        ED,
+        KeySpec::Hmac224,
+        KeySpec::Hmac256,
+        KeySpec::Hmac384,
+        KeySpec::Hmac512,
+    ];
     for r in TABLE {
-        if r.scheme.usage() != KeyUsage::SignVerify {
-            // Not a signing mechanism (CKM_RSA_PKCS_OAEP: token/cipher.rs).
+        if !r.scheme.signs() {
+            // Not a signing mechanism (CKM_RSA_PKCS_OAEP: token/cipher.rs;
+            // CKM_ECDH1_DERIVE: token/derive.rs).
+            let own = if r.scheme == Scheme::Ecdh { P256 } else { RSA };
             assert_eq!(
-                rv(Mechanism::new(r.ckm, Param::None, RSA)),
+                rv(Mechanism::new(r.ckm, Param::None, own)),
                 CKR_MECHANISM_INVALID
             );
             continue;
         }
-        let param = match r.scheme {
-            Scheme::RsaPss => good_pss(match r.shape {
-                Shape::Message(h) => h,
-                _ => HashAlg::Sha256,
-            }),
+        let param = match (r.scheme, r.shape) {
+            (Scheme::RsaPss, Shape::Message(h)) => good_pss(h),
+            (Scheme::RsaPss, _) => good_pss(HashAlg::Sha256),
+            (_, Shape::Mac { general: true, .. }) => Param::MacLength(8),
             _ => Param::None,
         };
-        let own = match r.scheme.key_type() {
-            CKK_RSA => RSA,
-            CKK_EC => P256,
-            _ => ED,
-        };
-        let m = Mechanism::new(r.ckm, param, own).unwrap();
+        let own: Vec<KeySpec> = KINDS.into_iter().filter(|k| r.fits(k.family())).collect();
+        assert_eq!(own.len(), 1, "{}: one kind of key", r.name);
+        let m = Mechanism::new(r.ckm, param, own[0]).unwrap();
         assert_eq!(m.ck_name(), r.name);
         assert_eq!(
             m.feed().is_some(),
-            matches!(r.shape, Shape::Message(_) | Shape::Whole)
+            matches!(
+                r.shape,
+                Shape::Message(_) | Shape::Whole | Shape::Mac { .. }
+            )
         );
-        for other in [RSA, P256, ED].into_iter().filter(|k| *k != own) {
+        for other in KINDS.into_iter().filter(|k| *k != own[0]) {
             assert_eq!(
                 rv(Mechanism::new(r.ckm, param, other)),
-                CKR_KEY_TYPE_INCONSISTENT
+                CKR_KEY_TYPE_INCONSISTENT,
+                "{} on {}",
+                r.name,
+                other.as_kms()
             );
         }
     }
@@ -278,4 +304,61 @@ fn collected_input_stops_at_what_kms_takes() {
     let mut feed = pure.feed().unwrap();
     feed.update(b"abc").unwrap();
     assert_eq!(feed.finish(b"def").unwrap(), b"abcdef");
+}
+
+#[test]
+fn hmac_mechanisms_take_their_length_and_refuse_the_rest() {
+    let key = KeySpec::Hmac256;
+    let m = Mechanism::new(CKM_SHA256_HMAC, Param::None, key).unwrap();
+    assert_eq!(
+        m.input,
+        Input::Mac {
+            alg: MacAlg::Sha256,
+            len: 32
+        }
+    );
+    for len in [1, 16, 32] {
+        let m = Mechanism::new(CKM_SHA256_HMAC_GENERAL, Param::MacLength(len), key).unwrap();
+        assert_eq!(
+            m.input,
+            Input::Mac {
+                alg: MacAlg::Sha256,
+                len
+            }
+        );
+    }
+    for (ckm, param) in [
+        (CKM_SHA256_HMAC_GENERAL, Param::MacLength(0)),
+        (CKM_SHA256_HMAC_GENERAL, Param::MacLength(33)),
+        (CKM_SHA256_HMAC_GENERAL, Param::None),
+        (CKM_SHA256_HMAC, Param::MacLength(16)),
+        (
+            CKM_SHA256_HMAC,
+            Param::EdDsa {
+                prehash: false,
+                context_len: 0,
+            },
+        ),
+    ] {
+        assert_eq!(
+            rv(Mechanism::new(ckm, param, key)),
+            CKR_MECHANISM_PARAM_INVALID,
+            "{param:?}"
+        );
+    }
+    assert_eq!(
+        rv(Mechanism::new(CKM_SHA512_HMAC, Param::None, key)),
+        CKR_KEY_TYPE_INCONSISTENT
+    );
+    // GenerateMac's message: 1 to 4,096 bytes.
+    assert_eq!(m_len(&m, key, 0), Err(CKR_DATA_LEN_RANGE));
+    assert_eq!(m_len(&m, key, 4096), Ok(4096));
+    assert_eq!(m_len(&m, key, 4097), Err(CKR_DATA_LEN_RANGE));
+    assert!(hmac::truncated_matches(&[1, 2, 3], &[1, 2]));
+    assert!(!hmac::truncated_matches(&[1, 2, 3], &[1, 3]));
+    assert!(!hmac::truncated_matches(&[1, 2], &[1, 2, 3]));
+}
+
+fn m_len(m: &Mechanism, spec: KeySpec, len: usize) -> std::result::Result<usize, CK_RV> {
+    m.raw_input_len(spec, len).map_err(|e| e.rv)
 }

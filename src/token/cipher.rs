@@ -41,7 +41,7 @@ pub struct CipherOp {
 fn modulus_len(key: &KeyInfo) -> usize {
     match key.spec.family() {
         Family::Rsa { modulus_len } => modulus_len,
-        Family::Ec(_) | Family::Ed25519 => 0,
+        Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) => 0,
     }
 }
 

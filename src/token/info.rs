@@ -123,6 +123,7 @@ impl Module {
 
     pub fn close_session(&self, h: CK_SESSION_HANDLE) -> Result<()> {
         let session = self.sessions.close(h)?;
+        self.slots[session.slot].drop_session_objects(Some(h));
         self.forget_login_if_idle(session.slot);
         Ok(())
     }
@@ -130,6 +131,7 @@ impl Module {
     pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
         self.slot(slot_id)?;
         self.sessions.close_all(slot_id as usize);
+        self.slots[slot_id as usize].drop_session_objects(None);
         self.forget_login_if_idle(slot_id as usize);
         Ok(())
     }

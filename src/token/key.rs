@@ -33,6 +33,8 @@ pub enum PublicParts {
     Ed25519 {
         point: Vec<u8>,
     },
+    /// A secret key (HMAC): nothing public.
+    Secret,
 }
 
 #[derive(Debug)]
@@ -131,6 +133,33 @@ fn ed25519_parts(
     })
 }
 
+/// The SubjectPublicKeyInfo's key and its parts, checked against the
+/// key's spec.
+fn public_parts(spec: KeySpec, spki_der: &[u8]) -> Result<(Vec<u8>, PublicParts)> {
+    let spki = SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|_| malformed("a DER SubjectPublicKeyInfo"))?;
+    let public_key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or_else(|| malformed("a whole number of bytes"))?
+        .to_vec();
+    let parts = match spec.family() {
+        Family::Rsa { modulus_len } => rsa_parts(spki.algorithm.oid, &public_key, modulus_len)?,
+        Family::Ec(curve) => {
+            let named: Option<ObjectIdentifier> =
+                spki.algorithm.parameters.and_then(|p| p.decode_as().ok());
+            ec_parts(spki.algorithm.oid, named, &public_key, curve)?
+        }
+        Family::Hmac(_) => return Err(malformed("an asymmetric key")),
+        Family::Ed25519 => ed25519_parts(
+            spki.algorithm.oid,
+            spki.algorithm.parameters.is_some(),
+            &public_key,
+        )?,
+    };
+    Ok((public_key, parts))
+}
+
 impl KeyInfo {
     pub fn new(
         remote: &RemoteKey,
@@ -140,25 +169,11 @@ impl KeyInfo {
         id: Vec<u8>,
         grant_tokens: Vec<String>,
     ) -> Result<KeyInfo> {
-        let spki = SubjectPublicKeyInfoRef::from_der(&remote.public_key)
-            .map_err(|_| malformed("a DER SubjectPublicKeyInfo"))?;
-        let public_key = spki
-            .subject_public_key
-            .as_bytes()
-            .ok_or_else(|| malformed("a whole number of bytes"))?
-            .to_vec();
-        let parts = match spec.family() {
-            Family::Rsa { modulus_len } => rsa_parts(spki.algorithm.oid, &public_key, modulus_len)?,
-            Family::Ec(curve) => {
-                let named: Option<ObjectIdentifier> =
-                    spki.algorithm.parameters.and_then(|p| p.decode_as().ok());
-                ec_parts(spki.algorithm.oid, named, &public_key, curve)?
+        let (public_key, parts) = match spec.family() {
+            Family::Hmac(_) => (Vec::new(), PublicParts::Secret),
+            Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 => {
+                public_parts(spec, &remote.public_key)?
             }
-            Family::Ed25519 => ed25519_parts(
-                spki.algorithm.oid,
-                spki.algorithm.parameters.is_some(),
-                &public_key,
-            )?,
         };
         Ok(KeyInfo {
             arn: remote.arn.clone(),
@@ -187,7 +202,7 @@ impl KeyInfo {
             PublicParts::Rsa { modulus, .. } => {
                 modulus.len() * 8 - modulus.first().map_or(0, |b| b.leading_zeros() as usize)
             }
-            PublicParts::Ec { .. } | PublicParts::Ed25519 { .. } => 0,
+            PublicParts::Ec { .. } | PublicParts::Ed25519 { .. } | PublicParts::Secret => 0,
         }
     }
 
@@ -198,7 +213,7 @@ impl KeyInfo {
         match &self.parts {
             PublicParts::Ec { curve, .. } => curve.row().oid.to_der().ok(),
             PublicParts::Ed25519 { .. } => ED25519_OID.to_der().ok(),
-            PublicParts::Rsa { .. } => None,
+            PublicParts::Rsa { .. } | PublicParts::Secret => None,
         }
     }
 
@@ -211,7 +226,7 @@ impl KeyInfo {
                     .ok()
                     .and_then(|o| o.to_der().ok())
             }
-            PublicParts::Rsa { .. } => None,
+            PublicParts::Rsa { .. } | PublicParts::Secret => None,
         }
     }
 }

@@ -13,22 +13,28 @@
 //! - `cipher.rs`: RSA-OAEP decryption (one KMS Decrypt) and encryption
 //!   (local, with the public key);
 //! - `random.rs`: C_GenerateRandom from KMS's GenerateRandom;
+//! - `mac.rs`: HMAC through GenerateMac and VerifyMac;
+//! - `derive.rs`, `template.rs`: ECDH through DeriveSharedSecret, and the
+//!   session secret keys it makes;
 //! - `slot.rs` (a token's keys and objects), `loader/` (plan, fetch and
 //!   apply its keys), `session.rs` (a session and its operations),
 //!   `object.rs`, `key.rs`, `certificate.rs`, `verify.rs`.
 
 pub mod certificate;
 pub mod cipher;
+mod derive;
 mod find;
 mod info;
 pub mod key;
 pub mod loader;
 pub mod login;
+mod mac;
 pub mod object;
 mod random;
 pub mod session;
 mod sign;
 pub mod slot;
+mod template;
 pub mod verify;
 
 #[cfg(feature = "aws")]

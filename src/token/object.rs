@@ -13,7 +13,14 @@ use std::sync::Arc;
 pub struct Object {
     pub handle: CK_OBJECT_HANDLE,
     pub class: CK_OBJECT_CLASS,
-    pub key: Arc<KeyInfo>,
+    /// The KMS key behind the object; `None` for a session object (a key
+    /// C_DeriveKey made).
+    pub key: Option<Arc<KeyInfo>>,
+    /// The session that made a session object: it ends with that session.
+    pub owner: Option<CK_SESSION_HANDLE>,
+    /// A session object's key value (CKA_VALUE), zeroed when dropped; read
+    /// only when the object is neither sensitive nor unextractable.
+    secret: Option<zeroize::Zeroizing<Vec<u8>>>,
     /// CKA_PRIVATE: seen only after C_Login.
     pub private: bool,
     attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
@@ -27,12 +34,6 @@ pub enum AttributeValue<'a> {
     Sensitive,
     /// Not an attribute of this object.
     Invalid,
-}
-
-/// CKA_KEY_TYPE of `key`: the attribute table says which attributes its
-/// private key holds but never reveals.
-fn key_type(key: &KeyInfo) -> CK_KEY_TYPE {
-    key.spec.family().key_type()
 }
 
 /// The object's values, each checked in debug builds against its row of
@@ -64,23 +65,31 @@ fn common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, 
     a
 }
 
-fn key_attributes(
-    key: &KeyInfo,
-    class: CK_OBJECT_CLASS,
-    subject: &[u8],
-) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
+/// The attributes of every key object (PKCS#11's common key attributes).
+fn key_common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
     let mut a = common(key, class);
     let family = key.spec.family();
     a.insert(CKA_KEY_TYPE, ulong(family.key_type()));
     a.insert(CKA_START_DATE, Vec::new());
     a.insert(CKA_END_DATE, Vec::new());
-    a.insert(CKA_DERIVE, boolean(false));
+    let derives = class != CKO_PUBLIC_KEY && key.usage == KeyUsage::KeyAgreement;
+    a.insert(CKA_DERIVE, boolean(derives));
     a.insert(CKA_LOCAL, boolean(true));
     a.insert(CKA_KEY_GEN_MECHANISM, ulong(family.key_gen_mechanism()));
     let allowed: Vec<u8> = crate::mechanism::for_key(family, key.usage)
         .flat_map(|m| m.to_ne_bytes())
         .collect();
     a.insert(CKA_ALLOWED_MECHANISMS, allowed);
+    a
+}
+
+/// A key pair's half: the common key attributes and the public parts.
+fn key_attributes(
+    key: &KeyInfo,
+    class: CK_OBJECT_CLASS,
+    subject: &[u8],
+) -> BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>> {
+    let mut a = key_common(key, class);
     a.insert(CKA_SUBJECT, subject.to_vec());
     a.insert(CKA_PUBLIC_KEY_INFO, key.spki.clone());
     match &key.parts {
@@ -93,6 +102,7 @@ fn key_attributes(
             a.insert(CKA_EC_PARAMS, key.ec_params().unwrap_or_default());
             a.insert(CKA_EC_POINT, key.ec_point().unwrap_or_default());
         }
+        PublicParts::Secret => {}
     }
     a
 }
@@ -108,11 +118,10 @@ impl Object {
     ) -> Object {
         let mut a = key_attributes(&key, CKO_PRIVATE_KEY, subject);
         a.insert(CKA_PRIVATE, boolean(private));
-        let signs = key.usage == KeyUsage::SignVerify;
         for (t, v) in [
             (CKA_SENSITIVE, true),
-            (CKA_DECRYPT, !signs),
-            (CKA_SIGN, signs),
+            (CKA_DECRYPT, key.usage == KeyUsage::EncryptDecrypt),
+            (CKA_SIGN, key.usage == KeyUsage::SignVerify),
             (CKA_SIGN_RECOVER, false),
             (CKA_UNWRAP, false),
             (CKA_EXTRACTABLE, false),
@@ -126,7 +135,9 @@ impl Object {
         Object {
             handle,
             class: CKO_PRIVATE_KEY,
-            key,
+            key: Some(key),
+            owner: None,
+            secret: None,
             private,
             attributes: checked(a),
         }
@@ -134,10 +145,9 @@ impl Object {
 
     pub fn public_key(handle: CK_OBJECT_HANDLE, key: Arc<KeyInfo>, subject: &[u8]) -> Object {
         let mut a = key_attributes(&key, CKO_PUBLIC_KEY, subject);
-        let signs = key.usage == KeyUsage::SignVerify;
         for (t, v) in [
-            (CKA_ENCRYPT, !signs),
-            (CKA_VERIFY, signs),
+            (CKA_ENCRYPT, key.usage == KeyUsage::EncryptDecrypt),
+            (CKA_VERIFY, key.usage == KeyUsage::SignVerify),
             (CKA_VERIFY_RECOVER, false),
             (CKA_WRAP, false),
             (CKA_TRUSTED, false),
@@ -147,8 +157,45 @@ impl Object {
         Object {
             handle,
             class: CKO_PUBLIC_KEY,
-            key,
+            key: Some(key),
+            owner: None,
+            secret: None,
             private: false,
+            attributes: checked(a),
+        }
+    }
+
+    /// An HMAC key: signs and verifies (MACs), never leaves KMS. Its
+    /// CKA_VALUE_LEN is the key material KMS generates for the spec (an
+    /// imported key's may be longer: KMS does not say).
+    pub fn secret_key(handle: CK_OBJECT_HANDLE, key: Arc<KeyInfo>, private: bool) -> Object {
+        let mut a = key_common(&key, CKO_SECRET_KEY);
+        a.insert(CKA_PRIVATE, boolean(private));
+        a.insert(CKA_VALUE_LEN, ulong(key.spec.signature_len() as CK_ULONG));
+        let macs = key.usage == KeyUsage::GenerateVerifyMac;
+        for (t, v) in [
+            (CKA_SENSITIVE, true),
+            (CKA_ENCRYPT, false),
+            (CKA_DECRYPT, false),
+            (CKA_SIGN, macs),
+            (CKA_VERIFY, macs),
+            (CKA_WRAP, false),
+            (CKA_UNWRAP, false),
+            (CKA_EXTRACTABLE, false),
+            (CKA_ALWAYS_SENSITIVE, true),
+            (CKA_NEVER_EXTRACTABLE, true),
+            (CKA_TRUSTED, false),
+            (CKA_WRAP_WITH_TRUSTED, false),
+        ] {
+            a.insert(t, boolean(v));
+        }
+        Object {
+            handle,
+            class: CKO_SECRET_KEY,
+            key: Some(key),
+            owner: None,
+            secret: None,
+            private,
             attributes: checked(a),
         }
     }
@@ -184,20 +231,58 @@ impl Object {
         Object {
             handle,
             class: CKO_CERTIFICATE,
-            key,
+            key: Some(key),
+            owner: None,
+            secret: None,
             private: false,
             attributes: checked(a),
         }
+    }
+
+    /// A session secret key (C_DeriveKey's): `attributes` as the template
+    /// and the derivation made them, `value` its CKA_VALUE.
+    pub fn session_secret(
+        handle: CK_OBJECT_HANDLE,
+        owner: CK_SESSION_HANDLE,
+        attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
+        value: zeroize::Zeroizing<Vec<u8>>,
+    ) -> Object {
+        let private = attributes.get(&CKA_PRIVATE) == Some(&boolean(true));
+        Object {
+            handle,
+            class: CKO_SECRET_KEY,
+            key: None,
+            owner: Some(owner),
+            secret: Some(value),
+            private,
+            attributes: checked(attributes),
+        }
+    }
+
+    fn flag(&self, t: CK_ATTRIBUTE_TYPE) -> bool {
+        self.attributes.get(&t) == Some(&boolean(true))
     }
 
     pub fn attribute(&self, t: CK_ATTRIBUTE_TYPE) -> AttributeValue<'_> {
         if let Some(v) = self.attributes.get(&t) {
             return AttributeValue::Value(v);
         }
+        if let (CKA_VALUE, Some(value)) = (t, &self.secret) {
+            return if self.flag(CKA_SENSITIVE) || !self.flag(CKA_EXTRACTABLE) {
+                AttributeValue::Sensitive
+            } else {
+                AttributeValue::Value(value)
+            };
+        }
+        let key_type = self
+            .attributes
+            .get(&CKA_KEY_TYPE)
+            .and_then(|v| v.as_slice().try_into().ok())
+            .map_or(CK_UNAVAILABLE_INFORMATION, CK_ULONG::from_ne_bytes);
         // Not stored: a private key's part that exists in KMS only, or no
         // attribute of this object.
-        let sensitive = self.class == CKO_PRIVATE_KEY
-            && attribute::find(t).is_some_and(|a| a.is_sensitive_for(key_type(&self.key)));
+        let sensitive = matches!(self.class, CKO_PRIVATE_KEY | CKO_SECRET_KEY)
+            && attribute::find(t).is_some_and(|a| a.is_sensitive_for(key_type));
         if sensitive {
             AttributeValue::Sensitive
         } else {
@@ -214,6 +299,7 @@ impl Object {
 
     /// C_GetObjectSize's answer: the bytes of all attribute values.
     pub fn size(&self) -> usize {
-        self.attributes.values().map(Vec::len).sum()
+        let value = self.secret.as_ref().map_or(0, |v| v.len());
+        self.attributes.values().map(Vec::len).sum::<usize>() + value
     }
 }

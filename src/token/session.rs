@@ -46,6 +46,15 @@ impl Operation {
         }
     }
 
+    /// Bytes of the operation's output: the key's signature, or the MAC
+    /// the mechanism asks for.
+    pub fn output_len(&self) -> usize {
+        match self.mechanism.input {
+            crate::mechanism::Input::Mac { len, .. } => len,
+            _ => self.key.signature_len(),
+        }
+    }
+
     /// The mechanism's input once all data is in: the hash for
     /// hash-and-sign mechanisms, the data itself for the others. Of raw
     /// input, no more is read than the mechanism uses, and a length it

@@ -9,14 +9,15 @@ use crate::backend::{BackendError, Signed};
 use crate::cache::DiskCache;
 use crate::error::{rv_name, Error, Result};
 use crate::log_at;
-use crate::mechanism::{Mechanism, Param};
+use crate::mechanism::{Input, Mechanism, Param};
 use crate::vocabulary::{KeyUsage, SigningAlgorithm};
 use cryptoki_sys::*;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// How a KMS Sign ended, for the caller, the audit line and the clean-up.
-enum Outcome {
+/// How a KMS Sign (or GenerateMac, VerifyMac) ended, for the caller, the
+/// audit line and the clean-up.
+pub(super) enum Outcome {
     Signed(Vec<u8>),
     /// KMS refused or could not be reached (after the SDK's retries).
     Refused(BackendError),
@@ -40,7 +41,7 @@ impl Outcome {
         }
     }
 
-    fn into_result(self, key: &KeyInfo) -> Result<Vec<u8>> {
+    pub(super) fn into_result(self, key: &KeyInfo) -> Result<Vec<u8>> {
         match self {
             Outcome::Signed(signature) => Ok(signature),
             Outcome::Refused(e) => Err(e.into()),
@@ -61,6 +62,17 @@ impl Outcome {
             Outcome::Failed(e) => Err(e),
         }
     }
+}
+
+/// One KMS call of an operation, for its audit line.
+pub(super) struct Call<'a> {
+    pub slot: usize,
+    pub key: &'a Arc<KeyInfo>,
+    /// The CKM_* name.
+    pub mechanism: &'static str,
+    /// The KMS algorithm's name.
+    pub algorithm: &'static str,
+    pub started: Instant,
 }
 
 /// What KMS answered, judged: the key that signed must be the object's,
@@ -108,12 +120,15 @@ impl Module {
         if s.op(kind).is_some() {
             return Err(CKR_OPERATION_ACTIVE.into());
         }
-        let class = match kind {
-            OpKind::Sign => CKO_PRIVATE_KEY,
-            OpKind::Verify => CKO_PUBLIC_KEY,
+        let classes = match kind {
+            OpKind::Sign => [CKO_PRIVATE_KEY, CKO_SECRET_KEY],
+            OpKind::Verify => [CKO_PUBLIC_KEY, CKO_SECRET_KEY],
         };
-        let key = self.slots[session.slot].key_for(handle, class)?;
-        if key.usage != KeyUsage::SignVerify {
+        let key = self.slots[session.slot].key_of_class(handle, &classes)?;
+        if !matches!(
+            key.usage,
+            KeyUsage::SignVerify | KeyUsage::GenerateVerifyMac
+        ) {
             return Err(Error::new(
                 CKR_KEY_FUNCTION_NOT_PERMITTED,
                 format!(
@@ -197,7 +212,7 @@ impl Module {
     ) -> Result<Output> {
         let session = self.session(h)?;
         let mut s = session.state.lock();
-        let len = s.check_finish(OpKind::Sign, how)?.key.signature_len();
+        let len = s.check_finish(OpKind::Sign, how)?.output_len();
         if !self.slots[session.slot].login.private_visible() {
             // Logged out since C_SignInit.
             *s.op(OpKind::Sign) = None;
@@ -226,6 +241,14 @@ impl Module {
         let mut s = session.state.lock();
         s.check_finish(OpKind::Verify, how)?;
         let op = s.op(OpKind::Verify).take().expect("checked above");
+        if let Input::Mac { alg, len } = op.mechanism.input {
+            // No lock is held across the KMS call.
+            drop(s);
+            if !self.slots[session.slot].login.private_visible() {
+                return Err(CKR_USER_NOT_LOGGED_IN.into());
+            }
+            return self.verify_mac_with_kms(session.slot, op, data, signature, (alg, len));
+        }
         let key = op.key.clone();
         let mechanism = op.mechanism;
         let input = op.finish(data)?;
@@ -252,6 +275,9 @@ impl Module {
     /// dropped and the token refreshed, so the next C_SignInit signs with
     /// the key the alias names now.
     fn sign_with_kms(&self, slot: usize, op: Operation, data: &[u8]) -> Result<Vec<u8>> {
+        if let Input::Mac { alg, len } = op.mechanism.input {
+            return self.mac_with_kms(slot, op, data, (alg, len));
+        }
         let key = op.key.clone();
         let mechanism = op.mechanism;
         let input = op.finish(data)?;
@@ -277,9 +303,14 @@ impl Module {
             }
             Err(e) => (Outcome::Failed(e), None),
         };
-        self.audit(
-            slot, &key, &mechanism, algorithm, &outcome, request_id, started,
-        );
+        let call = Call {
+            slot,
+            key: &key,
+            mechanism: mechanism.ck_name(),
+            algorithm: algorithm.as_kms(),
+            started,
+        };
+        self.audit("sign", &call, &outcome, request_id);
         if !matches!(outcome, Outcome::Signed(_)) {
             self.after_failed_sign(slot, &key, &outcome);
         }
@@ -295,31 +326,28 @@ impl Module {
         result
     }
 
-    /// One line per KMS Sign, for audit: no data, digest or signature.
-    #[allow(clippy::too_many_arguments)]
-    fn audit(
+    /// One line per KMS call (`what`: sign, mac, verify-mac), for audit:
+    /// no data, digest, signature or MAC.
+    pub(super) fn audit(
         &self,
-        slot: usize,
-        key: &KeyInfo,
-        mechanism: &Mechanism,
-        algorithm: SigningAlgorithm,
+        what: &str,
+        call: &Call,
         outcome: &Outcome,
         request_id: Option<String>,
-        started: Instant,
     ) {
         if !crate::log::enabled(crate::log::Level::Audit) {
             return;
         }
         log_at!(
             Audit,
-            "sign token={:?} key={} mechanism={} algorithm={} outcome={} request_id={} ms={}",
-            self.slots[slot].label,
-            key.arn,
-            mechanism.ck_name(),
-            algorithm.as_kms(),
+            "{what} token={:?} key={} mechanism={} algorithm={} outcome={} request_id={} ms={}",
+            self.slots[call.slot].label,
+            call.key.arn,
+            call.mechanism,
+            call.algorithm,
             outcome.word(),
             request_id.as_deref().unwrap_or("-"),
-            started.elapsed().as_millis()
+            call.started.elapsed().as_millis()
         );
     }
 
@@ -329,7 +357,7 @@ impl Module {
     /// (even one this process wrote: the alias moved). Objects KMS
     /// contradicted are refreshed now, in the background, so that the
     /// caller's next C_SignInit finds the current key.
-    fn after_failed_sign(&self, slot: usize, key: &Arc<KeyInfo>, outcome: &Outcome) {
+    pub(super) fn after_failed_sign(&self, slot: usize, key: &Arc<KeyInfo>, outcome: &Outcome) {
         let (other_key, wrong, denied) = match outcome {
             Outcome::OtherKey(_) => (true, false, false),
             Outcome::Unverified => (false, true, false),

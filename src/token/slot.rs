@@ -182,6 +182,27 @@ impl Slot {
             .collect()
     }
 
+    /// Adds a session object (C_DeriveKey's).
+    pub fn add_session_object(&self, o: Object) {
+        self.table.write().objects.insert(o.handle, Arc::new(o));
+    }
+
+    pub fn remove_session_object(&self, handle: CK_OBJECT_HANDLE) {
+        let mut t = self.table.write();
+        if t.objects.get(&handle).is_some_and(|o| o.owner.is_some()) {
+            t.objects.remove(&handle);
+        }
+    }
+
+    /// Drops the session objects of session `owner` (of every session:
+    /// `None`), as closing it does.
+    pub fn drop_session_objects(&self, owner: Option<CK_SESSION_HANDLE>) {
+        self.table
+            .write()
+            .objects
+            .retain(|_, o| o.owner.is_none() || (owner.is_some() && o.owner != owner));
+    }
+
     /// The key of an object that C_SignInit (a private key) or C_VerifyInit
     /// (a public key) is given.
     pub fn key_for(
@@ -189,7 +210,18 @@ impl Slot {
         handle: CK_OBJECT_HANDLE,
         class: CK_OBJECT_CLASS,
     ) -> Result<Arc<KeyInfo>> {
-        if class == CKO_PRIVATE_KEY && !self.login.private_visible() {
+        self.key_of_class(handle, &[class])
+    }
+
+    /// The key of object `handle`, which must be of one of `classes` (a
+    /// key pair's half, or a secret key); private objects are seen only
+    /// after C_Login.
+    pub fn key_of_class(
+        &self,
+        handle: CK_OBJECT_HANDLE,
+        classes: &[CK_OBJECT_CLASS],
+    ) -> Result<Arc<KeyInfo>> {
+        if classes.contains(&CKO_PRIVATE_KEY) && !self.login.private_visible() {
             return Err(CKR_USER_NOT_LOGGED_IN.into());
         }
         let o = self
@@ -198,9 +230,15 @@ impl Slot {
         if o.class == CKO_CERTIFICATE {
             return Err(CKR_KEY_HANDLE_INVALID.into());
         }
-        if o.class != class {
+        if !classes.contains(&o.class) {
             return Err(CKR_KEY_FUNCTION_NOT_PERMITTED.into());
         }
-        Ok(o.key.clone())
+        // A session object (a derived key) has no KMS key to use.
+        o.key.clone().ok_or_else(|| {
+            Error::new(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                "a derived key is kept for its value only: this token cannot use it",
+            )
+        })
     }
 }

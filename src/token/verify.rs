@@ -40,7 +40,7 @@ fn verifier(
             Curve::Secp256k1 => &ECDSA_P256K1_SHA256_FIXED,
         },
         (Family::Ed25519, SigningAlgorithm::Ed25519) => &ED25519,
-        (Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519, _) => return None,
+        (Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 | Family::Hmac(_), _) => return None,
     })
 }
 

@@ -8,7 +8,8 @@ fn every_spec_reads_back_from_its_kms_name() {
         assert_eq!(KeySpec::from_kms(spec.as_kms()), Some(*spec));
     }
     assert_eq!(KeySpec::from_kms("SYMMETRIC_DEFAULT"), None);
-    assert_eq!(KeySpec::from_kms("HMAC_256"), None);
+    assert_eq!(KeySpec::from_kms("HMAC_256"), Some(KeySpec::Hmac256));
+    assert_eq!(KeySpec::from_kms("HMAC_SHA_256"), None);
     for usage in KeyUsage::ALL {
         assert_eq!(KeyUsage::from_kms(usage.as_kms()), Some(*usage));
     }
@@ -19,7 +20,7 @@ fn every_spec_reads_back_from_its_kms_name() {
 fn rows_agree_with_the_standards() {
     let rsa = |s: KeySpec| match s.family() {
         Family::Rsa { modulus_len } => modulus_len * 8,
-        Family::Ec(_) | Family::Ed25519 => 0,
+        Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) => 0,
     };
     assert_eq!(rsa(KeySpec::Rsa2048), 2048);
     assert_eq!(rsa(KeySpec::Rsa3072), 3072);
@@ -37,8 +38,15 @@ fn rows_agree_with_the_standards() {
             }
             // RFC 8032: R || S, 32 bytes each.
             Family::Ed25519 => assert_eq!(spec.signature_len(), 64),
+            // RFC 2104/FIPS 198: the MAC is the hash's output; KMS makes
+            // key material as long, and imports up to the hash's block.
+            Family::Hmac(alg) => {
+                assert_eq!(spec.signature_len(), alg.output_len());
+                assert_eq!(spec.as_kms()[5..], alg.as_kms()[9..]);
+                assert!(alg.row().key_max >= alg.row().len);
+            }
         }
-        assert!(spec.family().bits() > 0);
+        assert!(spec.family().key_sizes().0 > 0);
     }
     assert_eq!(KeySpec::EccNistP521.signature_len(), 132);
     assert_eq!(Curve::P384.row().oid.to_string(), "1.3.132.0.34");
@@ -74,4 +82,6 @@ fn hashes_are_found_by_mechanism_and_oid() {
         assert_eq!(decrypts, matches!(spec.family(), Family::Rsa { .. }));
     }
     assert_eq!(ED25519_OID.to_string(), "1.3.101.112");
+    let macs: Vec<_> = MacAlg::ALL.iter().map(|a| a.output_len() * 8).collect();
+    assert_eq!(macs, [224, 256, 384, 512]);
 }

@@ -140,6 +140,16 @@ impl Emulator {
     }
 
     /// The counters (`GET /_emulator/stats`).
+    /// The key's ARN, from DescribeKey (for the keys GetPublicKey does not
+    /// describe: symmetric and HMAC keys).
+    pub fn arn(&self, key: &str) -> String {
+        let r = self.kms_ok("DescribeKey", &serde_json::json!({ "KeyId": key }));
+        r["KeyMetadata"]["Arn"]
+            .as_str()
+            .unwrap_or_else(|| panic!("DescribeKey without KeyMetadata.Arn: {r}"))
+            .to_string()
+    }
+
     pub fn stats(&self) -> Stats {
         let text = self.admin("GET", "/_emulator/stats", "");
         let mut stats: Stats = serde_json::from_str(&text)

@@ -95,11 +95,11 @@ def test_missing_alias_and_key_in_another_region(cli):
 
 
 def test_a_key_that_cannot_become_a_pkcs11_key(cli):
-    # Key agreement keys are not objects yet: doctor says which keys are.
-    ka = cli.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
-    conf = cli.write_config("ka.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{ka["Arn"]}"\n')
-    fails_with(cli, "a ECC_NIST_P256 KEY_AGREEMENT key cannot become a PKCS#11 key", "SIGN_VERIFY",
-               "RSA ENCRYPT_DECRYPT", config=conf)
+    # A symmetric encryption key is not an object: doctor says which keys are.
+    aes = cli.kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    conf = cli.write_config("aes.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{aes["Arn"]}"\n')
+    fails_with(cli, "a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key cannot become a PKCS#11 key", "SIGN_VERIFY",
+               "RSA ENCRYPT_DECRYPT", "KEY_AGREEMENT", "HMAC", config=conf)
 
 
 def test_wrong_endpoint(cli):
@@ -197,3 +197,30 @@ def test_a_decryption_key_is_checked_with_a_decryption(cli, faults):
     assert "Decrypt: RSAES_OAEP_SHA_256 of the public key's encryption" in out
     faults(deny=[{"operation": "Decrypt", "key": key["Arn"]}])
     fails_with(cli, "Decrypt: AccessDeniedException", 'add "kms:Decrypt" to the key policy', config=conf)
+
+
+def test_an_hmac_key_is_checked_with_a_mac(cli, faults):
+    """An HMAC key has no public key: doctor describes it, makes a MAC and
+    has KMS verify it; without kms:VerifyMac, it names the permission."""
+    key = cli.kms.create_key(KeySpec="HMAC_384", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    conf = cli.write_config("mac.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{key["Arn"]}"\n')
+    code, out = doctor(cli, config=conf)
+    assert code == 0, out
+    assert f"DescribeKey (a secret key has no public key): HMAC_384 GENERATE_VERIFY_MAC {key['Arn']}" in out
+    assert "GenerateMac and VerifyMac: HMAC_SHA_384" in out
+    faults(deny=[{"operation": "VerifyMac", "key": key["Arn"]}])
+    fails_with(cli, "VerifyMac: AccessDeniedException", 'add "kms:VerifyMac" to the key policy', config=conf)
+
+
+def test_a_key_agreement_key_is_checked_with_an_ecdh(cli, faults):
+    """A KEY_AGREEMENT key: doctor has KMS derive a secret with a fresh local
+    key, which must agree; without kms:DeriveSharedSecret, it names it."""
+    key = cli.kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
+    conf = cli.write_config("ka.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{key["Arn"]}"\n')
+    code, out = doctor(cli, config=conf)
+    assert code == 0, out
+    assert f"GetPublicKey: ECC_NIST_P384 KEY_AGREEMENT {key['Arn']}" in out
+    assert "DeriveSharedSecret: ECDH secret agreed with a local key" in out
+    faults(deny=[{"operation": "DeriveSharedSecret", "key": key["Arn"]}])
+    fails_with(cli, "DeriveSharedSecret: AccessDeniedException", 'add "kms:DeriveSharedSecret" to the key policy',
+               config=conf)

@@ -117,3 +117,14 @@ def test_a_decryption_key_is_listed_with_its_usage(cli):
     doc = json.loads(cli.run("list", "--json", config=conf).stdout)
     (listed,) = doc["tokens"][0]["keys"]
     assert (listed["key_spec"], listed["key_usage"], listed["arn"]) == ("RSA_3072", "ENCRYPT_DECRYPT", key["Arn"])
+
+
+def test_an_hmac_key_is_listed_with_its_usage(cli):
+    key = cli.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    conf = cli.write_config("mac.conf", f'[[token]]\nlabel = "macs"\n[[token.key]]\nkey = "{key["Arn"]}"\n')
+    doc = json.loads(cli.run("list", "--json", config=conf).stdout)
+    (listed,) = doc["tokens"][0]["keys"]
+    assert (listed["key_spec"], listed["key_usage"], listed["arn"]) == ("HMAC_256", "GENERATE_VERIFY_MAC", key["Arn"])
+    # One object, a secret key: no public key, no certificate.
+    assert list(listed["objects"]) == ["secret-key"], listed
+    assert listed["objects"]["secret-key"].endswith(";type=secret-key")

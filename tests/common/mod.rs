@@ -77,6 +77,27 @@ pub const fn decrypt_key_with_material(name: &'static str, spec: &'static str) -
     }
 }
 
+/// An HMAC key (GENERATE_VERIFY_MAC), seeded with random key material the
+/// test knows (Key::pkcs8 holds it, base64).
+pub const fn mac_key_with_material(name: &'static str, spec: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        spec,
+        material: true,
+        usage: "GENERATE_VERIFY_MAC",
+    }
+}
+
+/// A KEY_AGREEMENT key (ECDH; NIST curves).
+pub const fn agreement_key(name: &'static str, spec: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        spec,
+        material: false,
+        usage: "KEY_AGREEMENT",
+    }
+}
+
 pub enum Config {
     /// One token, DEFAULT_TOKEN, with every key by its alias (or key ID).
     OneToken,
@@ -107,7 +128,7 @@ pub struct Key {
     pub arn: String,
     /// The DER SubjectPublicKeyInfo as KMS GetPublicKey gives it.
     pub spki: Vec<u8>,
-    /// Base64 PKCS #8, when seeded with material.
+    /// Base64 PKCS #8 (an HMAC key's own bytes), when seeded with material.
     pub pkcs8: Option<String>,
 }
 
@@ -279,6 +300,13 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The fixture, and this test's turn (`one_at_a_time`): for the files
+/// whose tests count the emulator's requests.
+pub fn fixture_alone(setup: &'static Setup) -> (&'static Fixture, MutexGuard<'static, ()>) {
+    let turn = one_at_a_time();
+    (fixture(setup), turn)
+}
+
 /// The process-wide fixture, built on first use from `setup`. A failed setup
 /// fails every test of the binary with its cause, and is not retried.
 pub fn fixture(setup: &'static Setup) -> &'static Fixture {
@@ -379,7 +407,11 @@ fn seeded_emulator(setup: &Setup, dir: &Path) -> (Emulator, Keys) {
         .zip(ids)
         .zip(pkcs8)
         .map(|((k, id), pkcs8)| {
-            let (spki, arn) = emu.public_key(&id);
+            let (spki, arn) = if k.spec.starts_with("HMAC_") {
+                (Vec::new(), emu.arn(&id))
+            } else {
+                emu.public_key(&id)
+            };
             Key {
                 name: k.name.into(),
                 spec: k.spec.into(),

@@ -163,6 +163,32 @@ impl std::fmt::Debug for Session<'_> {
 }
 
 impl Session<'_> {
+    /// C_DeriveKey: the new key's handle.
+    pub fn derive(
+        &self,
+        mech: &Mech,
+        base: CK_OBJECT_HANDLE,
+        t: &Template,
+    ) -> Result<CK_OBJECT_HANDLE, Rv> {
+        let mut m = mech.ck();
+        let mut attrs = t.ck();
+        let mut out: CK_OBJECT_HANDLE = 0;
+        let p = if attrs.is_empty() {
+            ptr::null_mut()
+        } else {
+            attrs.as_mut_ptr()
+        };
+        check(call!(
+            self.m,
+            C_DeriveKey(self.h, &mut m, base, p, attrs.len() as CK_ULONG, &mut out)
+        ))?;
+        Ok(out)
+    }
+
+    pub fn destroy(&self, obj: CK_OBJECT_HANDLE) -> Result<(), Rv> {
+        check(call!(self.m, C_DestroyObject(self.h, obj)))
+    }
+
     /// C_GenerateRandom of `len` bytes into a buffer of exactly that size.
     pub fn random(&self, len: usize) -> Result<Vec<u8>, Rv> {
         let mut out = vec![0u8; len];
@@ -515,6 +541,10 @@ enum Param {
     EdDsa(CK_EDDSA_PARAMS, Vec<u8>),
     /// CK_RSA_PKCS_OAEP_PARAMS and the label it points to.
     Oaep(CK_RSA_PKCS_OAEP_PARAMS, Vec<u8>),
+    /// A CK_ULONG parameter (CK_MAC_GENERAL_PARAMS).
+    Ulong(CK_ULONG),
+    /// CK_ECDH1_DERIVE_PARAMS and the shared data and public key it points to.
+    Ecdh(CK_ECDH1_DERIVE_PARAMS, Vec<u8>, Vec<u8>),
 }
 
 impl Mech {
@@ -599,8 +629,47 @@ impl Mech {
         }
     }
 
+    /// CKM_ECDH1_DERIVE with a KDF, shared data and the peer's public key.
+    pub fn ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Mech {
+        let (mut shared, mut public) = (shared.to_vec(), public.to_vec());
+        let ptr = |v: &mut Vec<u8>| {
+            if v.is_empty() {
+                ptr::null_mut()
+            } else {
+                v.as_mut_ptr()
+            }
+        };
+        let params = CK_ECDH1_DERIVE_PARAMS {
+            kdf,
+            ulSharedDataLen: shared.len() as CK_ULONG,
+            pSharedData: ptr(&mut shared),
+            ulPublicDataLen: public.len() as CK_ULONG,
+            pPublicData: ptr(&mut public),
+        };
+        Mech {
+            ty: CKM_ECDH1_DERIVE,
+            param: Param::Ecdh(params, shared, public),
+        }
+    }
+
+    /// A _GENERAL mechanism with CK_MAC_GENERAL_PARAMS (the MAC's length).
+    pub fn mac_general(ty: CK_MECHANISM_TYPE, len: CK_ULONG) -> Mech {
+        Mech {
+            ty,
+            param: Param::Ulong(len),
+        }
+    }
+
     pub fn ck(&self) -> CK_MECHANISM {
         let (p, len) = match &self.param {
+            Param::Ulong(v) => (
+                v as *const _ as *mut c_void,
+                std::mem::size_of::<CK_ULONG>() as CK_ULONG,
+            ),
+            Param::Ecdh(p, _, _) => (
+                p as *const _ as *mut c_void,
+                std::mem::size_of::<CK_ECDH1_DERIVE_PARAMS>() as CK_ULONG,
+            ),
             Param::Oaep(p, _) => (
                 p as *const _ as *mut c_void,
                 std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>() as CK_ULONG,
@@ -628,6 +697,15 @@ impl std::fmt::Debug for Mech {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.param {
             Param::None => write!(f, "{}", mech_name(self.ty)),
+            Param::Ulong(v) => write!(f, "{}{{{v}}}", mech_name(self.ty)),
+            Param::Ecdh(p, shared, public) => write!(
+                f,
+                "{}{{kdf={:#x}, shared={} bytes, public={} bytes}}",
+                mech_name(self.ty),
+                p.kdf,
+                shared.len(),
+                public.len()
+            ),
             Param::Pss(p) => write!(
                 f,
                 "{}{{hashAlg={}, mgf={}, sLen={}}}",

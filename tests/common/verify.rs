@@ -2,7 +2,7 @@
 //! pyca/cryptography (OpenSSL), run once per batch. No Rust crypto here, so
 //! a mistake shared by the module and its own dependencies cannot hide.
 
-use super::util::hex;
+use super::util::{hex, unhex};
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -244,6 +244,39 @@ pub fn python_sign(pkcs8: &str, reqs: &[(Kind, Option<&str>, &[u8])]) -> Vec<Vec
 
 /// RSAES-OAEP by pyca/cryptography: each (hash, data) encrypted with the
 /// public key `spki` (`encrypt`), or decrypted with `pkcs8` (base64).
+/// HMACs by Python's hmac module with `key` (base64), one per (hash, data).
+pub fn python_hmac(key: &str, reqs: &[(&str, &[u8])]) -> Vec<Vec<u8>> {
+    let lines: Vec<String> = reqs
+        .iter()
+        .map(|(hash, data)| {
+            json!({"op": "hmac", "key": key, "hash": hash, "msg": hex(data)}).to_string()
+        })
+        .collect();
+    hex_answers("hmac", &lines)
+}
+
+/// ECDH by pyca/cryptography against the KMS public key `spki`: a fresh
+/// peer key's uncompressed point and the shared secret.
+pub fn python_ecdh(spki: &[u8], n: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let lines: Vec<String> = (0..n)
+        .map(|_| json!({"op": "ecdh", "spki": hex(spki)}).to_string())
+        .collect();
+    run_python(&lines)
+        .into_iter()
+        .map(|a| {
+            let rest = a.strip_prefix("OK ").unwrap_or_else(|| panic!("ecdh: {a}"));
+            let (point, secret) = rest.split_once(' ').expect("two values");
+            (unhex(point), unhex(secret))
+        })
+        .collect()
+}
+
+/// ANSI X9.63's KDF by pyca/cryptography.
+pub fn python_x963(hash: &str, secret: &[u8], shared: &[u8], len: usize) -> Vec<u8> {
+    let line = json!({"op": "x963", "hash": hash, "secret": hex(secret), "shared": hex(shared), "len": len});
+    hex_answers("x963", &[line.to_string()]).remove(0)
+}
+
 pub fn python_oaep(op: &str, key: &str, reqs: &[(&str, &[u8])]) -> Vec<Vec<u8>> {
     let field = if op == "oaep_encrypt" {
         "spki"

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))
 
+import importhelp  # noqa: E402
 import kmshelp  # noqa: E402
 
 MODULE = Path(os.environ.get("KMS11_MODULE", REPO / "target" / "debug" / "libkms11.so"))
@@ -43,8 +44,17 @@ ED_KEYS = [
 DEC_KEYS = [
     ("dec2048", "RSA_2048", "d1"),
 ]
-MORE_KEYS = ED_KEYS + DEC_KEYS
-USAGE = {alias: "ENCRYPT_DECRYPT" for alias, _, _ in DEC_KEYS}
+# HMAC keys, made by the fixture with imported material (Token.mac_material)
+# so that every MAC can be checked with Python's hmac.
+MAC_KEYS = [
+    ("mac256", "HMAC_256", "e1"),
+]
+# EC keys of usage KEY_AGREEMENT (ECDH).
+KA_KEYS = [
+    ("ka256", "ECC_NIST_P256", "f1"),
+]
+MORE_KEYS = ED_KEYS + DEC_KEYS + KA_KEYS
+USAGE = {alias: "ENCRYPT_DECRYPT" for alias, _, _ in DEC_KEYS} | {alias: "KEY_AGREEMENT" for alias, _, _ in KA_KEYS}
 
 
 @dataclass
@@ -52,6 +62,8 @@ class Token:
     env: dict[str, str]
     dir: Path
     kms: object
+    # alias -> the HMAC key's imported material
+    mac_material: dict[str, bytes]
 
     def run(self, *argv: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """Runs a command with the module's environment, bounded in time."""
@@ -77,6 +89,16 @@ class Token:
         return pem
 
 
+def import_hmac_key(kms, alias: str, spec: str) -> bytes:
+    """An HMAC key of imported material (longer than KMS generates, as
+    KMS allows), under alias/<alias>; returns the material."""
+    material = os.urandom(importhelp.IMPORT_LENGTHS[spec][1])
+    key_id = kms.create_key(KeySpec=spec, KeyUsage="GENERATE_VERIFY_MAC", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    importhelp.import_material(kms, key_id, material)
+    kms.create_alias(AliasName=f"alias/{alias}", TargetKeyId=key_id)
+    return material
+
+
 @pytest.fixture(scope="session")
 def token(tmp_path_factory) -> Token:
     if not MODULE.exists():
@@ -93,8 +115,10 @@ def token(tmp_path_factory) -> Token:
         '[[token]]\nlabel = "interop"\n'
         + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in KEYS)
         + f'\n[[token]]\nlabel = "{MORE_TOKEN}"\n'
-        + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in MORE_KEYS)
+        + "".join(f'\n[[token.key]]\nkey = "alias/{alias}"\nid = "{kid}"\n' for alias, _, kid in MORE_KEYS + MAC_KEYS)
     )
+    kms = kmshelp.make_client(url)
+    mac_material = {alias: import_hmac_key(kms, alias, spec) for alias, spec, _ in MAC_KEYS}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KMS11_", "AWS_"))}
     env.update(
         KMS11_CONFIG=str(conf),
@@ -106,5 +130,5 @@ def token(tmp_path_factory) -> Token:
         AWS_SECRET_ACCESS_KEY="test",
         AWS_EC2_METADATA_DISABLED="true",
     )
-    yield Token(env=env, dir=d, kms=kmshelp.make_client(url))
+    yield Token(env=env, dir=d, kms=kms, mac_material=mac_material)
     server.stop()

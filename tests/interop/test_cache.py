@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import DEC_KEYS, KEYS, MODULE, MORE_KEYS, MORE_TOKEN
+from conftest import DEC_KEYS, KEYS, MAC_KEYS, MODULE, MORE_KEYS, MORE_TOKEN
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -106,7 +106,10 @@ def test_a_warm_process_decrypts_with_one_request(token, env, tmp_path):
     argv = ["pkcs11-tool", "--module", str(MODULE), "--token-label", MORE_TOKEN, "--id", key_id, "--decrypt",
             "-m", "RSA-PKCS-OAEP", "--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256", "-i", str(enc),
             "-o", str(out)]
-    for n, want in enumerate([{"GetPublicKey": len(MORE_KEYS), "Decrypt": 1}, {"Decrypt": 1}, {"Decrypt": 1}]):
+    # Cold: GetPublicKey for every key of the token, and DescribeKey for its
+    # HMAC keys (which GetPublicKey does not describe).
+    cold = {"GetPublicKey": len(MORE_KEYS) + len(MAC_KEYS), "DescribeKey": len(MAC_KEYS), "Decrypt": 1}
+    for n, want in enumerate([cold, {"Decrypt": 1}, {"Decrypt": 1}]):
         admin(token, "POST", "/_emulator/stats/reset")
         out.unlink(missing_ok=True)
         r = subprocess.run(argv, env=env, capture_output=True, timeout=120)
@@ -254,9 +257,14 @@ def test_an_alias_moved_within_the_interval_is_followed_after_it(token, env, tmp
                             "--signature-format", "openssl", "-i", str(data), "-o", str(sig)],
                            env=e, capture_output=True, timeout=120)
         if expected_arn is None:
-            assert r.returncode != 0, "signed under the old key's objects after the move"
+            # The first C_Sign fails; pkcs11-tool 0.23 may try again, and
+            # if the background refresh has landed by then, the handle
+            # (which follows its configured key) signs with the new key.
             assert b"CKR_DEVICE_ERROR" in r.stdout + r.stderr, r.stderr
-            assert not sig.exists() or sig.stat().st_size == 0
+            if r.returncode == 0:
+                assert verifies(token, b, data, sig), "signed under the old key's objects after the move"
+            else:
+                assert not sig.exists() or sig.stat().st_size == 0
             return
         assert r.returncode == 0, r.stderr.decode(errors="replace")
         assert verifies(token, expected_arn, data, sig), f"not signed by {expected_arn}"

@@ -5,11 +5,13 @@ openssl and by pkcs11-tool --verify, and --test-fork."""
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEC_KEYS, ED_KEYS, KEYS, MODULE, MORE_TOKEN
+from conftest import DEC_KEYS, ED_KEYS, KA_KEYS, KEYS, MAC_KEYS, MODULE, MORE_TOKEN
 
 DATA = b"kms11 interop: the quick brown fox\n" * 3
 RSA = [k for k in KEYS if k[1].startswith("RSA")]
@@ -111,6 +113,35 @@ def test_eddsa(token, tmp_path, alias, spec, key_id):
     r = token.run("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pem), "-rawin", "-in", str(inp),
                   "-sigfile", str(sig))
     assert b"Signature Verified Successfully" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("alias,spec,key_id", MAC_KEYS, ids=[k[0] for k in MAC_KEYS])
+@pytest.mark.parametrize("size", [1, 1000, 4096])
+def test_hmac(token, tmp_path, alias, spec, key_id, size):
+    """pkcs11-tool --sign -m SHA256-HMAC with an HMAC key of imported
+    material: the MAC is Python's hmac of the file under that material, and
+    pkcs11-tool --verify takes it (KMS VerifyMac)."""
+    data = os.urandom(size)
+    inp, mac = sign(token, tmp_path, "SHA256-HMAC", key_id, data, "--token-label", MORE_TOKEN)
+    assert mac.read_bytes() == hmac.new(token.mac_material[alias], data, hashlib.sha256).digest()
+    verify_with_pkcs11_tool(token, "SHA256-HMAC", key_id, inp, mac, "--token-label", MORE_TOKEN)
+
+
+@pytest.mark.parametrize("alias,spec,key_id", KA_KEYS, ids=[k[0] for k in KA_KEYS])
+def test_ecdh_derive(token, tmp_path, alias, spec, key_id):
+    """pkcs11-tool --derive -m ECDH1-DERIVE with a peer key openssl made:
+    the secret is the one openssl derives from the peer's private key and
+    the KMS public key."""
+    peer, peer_der = tmp_path / "peer.key", tmp_path / "peer.der"
+    ours, theirs = tmp_path / "ours.bin", tmp_path / "theirs.bin"
+    token.run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(peer))
+    token.run("openssl", "pkey", "-in", str(peer), "-pubout", "-outform", "DER", "-out", str(peer_der))
+    token.pkcs11_tool("--token-label", MORE_TOKEN, "--id", key_id, "--derive", "-m", "ECDH1-DERIVE",
+                      "-i", str(peer_der), "-o", str(ours))
+    token.run("openssl", "pkeyutl", "-derive", "-inkey", str(peer), "-peerkey", str(token.public_pem(key_id)),
+              "-out", str(theirs))
+    assert len(ours.read_bytes()) == 32
+    assert ours.read_bytes() == theirs.read_bytes()
 
 
 @pytest.mark.parametrize("alias,spec,key_id", DEC_KEYS, ids=[k[0] for k in DEC_KEYS])

@@ -8,6 +8,7 @@ the recipe wrote are that key. It also checks what the page says about
 
 from __future__ import annotations
 
+import hmac
 import os
 import re
 import shlex
@@ -15,13 +16,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DEC_KEYS, ED_KEYS, MODULE, MORE_TOKEN, REPO, KEYS
+from conftest import DEC_KEYS, ED_KEYS, KA_KEYS, KEYS, MAC_KEYS, MODULE, MORE_TOKEN, REPO
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from recipes import recipes, unmarked_sh_blocks
 
 DOC = "pkcs11-tool.md"
-RECIPES = ["settings", "list", "public-keys", "sign-rsa", "sign-ecdsa", "sign-eddsa", "decrypt", "random"]
+RECIPES = ["settings", "list", "public-keys", "sign-rsa", "sign-ecdsa", "sign-eddsa", "decrypt", "mac", "derive", "random"]
 KMS11 = Path(os.environ.get("KMS11_BIN", REPO / "target" / "debug" / "kms11"))
 TIMEOUT = 120  # seconds, for every subprocess
 
@@ -39,7 +40,11 @@ def settings(config: str, rsa_id: str, ec_id: str) -> str:
             f"ED_TOKEN={MORE_TOKEN}\n"
             f"ED_ID={ED_KEYS[0][2]}\n"
             f"DEC_TOKEN={MORE_TOKEN}\n"
-            f"DEC_ID={DEC_KEYS[0][2]}\n")
+            f"DEC_ID={DEC_KEYS[0][2]}\n"
+            f"MAC_TOKEN={MORE_TOKEN}\n"
+            f"MAC_ID={MAC_KEYS[0][2]}\n"
+            f"KA_TOKEN={MORE_TOKEN}\n"
+            f"KA_ID={KA_KEYS[0][2]}\n")
 
 
 def run_recipes(token, script: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -98,6 +103,15 @@ def test_recipe_as_written(token, tmp_path, rsa_id, ec_id):
     # decrypt: the recipe's data key came back through KMS Decrypt.
     assert (tmp_path / "data-key.out").read_bytes() == (tmp_path / "data-key.bin").read_bytes()
     assert len((tmp_path / "data-key.bin").read_bytes()) == 32
+    # mac: Python's hmac with the key's imported material; KMS took it back.
+    alias = MAC_KEYS[0][0]
+    assert (tmp_path / "data.mac").read_bytes() == hmac.new(token.mac_material[alias], data, "sha256").digest()
+    assert out.count("Signature is valid") == 1, out
+    # derive: the secret pyca's ECDH of the peer key with KMS's key gives.
+    peer = serialization.load_pem_private_key((tmp_path / "peer.key").read_bytes(), None)
+    secret = peer.exchange(ec.ECDH(), kms_key(token, KA_KEYS[0][2]))
+    assert (tmp_path / "ours.bin").read_bytes() == secret
+    assert (tmp_path / "ka.pem").read_bytes() == token.public_pem(KA_KEYS[0][2]).read_bytes()
 
 
 def test_pkcs11_tool_test_fails_as_the_page_says(token):

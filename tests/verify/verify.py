@@ -30,6 +30,18 @@ Requests (binary values are hex; a message may instead be in a file):
 
   {"op": "keygen", "spec": "RSA_2048" | "ECC_NIST_P256" | ...}
       -> "OK <base64 PKCS #8 DER>"
+  {"op": "keygen", "spec": "HMAC_256" | ..., "len": N (optional)}
+      -> "OK <base64 key>" (random bytes, as long as the hash unless len
+      says otherwise)
+
+  {"op": "ecdh", "spki": HEX}
+      -> "OK <hex peer point> <hex shared secret>" (a fresh peer key on the
+      SPKI's curve; the point uncompressed)
+  {"op": "x963", "hash": "sha256", "secret": HEX, "shared": HEX, "len": N}
+      -> "OK <hex key>" (ANSI X9.63 KDF)
+
+  {"op": "hmac", "key": BASE64, "hash": "sha224" | ... | "sha512", "msg": HEX}
+      -> "OK <hex MAC>" (Python's hmac module, RFC 2104)
 
   {"op": "oaep_encrypt", "spki": HEX, "hash": "sha1" | "sha256", "msg": HEX}
       -> "OK <hex ciphertext>" (RSAES-OAEP, MGF1 of hash, no label)
@@ -44,15 +56,19 @@ Requests (binary values are hex; a message may instead be in a file):
 from __future__ import annotations
 
 import base64
+import hmac
 import json
+import os
 import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 HASHES = {
     "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
@@ -185,8 +201,13 @@ def ed25519ph_verify(key, msg: bytes, sig: bytes) -> None:
         raise InvalidSignature() from e
 
 
+HMAC_LEN = {"HMAC_224": 28, "HMAC_256": 32, "HMAC_384": 48, "HMAC_512": 64}
+
+
 def keygen(req: dict) -> str:
     spec = req["spec"]
+    if spec in HMAC_LEN:
+        return "OK " + base64.b64encode(os.urandom(req.get("len", HMAC_LEN[spec]))).decode()
     if spec in RSA_BITS:
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS[spec])
     elif spec in CURVES:
@@ -241,7 +262,24 @@ def oaep_decrypt(req: dict) -> str:
     return "OK " + key.decrypt(message(req), oaep(req)).hex()
 
 
-OPS = {"verify": verify, "keygen": keygen, "sign": sign, "oaep_encrypt": oaep_encrypt, "oaep_decrypt": oaep_decrypt}
+def ecdh_secret(req: dict) -> str:
+    kms = serialization.load_der_public_key(bytes.fromhex(req["spki"]))
+    peer = ec.generate_private_key(kms.curve)
+    point = peer.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return f"OK {point.hex()} {peer.exchange(ec.ECDH(), kms).hex()}"
+
+
+def x963(req: dict) -> str:
+    kdf = X963KDF(algorithm=hash_of(req), length=req["len"], sharedinfo=bytes.fromhex(req["shared"]) or None)
+    return "OK " + kdf.derive(bytes.fromhex(req["secret"])).hex()
+
+
+def mac(req: dict) -> str:
+    key = base64.b64decode(req["key"])
+    return "OK " + hmac.new(key, message(req), req["hash"]).hexdigest()
+
+
+OPS = {"ecdh": ecdh_secret, "x963": x963, "hmac": mac, "verify": verify, "keygen": keygen, "sign": sign, "oaep_encrypt": oaep_encrypt, "oaep_decrypt": oaep_decrypt}
 
 
 def main() -> int:

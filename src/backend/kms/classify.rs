@@ -32,6 +32,7 @@ where
                 "InvalidCiphertextException" | "IncorrectKeyException" => {
                     Failure::InvalidCiphertext
                 }
+                "KMSInvalidMacException" => Failure::InvalidMac,
                 "ThrottlingException" | "LimitExceededException" => Failure::Throttled,
                 "ValidationException"
                 | "SerializationException"

@@ -5,7 +5,7 @@
 //! says what is wrong and how to fix it.
 
 use kms11::backend::kms::KmsBackend;
-use kms11::backend::{Backend, BackendError};
+use kms11::backend::{Backend, BackendError, RemoteKey};
 use kms11::config::{locate, Config, KeyConfig, Location};
 use kms11::token::key::KeyInfo;
 use kms11::vocabulary::{KeySpec, KeyUsage};
@@ -338,10 +338,12 @@ impl<'a> KeyCheck<'a> {
         let info = self.public_key(r, backend).await;
         self.describe(r, backend).await;
         match info {
-            Some(info) if info.usage == KeyUsage::EncryptDecrypt => {
-                self.decrypt(r, backend, &info).await
-            }
-            Some(info) => self.sign(r, backend, &info).await,
+            Some(info) => match info.usage {
+                KeyUsage::EncryptDecrypt => self.decrypt(r, backend, &info).await,
+                KeyUsage::GenerateVerifyMac => self.mac(r, backend, &info).await,
+                KeyUsage::KeyAgreement => self.derive(r, backend, &info).await,
+                KeyUsage::SignVerify => self.sign(r, backend, &info).await,
+            },
             None => r.skip(&self.what, "the test operation needs the public key"),
         }
     }
@@ -354,6 +356,22 @@ impl<'a> KeyCheck<'a> {
         };
         let remote = match public {
             Ok(remote) => remote,
+            // A symmetric key: what DescribeKey says of it (an HMAC key's
+            // objects need no more).
+            Err(e) if e.code == "UnsupportedOperationException" => {
+                match backend.describe_key(name, grants).await {
+                    Ok(m) => RemoteKey {
+                        arn: m.arn,
+                        key_spec: m.key_spec,
+                        key_usage: m.key_usage,
+                        public_key: Vec::new(),
+                    },
+                    Err(_) => {
+                        self.fail(r, "GetPublicKey", &e);
+                        return None;
+                    }
+                }
+            }
             Err(e) => {
                 self.fail(r, "GetPublicKey", &e);
                 return None;
@@ -371,14 +389,19 @@ impl<'a> KeyCheck<'a> {
                     "GetPublicKey: a {} {} key cannot become a PKCS#11 key",
                     remote.key_spec, remote.key_usage
                 ),
-                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519) or an RSA ENCRYPT_DECRYPT key",
+                "kms11 needs an asymmetric SIGN_VERIFY key (RSA_2048/3072/4096, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ECC_NIST_EDWARDS25519), an RSA ENCRYPT_DECRYPT key, an ECC_NIST_P256/P384/P521 KEY_AGREEMENT key or an HMAC key (HMAC_224/256/384/512)",
             );
             return None;
+        };
+        let how = if remote.public_key.is_empty() {
+            "DescribeKey (a secret key has no public key)"
+        } else {
+            "GetPublicKey"
         };
         r.ok(
             &self.what,
             format!(
-                "GetPublicKey: {} {} {}",
+                "{how}: {} {} {}",
                 remote.key_spec, remote.key_usage, remote.arn
             ),
         );

@@ -12,6 +12,8 @@ fn class_name(class: CK_OBJECT_CLASS) -> &'static str {
         CKO_PRIVATE_KEY => "private",
         CKO_PUBLIC_KEY => "public",
         CKO_CERTIFICATE => "cert",
+        // RFC 7512's name for a secret key object (an HMAC key).
+        CKO_SECRET_KEY => "secret-key",
         _ => "data",
     }
 }

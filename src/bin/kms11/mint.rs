@@ -48,7 +48,7 @@ pub fn cert(
         not_after,
     };
     let tbs = x509::tbs_certificate(&found.key, &options)?;
-    let (mechanism, _) = x509::signature_algorithm(found.key.spec);
+    let (mechanism, _) = x509::signature_algorithm(found.key.spec)?;
     let signature = tokens.sign(&found, mechanism, Param::None, &tbs[..])?;
     let der = x509::assemble_certificate(&found.key, &tbs, &signature)?;
     Ok(pem_block("CERTIFICATE", &der))
@@ -59,7 +59,7 @@ pub fn csr(config: Option<&Path>, name: &str, subject_text: &str) -> Result<Stri
     let subject = subject(subject_text)?;
     let (tokens, found) = Tokens::find(config, name)?;
     let info = x509::certification_request_info(&found.key, &subject)?;
-    let (mechanism, _) = x509::signature_algorithm(found.key.spec);
+    let (mechanism, _) = x509::signature_algorithm(found.key.spec)?;
     let signature = tokens.sign(&found, mechanism, Param::None, &info[..])?;
     let der = x509::assemble_request(&found.key, &info, &signature)?;
     Ok(pem_block("CERTIFICATE REQUEST", &der))

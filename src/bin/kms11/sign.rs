@@ -87,6 +87,7 @@ impl Alg {
                 Family::Rsa { .. } => scheme.key_type() == CKK_RSA,
                 Family::Ec(_) => scheme == Scheme::Ecdsa && s.row().jose == self.name(),
                 Family::Ed25519 => scheme == Scheme::EdDsa,
+                Family::Hmac(_) => false,
             })
             .collect();
         let mechanism = match hash {
@@ -141,6 +142,6 @@ pub fn run(
         Family::Ec(_) if !raw_ecdsa => {
             kms11::mechanism::ecdsa::fixed_to_der(&signature).map_err(|e| e.to_string())
         }
-        Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 => Ok(signature),
+        Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) => Ok(signature),
     }
 }

@@ -6,7 +6,7 @@ use crate::cache::DiskCache;
 use crate::config::parse_hex;
 use crate::error::{Error, Result};
 use crate::log_at;
-use crate::token::key::{default_id, KeyInfo};
+use crate::token::key::{default_id, KeyInfo, PublicParts};
 use crate::token::object::Object;
 use crate::token::slot::{ResolvedKey, Slot, Table};
 use crate::vocabulary::{KeySpec, KeyUsage};
@@ -122,8 +122,7 @@ impl Slot {
             );
         }
         match self.make_objects(i, found, &mut t.entries[i].reserved, next_handle) {
-            Ok(objects) => {
-                let key = objects[0].key.clone();
+            Ok((key, objects)) => {
                 let classes = objects.iter().map(|o| (o.class, o.handle)).collect();
                 for o in objects {
                     t.objects.insert(o.handle, Arc::new(o));
@@ -179,11 +178,18 @@ impl Slot {
         found: &Found,
         reserved: &mut Vec<CK_OBJECT_HANDLE>,
         next_handle: &AtomicU64,
-    ) -> Result<Vec<Object>> {
+    ) -> Result<(Arc<KeyInfo>, Vec<Object>)> {
         let info = self.key_info(i, found)?;
         let certificate = self.certificates[i].as_ref().filter(|c| {
             let same = c.spki == info.spki;
-            if !same {
+            if info.parts == PublicParts::Secret {
+                log_at!(
+                    Error,
+                    "{} is a secret ({}) key, which has no certificate; certificate left out",
+                    self.keys[i].reference(),
+                    info.spec.as_kms()
+                );
+            } else if !same {
                 log_at!(
                     Error,
                     "certificate for {} holds another public key; left out",
@@ -210,14 +216,20 @@ impl Slot {
             h
         };
         let private = self.login.has_pin();
+        if info.parts == PublicParts::Secret {
+            return Ok((
+                info.clone(),
+                vec![Object::secret_key(handle(), info, private)],
+            ));
+        }
         let mut objects = vec![
             Object::private_key(handle(), info.clone(), &subject, private),
             Object::public_key(handle(), info.clone(), &subject),
         ];
         if let Some(c) = certificate {
-            objects.push(Object::certificate(handle(), info, c));
+            objects.push(Object::certificate(handle(), info.clone(), c));
         }
-        Ok(objects)
+        Ok((info, objects))
     }
 
     /// The key of configured key `i` as KMS (or the cache) described it,
@@ -234,8 +246,8 @@ impl Slot {
             return Err(Error::new(
                 CKR_GENERAL_ERROR,
                 format!(
-                    "{} is a {} {} key; only asymmetric SIGN_VERIFY keys and RSA \
-                     ENCRYPT_DECRYPT keys become objects",
+                    "{} is a {} {} key; asymmetric SIGN_VERIFY keys, RSA ENCRYPT_DECRYPT \
+                     keys and HMAC keys become objects",
                     remote.arn, remote.key_spec, remote.key_usage
                 ),
             ));

@@ -5,6 +5,7 @@ use super::{Answers, Found, Sources, Wanted};
 use crate::backend::{Backend, BackendError, Failure, RemoteKey};
 use crate::cache::DiskCache;
 use crate::log_at;
+use crate::vocabulary::{Family, KeySpec};
 use std::time::Duration;
 
 /// What one key's fetch gives: its index, its answer, and what to write to
@@ -105,14 +106,30 @@ fn from_cache(c: &DiskCache, scope: &str, w: &Wanted, alias_ttl: Duration) -> Op
 }
 
 /// GetPublicKey, with the cache's rule for KMS's own answer: an endpoint
-/// that answers for a key ID with another key is not believed.
+/// that answers for a key ID with another key is not believed. A key
+/// GetPublicKey cannot describe (a symmetric one) is asked about with
+/// DescribeKey: an HMAC key's objects need only its spec and usage.
 async fn from_kms(
     backend: &dyn Backend,
     w: &Wanted,
 ) -> std::result::Result<RemoteKey, BackendError> {
-    let key = backend
-        .get_public_key(&w.reference, &w.grant_tokens)
-        .await?;
+    let key = match backend.get_public_key(&w.reference, &w.grant_tokens).await {
+        Err(e) if e.code == "UnsupportedOperationException" => {
+            let meta = backend.describe_key(&w.reference, &w.grant_tokens).await?;
+            if !KeySpec::from_kms(&meta.key_spec)
+                .is_some_and(|s| matches!(s.family(), Family::Hmac(_)))
+            {
+                return Err(e);
+            }
+            RemoteKey {
+                arn: meta.arn,
+                key_spec: meta.key_spec,
+                key_usage: meta.key_usage,
+                public_key: Vec::new(),
+            }
+        }
+        answer => answer?,
+    };
     if key.is_named_by(&w.key) {
         return Ok(key);
     }

@@ -1,12 +1,15 @@
-//! The test operation of a key: a Sign checked with the public key, or an
-//! encryption with the public key that KMS must decrypt back.
+//! The test operation of a key: a Sign checked with the public key, an
+//! encryption with the public key that KMS must decrypt back, a MAC that
+//! KMS must verify, or an ECDH whose secret a local key agrees with.
 
 use super::{KeyCheck, Report};
 use kms11::backend::kms::KmsBackend;
 use kms11::backend::Backend;
+use kms11::mechanism::ecdh;
 use kms11::mechanism::hash::Hasher;
 use kms11::token::key::KeyInfo;
-use kms11::vocabulary::{KeySpec, OaepHash, SigningAlgorithm};
+use kms11::token::key::PublicParts;
+use kms11::vocabulary::{Curve, Family, KeySpec, OaepHash, SigningAlgorithm};
 
 /// The algorithm and message of the test signature: the key spec's first
 /// algorithm (PKCS#1 v1.5 with SHA-256 for RSA, the curve's one algorithm
@@ -90,6 +93,98 @@ impl KeyCheck<'_> {
                 "something between kms11 and KMS changes answers (a proxy?), or the endpoint is not KMS",
             ),
             Err(e) => self.fail(r, "Decrypt", &e),
+        }
+    }
+
+    /// A GenerateMac of a test message, then a VerifyMac of that MAC, as
+    /// C_Sign then C_Verify would.
+    pub(super) async fn mac(&self, r: &mut Report, backend: &KmsBackend, info: &KeyInfo) {
+        let Family::Hmac(alg) = info.spec.family() else {
+            return r.fail(&self.what, "not an HMAC key", "report this as a bug");
+        };
+        let message = b"kms11 doctor: test MAC";
+        let grants = &self.key.grant_tokens;
+        let made = {
+            let _p = crate::progress::Progress::start(format!("GenerateMac with {}", info.arn));
+            backend.generate_mac(&info.arn, alg, message, grants).await
+        };
+        let mac = match made {
+            Ok(m) => m.mac,
+            Err(e) => return self.fail(r, "GenerateMac", &e),
+        };
+        let checked = {
+            let _p = crate::progress::Progress::start(format!("VerifyMac with {}", info.arn));
+            backend
+                .verify_mac(&info.arn, alg, message, &mac, grants)
+                .await
+        };
+        match checked {
+            Ok(_) => r.ok(
+                &self.what,
+                format!("GenerateMac and VerifyMac: {}", alg.as_kms()),
+            ),
+            Err(e) => self.fail(r, "VerifyMac", &e),
+        }
+    }
+
+    /// DeriveSharedSecret with a fresh local key's public key, whose own
+    /// ECDH with the KMS public key must give the same secret.
+    pub(super) async fn derive(&self, r: &mut Report, backend: &KmsBackend, info: &KeyInfo) {
+        use aws_lc_rs::agreement::{self, EphemeralPrivateKey, UnparsedPublicKey};
+        let PublicParts::Ec { curve, point } = &info.parts else {
+            return r.fail(&self.what, "not an EC key", "report this as a bug");
+        };
+        let alg = match curve {
+            Curve::P256 => &agreement::ECDH_P256,
+            Curve::P384 => &agreement::ECDH_P384,
+            Curve::P521 => &agreement::ECDH_P521,
+            Curve::Secp256k1 => {
+                return r.fail(
+                    &self.what,
+                    "KMS has no ECDH on secp256k1",
+                    "use a NIST curve",
+                )
+            }
+        };
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let local = EphemeralPrivateKey::generate(alg, &rng).and_then(|k| {
+            let public = k.compute_public_key()?;
+            Ok((k, public.as_ref().to_vec()))
+        });
+        let spki = local
+            .as_ref()
+            .ok()
+            .and_then(|(_, p)| ecdh::peer_spki(*curve, p).ok());
+        let (Ok((mine, _)), Some(spki)) = (local, spki) else {
+            return r.fail(
+                &self.what,
+                "cannot make a local ECDH key",
+                "report this as a bug",
+            );
+        };
+        let derived = {
+            let _p =
+                crate::progress::Progress::start(format!("DeriveSharedSecret with {}", info.arn));
+            backend
+                .derive_shared_secret(&info.arn, &spki, &self.key.grant_tokens)
+                .await
+        };
+        let theirs = match derived {
+            Ok(s) => s.secret,
+            Err(e) => return self.fail(r, "DeriveSharedSecret", &e),
+        };
+        let peer = UnparsedPublicKey::new(alg, point);
+        let same = agreement::agree_ephemeral(mine, peer, (), |z| Ok(z == theirs.as_slice()));
+        match same {
+            Ok(true) => r.ok(
+                &self.what,
+                "DeriveSharedSecret: ECDH secret agreed with a local key",
+            ),
+            _ => r.fail(
+                &self.what,
+                "DeriveSharedSecret: KMS's secret is not the one the public key gives",
+                "something between kms11 and KMS changes answers (a proxy?), or the endpoint is not KMS",
+            ),
         }
     }
 }
