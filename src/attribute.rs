@@ -176,7 +176,7 @@ attributes! {
     CKA_EC_POINT: Der;
 
     // A certificate's DER; an EC private key's scalar, never revealed.
-    CKA_VALUE: Bytes, sensitive for CKK_EC | CKK_EC_EDWARDS | CKK_GENERIC_SECRET;
+    CKA_VALUE: Bytes, sensitive for CKK_EC | CKK_EC_EDWARDS | CKK_GENERIC_SECRET | CKK_ML_DSA;
 
     // Certificates.
     CKA_CERTIFICATE_TYPE: Ulong;
@@ -194,6 +194,7 @@ attributes! {
     // with a value of the wrong size is refused like any other.
     CKA_VALUE_BITS: Ulong;
     CKA_VALUE_LEN: Ulong;
+    CKA_PARAMETER_SET: Ulong;
     CKA_PRIME_BITS: Ulong;
     CKA_SUBPRIME_BITS: Ulong;
     CKA_HW_FEATURE_TYPE: Ulong;
@@ -284,7 +285,7 @@ mod tests {
         for t in [CKA_LABEL, CKA_ID, CKA_VALUE, CKA_EC_POINT, CKA_START_DATE] {
             assert_eq!(size(t), None, "{}", name(t));
         }
-        assert_eq!(rows(Encoding::Ulong).count(), 15);
+        assert_eq!(rows(Encoding::Ulong).count(), 16);
         assert_eq!(rows(Encoding::Bool).count(), 22);
     }
 

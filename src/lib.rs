@@ -24,7 +24,11 @@ mod ffi;
 #[allow(unsafe_code)]
 #[path = "ffi/ed25519ph.rs"]
 pub mod ed25519ph;
+// The same for ML-DSA over a μ.
 pub mod keyref;
+#[allow(unsafe_code)]
+#[path = "ffi/mldsa.rs"]
+pub mod mldsa_verify;
 #[cfg(feature = "aws")]
 pub use ffi::secure_execution;
 pub mod files;

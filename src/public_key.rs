@@ -64,8 +64,9 @@ fn required_members(key: &KeyInfo) -> Vec<(&'static str, String)> {
             ("kty", "OKP".into()),
             ("x", BASE64URL_NOPAD.encode(point)),
         ],
-        // A secret key has no public JWK (the CLI finds only key pairs).
-        PublicParts::Secret => Vec::new(),
+        // A secret key has no public JWK (the CLI finds only key pairs);
+        // ML-DSA has no registered JWK form yet (`kms11 pubkey` says so).
+        PublicParts::Secret | PublicParts::MlDsa(_) => Vec::new(),
     }
 }
 
@@ -139,7 +140,9 @@ pub fn openssh(key: &KeyInfo, comment: &str) -> Result<String, String> {
         }
         // RFC 8709: the 32-byte key as a string.
         PublicParts::Ed25519 { point } => ssh_string(&mut blob, point),
-        PublicParts::Secret => return Err("a secret key has no public key".into()),
+        PublicParts::Secret | PublicParts::MlDsa(_) => {
+            return Err("no OpenSSH key type for this key".into())
+        }
     }
     let line = format!("{kind} {}", BASE64.encode(&blob));
     Ok(if comment.is_empty() {

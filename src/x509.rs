@@ -80,6 +80,17 @@ pub fn signature_algorithm(
                 },
             ));
         }
+        // RFC 9881: the parameter set's OID, no parameters, pure ML-DSA
+        // with the empty context over the to-be-signed bytes.
+        Family::MlDsa(set) => {
+            return Ok((
+                CKM_ML_DSA,
+                AlgorithmIdentifierOwned {
+                    oid: set.row().oid,
+                    parameters: None,
+                },
+            ))
+        }
         Family::Hmac(_) => {
             return Err(format!(
                 "a {} key makes MACs, not signatures: it has no certificate",
@@ -212,7 +223,9 @@ pub fn tbs_certificate(key: &KeyInfo, options: &CertificateOptions) -> Result<Ve
 /// RSA or Ed25519 signature as it is.
 fn x509_signature(spec: KeySpec, signature: &[u8]) -> Result<BitString, String> {
     let bytes = match spec.family() {
-        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) => signature.to_vec(),
+        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) | Family::MlDsa(_) => {
+            signature.to_vec()
+        }
         Family::Ec(_) => {
             crate::mechanism::ecdsa::fixed_to_der(signature).map_err(|e| e.to_string())?
         }

@@ -15,7 +15,7 @@ pub const SECP256K1_SPKI: &[u8] = include_bytes!("../keys/secp256k1.spki.der");
 pub const ED25519_SPKI: &[u8] = include_bytes!("../keys/ed25519.spki.der");
 
 /// Every KeySpec that becomes an object, indexed by a selector byte.
-pub const SPECS: [KeySpec; 8] = [
+pub const SPECS: [KeySpec; 11] = [
     KeySpec::Rsa2048,
     KeySpec::Rsa3072,
     KeySpec::Rsa4096,
@@ -24,6 +24,9 @@ pub const SPECS: [KeySpec; 8] = [
     KeySpec::EccNistP521,
     KeySpec::EccSecgP256k1,
     KeySpec::EccNistEdwards25519,
+    KeySpec::MlDsa44,
+    KeySpec::MlDsa65,
+    KeySpec::MlDsa87,
 ];
 
 pub const EC_SPECS: [KeySpec; 4] = [

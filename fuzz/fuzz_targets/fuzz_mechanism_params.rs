@@ -48,8 +48,24 @@ fn pick<T: Copy>(u: &mut Unstructured, known: &[T], any: impl Fn(u64) -> T) -> R
 
 fn input(u: &mut Unstructured) -> Result<(CK_MECHANISM_TYPE, Param, u8, Vec<u8>)> {
     let mechanism = pick(u, &MECHANISMS, |v| v as CK_MECHANISM_TYPE)?;
-    let param = match u.int_in_range(0..=5)? {
+    let param = match u.int_in_range(0..=7)? {
         0 => Param::None,
+        6 | 7 => {
+            let len = pick(u, &[0, 1, 255], |v| usize::from(v as u8))?;
+            let context = u.bytes(len.min(u.len()))?;
+            let context = mechanism::mldsa::Context::new(context).expect("at most 255 bytes");
+            let hedge = pick(
+                u,
+                &[CKH_HEDGE_PREFERRED, CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED],
+                |v| v as CK_ULONG,
+            )?;
+            if u.arbitrary()? {
+                let hash = pick(u, HASHES, |v| v as CK_MECHANISM_TYPE)?;
+                Param::HashSignContext { hedge, context, hash }
+            } else {
+                Param::SignContext { hedge, context }
+            }
+        }
         5 => Param::MacLength(pick(u, &[0, 1, 28, 32, 33, 64, 65], |v| v as usize)?),
         1 => Param::Malformed,
         3 => Param::Oaep(kms11::mechanism::oaep::OaepParams {
@@ -151,6 +167,12 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.row.scheme, Scheme::EdDsa);
             assert_eq!(context_len, 0, "a context KMS cannot take was accepted");
         }
+        Param::SignContext { hedge, .. } | Param::HashSignContext { hedge, .. } => {
+            assert_eq!(m.row.scheme, Scheme::MlDsa);
+            assert_eq!(hedge, CKH_HEDGE_PREFERRED, "a promise KMS cannot keep was accepted");
+            let given = matches!(param, Param::HashSignContext { .. });
+            assert_eq!(given, mechanism == CKM_HASH_ML_DSA, "each ML-DSA mechanism its parameter");
+        }
         Param::MacLength(len) => {
             let Input::Mac { alg, len: out } = m.input else {
                 panic!("a MAC length built a {} mechanism", m.ck_name())
@@ -166,7 +188,7 @@ fuzz_target!(|data: &[u8]| {
         // An HMAC of the key's own hash, over what GenerateMac takes.
         assert_eq!(spec.family(), Family::Hmac(alg));
         assert!((1..=alg.output_len()).contains(&len));
-        let feed = m.feed().expect("HMAC input is collected");
+        let feed = m.feed(&[]).expect("HMAC input is collected");
         if let Ok(message) = feed.finish(&data) {
             assert!(message.len() <= 4096 && message == data);
             assert_eq!(m.raw_input_len(spec, message.len()).is_ok(), !message.is_empty());
@@ -174,7 +196,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     // The mechanism's input: the data for raw mechanisms, else the hash.
-    let input = match m.feed() {
+    let input = match m.feed(&[]) {
         Some(feed) => match feed.finish(&data) {
             Ok(input) => input,
             Err(_) => return,
@@ -185,6 +207,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let hash = match alg {
+        // μ, whatever the message's length.
+        SigningAlgorithm::MlDsa => {
+            assert!(matches!(spec.family(), Family::MlDsa(_)));
+            assert_eq!(digest.len(), 64);
+            return;
+        }
         SigningAlgorithm::Ed25519 | SigningAlgorithm::Ed25519Ph => {
             assert_eq!(spec.family(), Family::Ed25519);
             assert_eq!(digest, input, "KMS gets the message itself");

@@ -58,6 +58,11 @@ fuzz_target!(|data: &[u8]| {
             let decoded = OctetString::from_der(&ec_point).expect("CKA_EC_POINT is DER");
             assert_eq!(decoded.as_bytes(), point.as_slice());
         }
+        PublicParts::MlDsa(set) => {
+            assert_eq!(spec.family(), Family::MlDsa(*set));
+            assert_eq!(key.public_key.len(), set.row().public_key_len);
+            assert!(key.ec_params().is_none() && key.ec_point().is_none());
+        }
         // SPECS holds asymmetric specs only: a secret key has no SPKI.
         PublicParts::Secret => panic!("{} parsed as a secret key", spec.as_kms()),
     }

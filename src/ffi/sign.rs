@@ -40,6 +40,11 @@ pub(super) unsafe fn read_mechanism(
             prehash: p.phFlag != CK_FALSE,
             context_len: p.ulContextDataLen as usize,
         }
+    } else if crate::mechanism::row(m.mechanism)
+        .is_some_and(|r| r.scheme == crate::mechanism::Scheme::MlDsa)
+    {
+        // SAFETY: pParameter holds ulParameterLen bytes (the caller's contract).
+        unsafe { read_sign_context(&m) }
     } else if m.mechanism == CKM_RSA_PKCS_OAEP {
         if m.ulParameterLen as usize != std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>() {
             return Ok((m.mechanism, Param::Malformed));
@@ -73,6 +78,56 @@ pub(super) unsafe fn read_mechanism(
         Param::Malformed
     };
     Ok((m.mechanism, param))
+}
+
+/// An ML-DSA mechanism's CK_SIGN_ADDITIONAL_CONTEXT, or CKM_HASH_ML_DSA's
+/// CK_HASH_SIGN_ADDITIONAL_CONTEXT (the first is as long as the PSS and
+/// EdDSA parameters: told apart by the mechanism), its context copied.
+///
+/// # Safety
+/// `m.pParameter` must be non-NULL and hold `m.ulParameterLen` readable
+/// bytes, and the structure's pContext its ulContextLen.
+unsafe fn read_sign_context(m: &CK_MECHANISM) -> Param {
+    let len = m.ulParameterLen as usize;
+    let (hedge, context, context_len, hash) = if m.mechanism == CKM_HASH_ML_DSA {
+        if len != std::mem::size_of::<CK_HASH_SIGN_ADDITIONAL_CONTEXT>() {
+            return Param::Malformed;
+        }
+        // SAFETY: pParameter holds a CK_HASH_SIGN_ADDITIONAL_CONTEXT (its
+        // length says so); read_unaligned: C callers owe us no alignment.
+        let p = unsafe {
+            std::ptr::read_unaligned(m.pParameter as *const CK_HASH_SIGN_ADDITIONAL_CONTEXT)
+        };
+        (p.hedgeVariant, p.pContext, p.ulContextLen, Some(p.hash))
+    } else {
+        if len != std::mem::size_of::<CK_SIGN_ADDITIONAL_CONTEXT>() {
+            return Param::Malformed;
+        }
+        // SAFETY: pParameter holds a CK_SIGN_ADDITIONAL_CONTEXT (its length
+        // says so); read_unaligned: C callers owe us no alignment.
+        let p =
+            unsafe { std::ptr::read_unaligned(m.pParameter as *const CK_SIGN_ADDITIONAL_CONTEXT) };
+        (p.hedgeVariant, p.pContext, p.ulContextLen, None)
+    };
+    if context_len as usize > crate::mechanism::mldsa::CONTEXT_MAX {
+        return Param::Malformed;
+    }
+    // SAFETY: pContext holds ulContextLen bytes (the caller's contract), at
+    // most 255 (checked above), or is NULL with 0.
+    let Ok(bytes) = (unsafe { super::input(context, context_len) }) else {
+        return Param::Malformed;
+    };
+    let Some(context) = crate::mechanism::mldsa::Context::new(bytes) else {
+        return Param::Malformed;
+    };
+    match hash {
+        Some(hash) => Param::HashSignContext {
+            hedge,
+            context,
+            hash,
+        },
+        None => Param::SignContext { hedge, context },
+    }
 }
 
 entry! {

@@ -46,7 +46,12 @@ pub fn check(param: Param) -> Result<Input> {
             "KMS signs Ed25519 without a context: Ed25519ctx and Ed25519ph with a context \
              cannot be honoured",
         )),
-        Param::Pss(_) | Param::Oaep(_) | Param::MacLength(_) | Param::Malformed => Err(Error::new(
+        Param::Pss(_)
+        | Param::Oaep(_)
+        | Param::MacLength(_)
+        | Param::SignContext { .. }
+        | Param::HashSignContext { .. }
+        | Param::Malformed => Err(Error::new(
             CKR_MECHANISM_PARAM_INVALID,
             "CKM_EDDSA takes no parameter or a CK_EDDSA_PARAMS",
         )),

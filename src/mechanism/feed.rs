@@ -10,6 +10,8 @@ use cryptoki_sys::CKR_DATA_LEN_RANGE;
 
 pub enum Feed {
     Hash(Hasher),
+    /// ML-DSA's μ over the message (boxed: two SHAKE states).
+    Mu(Box<super::mldsa::MuHasher>),
     Collect {
         data: Vec<u8>,
         limit: usize,
@@ -48,6 +50,7 @@ impl Feed {
                 h.update(part);
                 Ok(())
             }
+            Feed::Mu(h) => h.update(part),
             Feed::Collect {
                 data,
                 limit,
@@ -81,6 +84,7 @@ impl Feed {
         self.update(last)?;
         Ok(match self {
             Feed::Hash(h) => h.finish(),
+            Feed::Mu(h) => h.finish()?,
             Feed::Collect { data, .. } => data,
         })
     }

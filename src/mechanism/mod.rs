@@ -13,13 +13,16 @@ pub mod eddsa;
 pub mod feed;
 pub mod hash;
 pub mod hmac;
+pub mod mldsa;
 pub mod oaep;
+pub mod prehash;
 pub mod pss;
 
 use crate::error::{Error, Result};
 use crate::vocabulary::{Family, HashAlg, KeySpec, KeyUsage, MacAlg, SigningAlgorithm};
 use cryptoki_sys::*;
 use feed::Feed;
+use prehash::PreHash;
 pub use pss::{Param, PssParams};
 
 /// The signature scheme of a mechanism, and so the key family it needs.
@@ -38,6 +41,8 @@ pub enum Scheme {
     Hmac,
     /// ECDH key agreement (KMS DeriveSharedSecret): C_DeriveKey.
     Ecdh,
+    /// ML-DSA (takes an optional CK_SIGN_ADDITIONAL_CONTEXT).
+    MlDsa,
 }
 
 impl Scheme {
@@ -48,6 +53,7 @@ impl Scheme {
             Scheme::Ecdsa | Scheme::Ecdh => CKK_EC,
             Scheme::EdDsa => CKK_EC_EDWARDS,
             Scheme::Hmac => CKK_GENERIC_SECRET,
+            Scheme::MlDsa => CKK_ML_DSA,
         }
     }
 
@@ -65,7 +71,7 @@ impl Scheme {
             Scheme::RsaOaep => KeyUsage::EncryptDecrypt,
             Scheme::Hmac => KeyUsage::GenerateVerifyMac,
             Scheme::Ecdh => KeyUsage::KeyAgreement,
-            Scheme::RsaPkcs1 | Scheme::RsaPss | Scheme::Ecdsa | Scheme::EdDsa => {
+            Scheme::RsaPkcs1 | Scheme::RsaPss | Scheme::Ecdsa | Scheme::EdDsa | Scheme::MlDsa => {
                 KeyUsage::SignVerify
             }
         }
@@ -93,6 +99,12 @@ pub enum Shape {
     Mac { alg: MacAlg, general: bool },
     /// A peer's public key (C_DeriveKey's CK_ECDH1_DERIVE_PARAMS).
     Derive,
+    /// The message, of which the module computes ML-DSA's μ (multi-part),
+    /// with this pre-hash first (HashML-DSA) or none (pure ML-DSA).
+    Mu(Option<prehash::PreHash>),
+    /// A pre-hash, of which μ is computed (CKM_HASH_ML_DSA: the parameter
+    /// names the hash).
+    MuDigest,
 }
 
 /// One mechanism the module offers.
@@ -139,6 +151,18 @@ mechanisms! {
     CKM_SHA512_HMAC => Hmac, Shape::Mac { alg: MacAlg::Sha512, general: false };
     CKM_SHA512_HMAC_GENERAL => Hmac, Shape::Mac { alg: MacAlg::Sha512, general: true };
     CKM_ECDH1_DERIVE => Ecdh, Shape::Derive;
+    CKM_ML_DSA => MlDsa, Shape::Mu(None);
+    CKM_HASH_ML_DSA => MlDsa, Shape::MuDigest;
+    CKM_HASH_ML_DSA_SHA224 => MlDsa, Shape::Mu(Some(PreHash::Sha224));
+    CKM_HASH_ML_DSA_SHA256 => MlDsa, Shape::Mu(Some(PreHash::Sha256));
+    CKM_HASH_ML_DSA_SHA384 => MlDsa, Shape::Mu(Some(PreHash::Sha384));
+    CKM_HASH_ML_DSA_SHA512 => MlDsa, Shape::Mu(Some(PreHash::Sha512));
+    CKM_HASH_ML_DSA_SHA3_224 => MlDsa, Shape::Mu(Some(PreHash::Sha3_224));
+    CKM_HASH_ML_DSA_SHA3_256 => MlDsa, Shape::Mu(Some(PreHash::Sha3_256));
+    CKM_HASH_ML_DSA_SHA3_384 => MlDsa, Shape::Mu(Some(PreHash::Sha3_384));
+    CKM_HASH_ML_DSA_SHA3_512 => MlDsa, Shape::Mu(Some(PreHash::Sha3_512));
+    CKM_HASH_ML_DSA_SHAKE128 => MlDsa, Shape::Mu(Some(PreHash::Shake128));
+    CKM_HASH_ML_DSA_SHAKE256 => MlDsa, Shape::Mu(Some(PreHash::Shake256));
 }
 
 impl MechanismRow {
@@ -214,6 +238,9 @@ pub fn info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
 }
 
 /// What a mechanism's input is, once its parameters are known.
+// ML-DSA's context is held (at most 255 bytes) so that Input and Mechanism
+// stay Copy; one per operation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
     /// A DER DigestInfo.
@@ -231,6 +258,12 @@ pub enum Input {
     /// The message of an HMAC of this algorithm, `len` bytes long (the
     /// hash's whole output, or less for _GENERAL).
     Mac { alg: MacAlg, len: usize },
+    /// ML-DSA: the message (or its pre-hash), of which μ is computed with
+    /// this context.
+    Mu {
+        context: mldsa::Context,
+        pre: mldsa::Prehash,
+    },
 }
 
 /// A signing mechanism with its parameters checked.
@@ -258,13 +291,17 @@ impl Mechanism {
             (Scheme::RsaPss, Shape::Message(h)) => Input::Message(pss::check(param, Some(h))?),
             (Scheme::EdDsa, _) => eddsa::check(param)?,
             (_, Shape::Mac { alg, general }) => hmac::check(alg, general, param)?,
+            (Scheme::MlDsa, Shape::Mu(pre)) => mldsa::check(Some(pre), param)?,
+            (Scheme::MlDsa, _) => mldsa::check(None, param)?,
             _ if !matches!(param, Param::None) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
             (_, Shape::DigestInfo) => Input::DigestInfo,
             (_, Shape::PssDigest) => return Err(CKR_MECHANISM_PARAM_INVALID.into()),
             (_, Shape::AnyDigest) => Input::AnyDigest,
             (_, Shape::Message(h)) => Input::Message(h),
             (_, Shape::Whole) => Input::Whole,
-            (_, Shape::Cipher | Shape::Derive) => return Err(CKR_MECHANISM_INVALID.into()),
+            (_, Shape::Cipher | Shape::Derive | Shape::Mu(_) | Shape::MuDigest) => {
+                return Err(CKR_MECHANISM_INVALID.into())
+            }
         };
         Ok(Mechanism { row, input })
     }
@@ -277,9 +314,13 @@ impl Mechanism {
     /// What takes multi-part input in: a hasher for the mechanisms that
     /// hash locally, a bounded buffer for those whose message KMS gets;
     /// `None` for the single-part ones.
-    pub fn feed(self) -> Option<Feed> {
+    /// `public_key`: the key's raw public key (ML-DSA's μ starts with it).
+    pub fn feed(self, public_key: &[u8]) -> Option<Feed> {
         match self.input {
             Input::Message(h) => Some(Feed::hash(h)),
+            Input::Mu { context, pre } => Some(Feed::Mu(Box::new(mldsa::MuHasher::new(
+                public_key, &context, pre,
+            )))),
             Input::Whole => Some(Feed::collect(
                 eddsa::PURE_MAX,
                 self.row.name,
@@ -354,6 +395,9 @@ impl Mechanism {
             (Scheme::EdDsa, Input::Prehash, Family::Ed25519) => {
                 Ok((SigningAlgorithm::Ed25519Ph, input.to_vec()))
             }
+            (Scheme::MlDsa, Input::Mu { .. }, Family::MlDsa(_)) if input.len() == mldsa::MU_LEN => {
+                Ok((SigningAlgorithm::MlDsa, input.to_vec()))
+            }
             // Mechanism::new pairs schemes with inputs and key types.
             _ => Err(CKR_KEY_TYPE_INCONSISTENT.into()),
         }
@@ -365,20 +409,22 @@ impl Mechanism {
 pub fn signature_from_kms(spec: KeySpec, signature: Vec<u8>) -> Result<Vec<u8>> {
     match spec.family() {
         Family::Ec(curve) => ecdsa::der_to_fixed(curve, &signature),
-        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_)
+        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) | Family::MlDsa(_)
             if signature.len() == spec.signature_len() =>
         {
             Ok(signature)
         }
-        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) => Err(Error::new(
-            CKR_DEVICE_ERROR,
-            format!(
-                "KMS returned a {}-byte signature for a {} key, whose signatures are {} bytes",
-                signature.len(),
-                spec.as_kms(),
-                spec.signature_len()
-            ),
-        )),
+        Family::Rsa { .. } | Family::Ed25519 | Family::Hmac(_) | Family::MlDsa(_) => {
+            Err(Error::new(
+                CKR_DEVICE_ERROR,
+                format!(
+                    "KMS returned a {}-byte signature for a {} key, whose signatures are {} bytes",
+                    signature.len(),
+                    spec.as_kms(),
+                    spec.signature_len()
+                ),
+            ))
+        }
     }
 }
 

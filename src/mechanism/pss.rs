@@ -13,6 +13,9 @@ pub struct PssParams {
 }
 
 /// The parameter of a mechanism, as ffi found it.
+// An ML-DSA context is copied in (at most 255 bytes) so that Param stays
+// Copy; there is one per C_SignInit, on the stack.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum Param {
     None,
@@ -27,6 +30,19 @@ pub enum Param {
     Oaep(super::oaep::OaepParams),
     /// CK_MAC_GENERAL_PARAMS: the length of MAC asked for.
     MacLength(usize),
+    /// CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA): the hedging asked for and the
+    /// context.
+    SignContext {
+        hedge: CK_ULONG,
+        context: super::mldsa::Context,
+    },
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT (HashML-DSA of a given hash): the
+    /// same, and the hash's mechanism.
+    HashSignContext {
+        hedge: CK_ULONG,
+        context: super::mldsa::Context,
+        hash: CK_MECHANISM_TYPE,
+    },
     /// A parameter of a size no mechanism here takes.
     Malformed,
 }

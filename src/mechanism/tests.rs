@@ -25,7 +25,7 @@ fn rv<T: std::fmt::Debug>(r: Result<T>) -> CK_RV {
 
 #[test]
 fn the_table_names_each_mechanism_by_its_constant() {
-    assert_eq!(MECHANISMS.len(), 23);
+    assert_eq!(MECHANISMS.len(), 35);
     for r in TABLE {
         assert!(r.name.starts_with("CKM_"), "{}", r.name);
         assert_eq!(row(r.ckm).map(|x| x.name), Some(r.name));
@@ -91,10 +91,11 @@ fn mechanism_info_spans_the_key_specs_of_its_family() {
 
 #[test]
 fn every_row_builds_for_its_own_key_type_only() {
-    const KINDS: [KeySpec; 7] = [
+    const KINDS: [KeySpec; 8] = [
         RSA,
         P256,
         ED,
+        KeySpec::MlDsa65,
         KeySpec::Hmac224,
         KeySpec::Hmac256,
         KeySpec::Hmac384,
@@ -115,6 +116,11 @@ fn every_row_builds_for_its_own_key_type_only() {
             (Scheme::RsaPss, Shape::Message(h)) => good_pss(h),
             (Scheme::RsaPss, _) => good_pss(HashAlg::Sha256),
             (_, Shape::Mac { general: true, .. }) => Param::MacLength(8),
+            (_, Shape::MuDigest) => Param::HashSignContext {
+                hedge: CKH_HEDGE_PREFERRED,
+                context: mldsa::Context::EMPTY,
+                hash: CKM_SHA256,
+            },
             _ => Param::None,
         };
         let own: Vec<KeySpec> = KINDS.into_iter().filter(|k| r.fits(k.family())).collect();
@@ -122,10 +128,14 @@ fn every_row_builds_for_its_own_key_type_only() {
         let m = Mechanism::new(r.ckm, param, own[0]).unwrap();
         assert_eq!(m.ck_name(), r.name);
         assert_eq!(
-            m.feed().is_some(),
+            m.feed(&[]).is_some(),
             matches!(
                 r.shape,
-                Shape::Message(_) | Shape::Whole | Shape::Mac { .. }
+                Shape::Message(_)
+                    | Shape::Whole
+                    | Shape::Mac { .. }
+                    | Shape::Mu(_)
+                    | Shape::MuDigest
             )
         );
         for other in KINDS.into_iter().filter(|k| *k != own[0]) {
@@ -297,11 +307,11 @@ fn eddsa_takes_what_kms_can_sign_as_rfc_8032_does() {
 #[test]
 fn collected_input_stops_at_what_kms_takes() {
     let pure = Mechanism::new(CKM_EDDSA, Param::None, ED).unwrap();
-    let mut feed = pure.feed().unwrap();
+    let mut feed = pure.feed(&[]).unwrap();
     feed.update(&[1; 4000]).unwrap();
     feed.update(&[2; 96]).unwrap();
     assert_eq!(rv(feed.update(&[3])), CKR_DATA_LEN_RANGE);
-    let mut feed = pure.feed().unwrap();
+    let mut feed = pure.feed(&[]).unwrap();
     feed.update(b"abc").unwrap();
     assert_eq!(feed.finish(b"def").unwrap(), b"abcdef");
 }

@@ -13,14 +13,15 @@
 
 use super::key::KeyInfo;
 use super::session::Output;
+use super::sign::{Call, Outcome};
 use super::Module;
-use crate::backend::BackendError;
 use crate::error::{Error, Result};
 use crate::log_at;
 use crate::mechanism::{oaep, row, Param, Scheme};
 use crate::vocabulary::{Family, KeyUsage, OaepHash};
 use cryptoki_sys::*;
 use std::sync::Arc;
+use std::time::Instant;
 use zeroize::Zeroizing;
 
 /// Which of the two a call is about.
@@ -41,7 +42,7 @@ pub struct CipherOp {
 fn modulus_len(key: &KeyInfo) -> usize {
     match key.spec.family() {
         Family::Rsa { modulus_len } => modulus_len,
-        Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) => 0,
+        Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) | Family::MlDsa(_) => 0,
     }
 }
 
@@ -206,7 +207,7 @@ impl Module {
         }
         // No lock is held across the KMS call.
         drop(s);
-        let plaintext = self.decrypt_with_kms(&op, data)?;
+        let plaintext = self.decrypt_with_kms(session.slot, &op, data)?;
         match capacity {
             Some(c) if c < plaintext.len() => {
                 let len = plaintext.len();
@@ -219,8 +220,21 @@ impl Module {
     }
 
     /// KMS's Decrypt, to the key as configured; the key that decrypted must
-    /// be the object's, as for Sign.
-    fn decrypt_with_kms(&self, op: &CipherOp, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    /// be the object's, as for Sign, and what KMS contradicted is dropped
+    /// and refreshed as after a failed Sign. One audit line either way.
+    fn decrypt_with_kms(
+        &self,
+        slot: usize,
+        op: &CipherOp,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let call = Call {
+            slot,
+            key: &op.key,
+            mechanism: "CKM_RSA_PKCS_OAEP",
+            algorithm: op.hash.as_kms(),
+            started: Instant::now(),
+        };
         let backend = self.backend.clone();
         let key = op.key.clone();
         let algorithm = op.hash.as_kms();
@@ -229,30 +243,36 @@ impl Module {
             backend
                 .decrypt(&key.sign_target, algorithm, &ciphertext, &key.grant_tokens)
                 .await
-        })?;
-        let decrypted = answer.map_err(|e: BackendError| {
-            log_at!(
-                Error,
-                "Decrypt with {} ({algorithm}) failed: {e}",
-                op.key.arn
-            );
-            Error::from(e)
-        })?;
-        if decrypted.key_arn.as_deref() != Some(op.key.arn.as_str()) {
-            log_at!(
-                Error,
-                "KMS decrypted with {}, not with {}, the key of this object; plaintext not returned",
-                decrypted.key_arn.as_deref().unwrap_or("an unnamed key"),
-                op.key.arn
-            );
-            return Err(CKR_DEVICE_ERROR.into());
+        });
+        let (outcome, plaintext, request_id) = match answer {
+            Err(e) => (Outcome::Failed(e), None, None),
+            Ok(Err(e)) => {
+                let id = e.request_id.clone();
+                (Outcome::Refused(e), None, id)
+            }
+            Ok(Ok(d)) if d.key_arn.as_deref() != Some(op.key.arn.as_str()) => {
+                let other = d.key_arn.unwrap_or_else(|| "an unnamed key".into());
+                (Outcome::OtherKey(other), None, d.request_id)
+            }
+            // The audit's word for success; the plaintext goes apart.
+            Ok(Ok(d)) => (Outcome::Signed(Vec::new()), Some(d.plaintext), d.request_id),
+        };
+        self.audit("decrypt", &call, &outcome, request_id);
+        if let Some(plaintext) = plaintext {
+            return Ok(plaintext);
         }
+        // A ciphertext that is not this key's says nothing about the key.
+        let invalid =
+            matches!(&outcome, Outcome::Refused(e) if e.rv() == CKR_ENCRYPTED_DATA_INVALID);
+        if !invalid {
+            self.after_failed_sign(slot, &op.key, &outcome);
+        }
+        let e = outcome.into_result(&op.key).expect_err("not a success");
         log_at!(
-            Audit,
-            "decrypt key={} algorithm={algorithm} outcome=ok request_id={}",
-            op.key.arn,
-            decrypted.request_id.as_deref().unwrap_or("-")
+            Error,
+            "Decrypt with {} ({algorithm}) failed: {e}",
+            op.key.arn
         );
-        Ok(decrypted.plaintext)
+        Err(e)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::backend::RemoteKey;
 use crate::error::{Error, Result};
-use crate::vocabulary::{Curve, Family, KeySpec, KeyUsage, ED25519_KEY_LEN, ED25519_OID};
+use crate::vocabulary::{Curve, Family, KeySpec, KeyUsage, MlDsaSet, ED25519_KEY_LEN, ED25519_OID};
 use cryptoki_sys::CKR_DEVICE_ERROR;
 use der::asn1::{ObjectIdentifier, UintRef};
 use der::{Decode, Encode, Sequence};
@@ -35,6 +35,8 @@ pub enum PublicParts {
     },
     /// A secret key (HMAC): nothing public.
     Secret,
+    /// An ML-DSA public key (FIPS 204's pk encoding, in `KeyInfo::public_key`).
+    MlDsa(MlDsaSet),
 }
 
 #[derive(Debug)]
@@ -151,6 +153,15 @@ fn public_parts(spec: KeySpec, spki_der: &[u8]) -> Result<(Vec<u8>, PublicParts)
             ec_parts(spki.algorithm.oid, named, &public_key, curve)?
         }
         Family::Hmac(_) => return Err(malformed("an asymmetric key")),
+        Family::MlDsa(set) => {
+            let fits = spki.algorithm.oid == set.row().oid
+                && spki.algorithm.parameters.is_none()
+                && public_key.len() == set.row().public_key_len;
+            if !fits {
+                return Err(malformed(set.row().name));
+            }
+            PublicParts::MlDsa(set)
+        }
         Family::Ed25519 => ed25519_parts(
             spki.algorithm.oid,
             spki.algorithm.parameters.is_some(),
@@ -171,7 +182,7 @@ impl KeyInfo {
     ) -> Result<KeyInfo> {
         let (public_key, parts) = match spec.family() {
             Family::Hmac(_) => (Vec::new(), PublicParts::Secret),
-            Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 => {
+            Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 | Family::MlDsa(_) => {
                 public_parts(spec, &remote.public_key)?
             }
         };
@@ -202,7 +213,10 @@ impl KeyInfo {
             PublicParts::Rsa { modulus, .. } => {
                 modulus.len() * 8 - modulus.first().map_or(0, |b| b.leading_zeros() as usize)
             }
-            PublicParts::Ec { .. } | PublicParts::Ed25519 { .. } | PublicParts::Secret => 0,
+            PublicParts::Ec { .. }
+            | PublicParts::Ed25519 { .. }
+            | PublicParts::Secret
+            | PublicParts::MlDsa(_) => 0,
         }
     }
 
@@ -213,7 +227,7 @@ impl KeyInfo {
         match &self.parts {
             PublicParts::Ec { curve, .. } => curve.row().oid.to_der().ok(),
             PublicParts::Ed25519 { .. } => ED25519_OID.to_der().ok(),
-            PublicParts::Rsa { .. } | PublicParts::Secret => None,
+            PublicParts::Rsa { .. } | PublicParts::Secret | PublicParts::MlDsa(_) => None,
         }
     }
 
@@ -226,7 +240,7 @@ impl KeyInfo {
                     .ok()
                     .and_then(|o| o.to_der().ok())
             }
-            PublicParts::Rsa { .. } | PublicParts::Secret => None,
+            PublicParts::Rsa { .. } | PublicParts::Secret | PublicParts::MlDsa(_) => None,
         }
     }
 }

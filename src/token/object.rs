@@ -103,6 +103,13 @@ fn key_attributes(
             a.insert(CKA_EC_POINT, key.ec_point().unwrap_or_default());
         }
         PublicParts::Secret => {}
+        PublicParts::MlDsa(set) => {
+            a.insert(CKA_PARAMETER_SET, ulong(set.row().ckp));
+            // The public key's value; the private key's never leaves KMS.
+            if class == CKO_PUBLIC_KEY {
+                a.insert(CKA_VALUE, key.public_key.clone());
+            }
+        }
     }
     a
 }

@@ -39,8 +39,8 @@ pub struct Operation {
 impl Operation {
     pub fn new(key: Arc<KeyInfo>, mechanism: Mechanism) -> Operation {
         Operation {
+            feed: mechanism.feed(&key.public_key),
             key,
-            feed: mechanism.feed(),
             mechanism,
             updated: false,
         }
@@ -61,7 +61,7 @@ impl Operation {
     /// refuses is refused before anything is read.
     pub fn finish(self, last: &[u8]) -> Result<Vec<u8>> {
         match self.feed {
-            Some(Feed::Hash(h)) => Feed::Hash(h).finish(last),
+            Some(f @ (Feed::Hash(_) | Feed::Mu(_))) => f.finish(last),
             Some(collect) => {
                 let data = collect.finish(last)?;
                 // A message KMS gets whole may also be too short (Ed25519ph).

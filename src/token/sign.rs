@@ -48,9 +48,9 @@ impl Outcome {
             Outcome::OtherKey(signer) => Err(Error::new(
                 CKR_DEVICE_ERROR,
                 format!(
-                    "KMS signed with {signer}, not with {}, the key of this object \
+                    "KMS answered with {signer}, not with {}, the key of this object \
                      ({} names another key now, or a cache entry named the wrong key); \
-                     signature not returned, the token will be refreshed",
+                     the answer is not returned, the token will be refreshed",
                     key.arn, key.sign_target
                 ),
             )),

@@ -40,7 +40,14 @@ fn verifier(
             Curve::Secp256k1 => &ECDSA_P256K1_SHA256_FIXED,
         },
         (Family::Ed25519, SigningAlgorithm::Ed25519) => &ED25519,
-        (Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 | Family::Hmac(_), _) => return None,
+        (
+            Family::Rsa { .. }
+            | Family::Ec(_)
+            | Family::Ed25519
+            | Family::Hmac(_)
+            | Family::MlDsa(_),
+            _,
+        ) => return None,
     })
 }
 
@@ -59,6 +66,11 @@ pub fn verify(key: &KeyInfo, alg: SigningAlgorithm, sent: &[u8], sig: &[u8]) -> 
         (SigningAlgorithm::Ed25519Ph, _) => {
             matches!(key.spec.family(), Family::Ed25519)
                 && crate::ed25519ph::verify(&key.public_key, sent, sig)
+        }
+        // KMS signs the μ it is sent (EXTERNAL_MU).
+        (SigningAlgorithm::MlDsa, _) => {
+            matches!(key.spec.family(), Family::MlDsa(_))
+                && crate::mldsa_verify::verify_mu(&key.public_key, sent, sig)
         }
         (_, Some(hash)) => {
             let valg =

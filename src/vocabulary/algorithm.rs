@@ -13,6 +13,8 @@ pub enum SigningAlgorithm {
     /// HashEdDSA (RFC 8032 Ed25519ph, no context) over the 64 bytes sent,
     /// which KMS hashes with SHA-512 itself (KMS: DIGEST).
     Ed25519Ph,
+    /// ML-DSA over a μ the module computed (KMS: EXTERNAL_MU, 64 bytes).
+    MlDsa,
 }
 
 /// How KMS reads Sign's message.
@@ -22,6 +24,8 @@ pub enum MessageType {
     Raw,
     /// A digest of the algorithm's hash (Ed25519ph: 64 bytes).
     Digest,
+    /// ML-DSA's μ (FIPS 204 section 6.2's external μ, 64 bytes).
+    ExternalMu,
 }
 
 impl MessageType {
@@ -29,6 +33,7 @@ impl MessageType {
         match self {
             MessageType::Raw => "RAW",
             MessageType::Digest => "DIGEST",
+            MessageType::ExternalMu => "EXTERNAL_MU",
         }
     }
 }
@@ -52,6 +57,7 @@ impl SigningAlgorithm {
             Ecdsa(Sha512) => "ECDSA_SHA_512",
             Ed25519 => "ED25519_SHA_512",
             Ed25519Ph => "ED25519_PH_SHA_512",
+            MlDsa => "ML_DSA_SHAKE_256",
         }
     }
 
@@ -62,7 +68,9 @@ impl SigningAlgorithm {
             SigningAlgorithm::RsaPkcs1(h)
             | SigningAlgorithm::RsaPss(h)
             | SigningAlgorithm::Ecdsa(h) => Some(h),
-            SigningAlgorithm::Ed25519 | SigningAlgorithm::Ed25519Ph => None,
+            SigningAlgorithm::Ed25519 | SigningAlgorithm::Ed25519Ph | SigningAlgorithm::MlDsa => {
+                None
+            }
         }
     }
 
@@ -71,6 +79,7 @@ impl SigningAlgorithm {
     pub const fn message_type(self) -> MessageType {
         match self {
             SigningAlgorithm::Ed25519 => MessageType::Raw,
+            SigningAlgorithm::MlDsa => MessageType::ExternalMu,
             SigningAlgorithm::RsaPkcs1(_)
             | SigningAlgorithm::RsaPss(_)
             | SigningAlgorithm::Ecdsa(_)

@@ -36,11 +36,13 @@ macro_rules! kms_names {
 mod algorithm;
 mod curve;
 mod hash;
+mod mldsa;
 mod spec;
 
 pub use algorithm::{MessageType, SigningAlgorithm, RAW_MESSAGE_MAX};
 pub use curve::{Curve, CurveRow};
 pub use hash::{HashAlg, HashRow, MacAlg, MacRow, OaepHash};
+pub use mldsa::{MlDsaRow, MlDsaSet};
 pub use spec::{Family, KeySpec, SpecRow, ED25519_KEY_LEN, ED25519_OID};
 
 kms_names! {

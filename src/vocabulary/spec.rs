@@ -1,6 +1,6 @@
 //! The KMS key specs that become objects: one row each.
 
-use super::{Curve, HashAlg, KeyUsage, MacAlg, SigningAlgorithm};
+use super::{Curve, HashAlg, KeyUsage, MacAlg, MlDsaSet, SigningAlgorithm};
 use cryptoki_sys::*;
 use der::asn1::ObjectIdentifier;
 
@@ -16,6 +16,8 @@ pub enum Family {
     Ed25519,
     /// An HMAC key: a secret key object, no public half.
     Hmac(MacAlg),
+    /// ML-DSA (FIPS 204): signs a μ the module computes (EXTERNAL_MU).
+    MlDsa(MlDsaSet),
 }
 
 /// The OID of Ed25519 keys (RFC 8410): their SubjectPublicKeyInfo
@@ -36,19 +38,23 @@ impl Family {
             // SoftHSM and Java's SunPKCS11 know generic secret keys, and
             // CKA_ALLOWED_MECHANISMS names the one hash (docs/hmac.md).
             Family::Hmac(_) => CKK_GENERIC_SECRET,
+            Family::MlDsa(_) => CKK_ML_DSA,
         }
     }
 
     /// Key sizes as C_GetMechanismInfo counts them: bits of the modulus,
     /// of the curve's order, 256 for Ed25519 (as PKCS#11 tokens report
     /// it); bytes of key material for HMAC (generated, to most imported),
-    /// as the spec counts generic secret keys.
+    /// as the spec counts generic secret keys; bytes of the public key for
+    /// ML-DSA (PKCS#11 3.2).
     pub const fn key_sizes(self) -> (usize, usize) {
         match self {
             Family::Rsa { modulus_len } => (modulus_len * 8, modulus_len * 8),
             Family::Ec(curve) => (curve.row().bits, curve.row().bits),
             Family::Ed25519 => (256, 256),
             Family::Hmac(alg) => (alg.row().len, alg.row().key_max),
+            // PKCS#11 3.2: bytes of the ML-DSA public key.
+            Family::MlDsa(set) => (set.row().public_key_len, set.row().public_key_len),
         }
     }
 
@@ -59,6 +65,7 @@ impl Family {
             Family::Ec(_) => CKM_EC_KEY_PAIR_GEN,
             Family::Ed25519 => CKM_EC_EDWARDS_KEY_PAIR_GEN,
             Family::Hmac(_) => CKM_GENERIC_SECRET_KEY_GEN,
+            Family::MlDsa(_) => CKM_ML_DSA_KEY_PAIR_GEN,
         }
     }
 }
@@ -97,6 +104,19 @@ impl SpecRow {
             ssh: Some("ssh-rsa"),
             algorithms: RSA_ALGORITHMS,
             usages: &[KeyUsage::SignVerify, KeyUsage::EncryptDecrypt],
+        }
+    }
+
+    const fn mldsa(set: MlDsaSet) -> SpecRow {
+        SpecRow {
+            family: Family::MlDsa(set),
+            signature_len: set.row().signature_len,
+            // The name the JOSE/COSE drafts give it (the CLI's --alg); no
+            // JWK or OpenSSH form is registered yet.
+            jose: set.row().name,
+            ssh: None,
+            algorithms: &[SigningAlgorithm::MlDsa],
+            usages: &[KeyUsage::SignVerify],
         }
     }
 
@@ -201,6 +221,9 @@ key_specs! {
     Hmac256 = "HMAC_256" => SpecRow::hmac(MacAlg::Sha256);
     Hmac384 = "HMAC_384" => SpecRow::hmac(MacAlg::Sha384);
     Hmac512 = "HMAC_512" => SpecRow::hmac(MacAlg::Sha512);
+    MlDsa44 = "ML_DSA_44" => SpecRow::mldsa(MlDsaSet::MlDsa44);
+    MlDsa65 = "ML_DSA_65" => SpecRow::mldsa(MlDsaSet::MlDsa65);
+    MlDsa87 = "ML_DSA_87" => SpecRow::mldsa(MlDsaSet::MlDsa87);
 }
 
 impl KeySpec {

@@ -20,7 +20,7 @@ fn every_spec_reads_back_from_its_kms_name() {
 fn rows_agree_with_the_standards() {
     let rsa = |s: KeySpec| match s.family() {
         Family::Rsa { modulus_len } => modulus_len * 8,
-        Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) => 0,
+        Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) | Family::MlDsa(_) => 0,
     };
     assert_eq!(rsa(KeySpec::Rsa2048), 2048);
     assert_eq!(rsa(KeySpec::Rsa3072), 3072);
@@ -44,6 +44,13 @@ fn rows_agree_with_the_standards() {
                 assert_eq!(spec.signature_len(), alg.output_len());
                 assert_eq!(spec.as_kms()[5..], alg.as_kms()[9..]);
                 assert!(alg.row().key_max >= alg.row().len);
+            }
+            // FIPS 204 table 2, and the NIST CSOR OIDs in order.
+            Family::MlDsa(set) => {
+                assert_eq!(spec.signature_len(), set.row().signature_len);
+                assert_eq!(spec.row().algorithms, &[SigningAlgorithm::MlDsa]);
+                let arc = set.row().oid.arcs().last();
+                assert_eq!(arc, Some(16 + set.row().ckp as u32));
             }
         }
         assert!(spec.family().key_sizes().0 > 0);

@@ -224,3 +224,13 @@ def test_a_key_agreement_key_is_checked_with_an_ecdh(cli, faults):
     faults(deny=[{"operation": "DeriveSharedSecret", "key": key["Arn"]}])
     fails_with(cli, "DeriveSharedSecret: AccessDeniedException", 'add "kms:DeriveSharedSecret" to the key policy',
                config=conf)
+
+
+def test_an_mldsa_key_is_checked_with_a_signature_over_mu(cli):
+    """doctor signs FIPS 204's μ with an ML-DSA key (EXTERNAL_MU) and
+    verifies the signature with the public key."""
+    key = cli.kms.create_key(KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    conf = cli.write_config("mldsa.conf", f'[[token]]\nlabel = "t"\n[[token.key]]\nkey = "{key["Arn"]}"\n')
+    code, out = doctor(cli, config=conf)
+    assert code == 0, out
+    assert "Sign: ML_DSA_SHAKE_256 signature verified with the public key" in out

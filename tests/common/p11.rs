@@ -144,6 +144,9 @@ impl Library {
     }
 }
 
+/// A buffer for any signature kms11 makes (ML-DSA-87's are 4,627 bytes).
+const SIGNATURE_MAX: usize = 8192;
+
 /// A session, closed on drop.
 pub struct Session<'a> {
     pub m: &'a Library,
@@ -361,12 +364,12 @@ impl Session<'_> {
 
     /// C_Sign into a buffer big enough for any signature kms11 makes (no length query first).
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, Rv> {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; SIGNATURE_MAX];
         let mut len = buf.len() as CK_ULONG;
         check(self.sign_raw(data, Some(&mut buf), &mut len))?;
         assert!(
-            len as usize <= 2048,
-            "C_Sign claims {len} bytes in a 2048-byte buffer"
+            len as usize <= SIGNATURE_MAX,
+            "C_Sign claims {len} bytes in a {SIGNATURE_MAX}-byte buffer"
         );
         buf.truncate(len as usize);
         Ok(buf)
@@ -385,12 +388,12 @@ impl Session<'_> {
     }
 
     pub fn sign_final(&self) -> Result<Vec<u8>, Rv> {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; SIGNATURE_MAX];
         let mut len = buf.len() as CK_ULONG;
         check(self.sign_final_raw(Some(&mut buf), &mut len))?;
         assert!(
-            len as usize <= 2048,
-            "C_SignFinal claims {len} bytes in a 2048-byte buffer"
+            len as usize <= SIGNATURE_MAX,
+            "C_SignFinal claims {len} bytes in a {SIGNATURE_MAX}-byte buffer"
         );
         buf.truncate(len as usize);
         Ok(buf)
@@ -545,6 +548,10 @@ enum Param {
     Ulong(CK_ULONG),
     /// CK_ECDH1_DERIVE_PARAMS and the shared data and public key it points to.
     Ecdh(CK_ECDH1_DERIVE_PARAMS, Vec<u8>, Vec<u8>),
+    /// CK_SIGN_ADDITIONAL_CONTEXT and the context it points to.
+    SignContext(CK_SIGN_ADDITIONAL_CONTEXT, Vec<u8>),
+    /// CK_HASH_SIGN_ADDITIONAL_CONTEXT and the context it points to.
+    HashSignContext(CK_HASH_SIGN_ADDITIONAL_CONTEXT, Vec<u8>),
 }
 
 impl Mech {
@@ -629,6 +636,49 @@ impl Mech {
         }
     }
 
+    /// CKM_HASH_ML_DSA with CK_HASH_SIGN_ADDITIONAL_CONTEXT naming `hash`.
+    pub fn hash_mldsa(hedge: CK_ULONG, context: &[u8], hash: CK_MECHANISM_TYPE) -> Mech {
+        let Param::SignContext(p, context) = Mech::mldsa(hedge, context).param else {
+            unreachable!()
+        };
+        let params = CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+            hedgeVariant: p.hedgeVariant,
+            pContext: p.pContext,
+            ulContextLen: p.ulContextLen,
+            hash,
+        };
+        Mech {
+            ty: CKM_HASH_ML_DSA,
+            param: Param::HashSignContext(params, context),
+        }
+    }
+
+    /// An ML-DSA mechanism (`ty`) with CK_SIGN_ADDITIONAL_CONTEXT.
+    pub fn mldsa_with(ty: CK_MECHANISM_TYPE, hedge: CK_ULONG, context: &[u8]) -> Mech {
+        Mech {
+            ty,
+            ..Mech::mldsa(hedge, context)
+        }
+    }
+
+    /// CKM_ML_DSA with CK_SIGN_ADDITIONAL_CONTEXT.
+    pub fn mldsa(hedge: CK_ULONG, context: &[u8]) -> Mech {
+        let mut context = context.to_vec();
+        let params = CK_SIGN_ADDITIONAL_CONTEXT {
+            hedgeVariant: hedge,
+            pContext: if context.is_empty() {
+                ptr::null_mut()
+            } else {
+                context.as_mut_ptr()
+            },
+            ulContextLen: context.len() as CK_ULONG,
+        };
+        Mech {
+            ty: CKM_ML_DSA,
+            param: Param::SignContext(params, context),
+        }
+    }
+
     /// CKM_ECDH1_DERIVE with a KDF, shared data and the peer's public key.
     pub fn ecdh(kdf: CK_EC_KDF_TYPE, shared: &[u8], public: &[u8]) -> Mech {
         let (mut shared, mut public) = (shared.to_vec(), public.to_vec());
@@ -670,6 +720,14 @@ impl Mech {
                 p as *const _ as *mut c_void,
                 std::mem::size_of::<CK_ECDH1_DERIVE_PARAMS>() as CK_ULONG,
             ),
+            Param::SignContext(p, _) => (
+                p as *const _ as *mut c_void,
+                std::mem::size_of::<CK_SIGN_ADDITIONAL_CONTEXT>() as CK_ULONG,
+            ),
+            Param::HashSignContext(p, _) => (
+                p as *const _ as *mut c_void,
+                std::mem::size_of::<CK_HASH_SIGN_ADDITIONAL_CONTEXT>() as CK_ULONG,
+            ),
             Param::Oaep(p, _) => (
                 p as *const _ as *mut c_void,
                 std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>() as CK_ULONG,
@@ -698,6 +756,21 @@ impl std::fmt::Debug for Mech {
         match &self.param {
             Param::None => write!(f, "{}", mech_name(self.ty)),
             Param::Ulong(v) => write!(f, "{}{{{v}}}", mech_name(self.ty)),
+            Param::HashSignContext(p, context) => write!(
+                f,
+                "{}{{hedge={}, context={} bytes, hash={}}}",
+                mech_name(self.ty),
+                p.hedgeVariant,
+                context.len(),
+                mech_name(p.hash)
+            ),
+            Param::SignContext(p, context) => write!(
+                f,
+                "{}{{hedge={}, context={} bytes}}",
+                mech_name(self.ty),
+                p.hedgeVariant,
+                context.len()
+            ),
             Param::Ecdh(p, shared, public) => write!(
                 f,
                 "{}{{kdf={:#x}, shared={} bytes, public={} bytes}}",

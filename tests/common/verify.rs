@@ -27,6 +27,8 @@ pub enum Kind {
     Ed25519,
     /// Ed25519ph (RFC 8032 HashEdDSA, empty context) over the message.
     Ed25519Ph,
+    /// Pure ML-DSA (FIPS 204) over the message, with the request's context.
+    MlDsa,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::EcdsaPrehashed => "ecdsa_prehashed",
             Kind::Ed25519 => "ed25519",
             Kind::Ed25519Ph => "ed25519ph",
+            Kind::MlDsa => "mldsa",
         }
     }
 }
@@ -91,6 +94,42 @@ impl Batch {
             }
         };
         ("msg_file", json!(path.to_string_lossy()))
+    }
+
+    /// Adds: `sig` must be (`valid`) or not be pure ML-DSA (FIPS 204) of
+    /// `data` with `context` under `spki` (pyca/cryptography checks).
+    pub fn mldsa(
+        &mut self,
+        label: impl Into<String>,
+        spki: &[u8],
+        (data, context): (&[u8], &[u8]),
+        sig: &[u8],
+        valid: bool,
+    ) {
+        self.add(label, Kind::MlDsa, None, spki, data, sig, valid);
+        let line = self.lines.last_mut().expect("just added");
+        let mut v: Value = serde_json::from_str(line).expect("our JSON");
+        v["context"] = json!(hex(context));
+        *line = v.to_string();
+    }
+
+    /// Adds: `sig` must be HashML-DSA (FIPS 204 algorithm 4) of `data` with
+    /// the pre-hash `hash` ("sha256", "sha3_384", "shake128", ...) and
+    /// `context` under `spki`: μ computed by Python's hashlib, the signature
+    /// checked by pyca/cryptography's verify_mu.
+    pub fn hash_mldsa(
+        &mut self,
+        label: impl Into<String>,
+        spki: &[u8],
+        (data, context, hash): (&[u8], &[u8], &str),
+        sig: &[u8],
+    ) {
+        self.mldsa(label, spki, (data, context), sig, true);
+        let line = self.lines.last_mut().expect("just added");
+        let mut v: Value = serde_json::from_str(line).expect("our JSON");
+        v["kind"] = json!("hash_mldsa");
+        v["hash"] = json!(hash);
+        *line = v.to_string();
     }
 
     /// Adds: `sig` must verify (or, with `valid` false, must not) as `kind`

@@ -377,6 +377,42 @@ def test_access_denied_on_a_cached_key_drops_its_entry(token, env, tmp_path):
     sign_once(token, env, tmp_path)
 
 
+def test_access_denied_on_a_cached_decryption_key_drops_its_entry(token, env, tmp_path):
+    """The same for Decrypt: a cached decryption key KMS refuses
+    (AccessDeniedException) loses its entry; a ciphertext that is not the
+    key's (InvalidCiphertextException) says nothing about the key and keeps
+    it."""
+    key_id = DEC_KEYS[0][2]
+    enc, out = tmp_path / "k.enc", tmp_path / "k.out"
+    plain = tmp_path / "k.bin"
+    plain.write_bytes(b"a data key")
+    token.run("openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", str(token.public_pem(key_id)),
+              "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+              "-pkeyopt", "rsa_mgf1_md:sha256", "-in", str(plain), "-out", str(enc))
+
+    def decrypt(ciphertext: Path) -> subprocess.CompletedProcess:
+        out.unlink(missing_ok=True)
+        argv = ["pkcs11-tool", "--module", str(MODULE), "--token-label", MORE_TOKEN, "--id", key_id, "--decrypt",
+                "-m", "RSA-PKCS-OAEP", "--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256", "-i", str(ciphertext),
+                "-o", str(out)]
+        return subprocess.run(argv, env=env, capture_output=True, timeout=120)
+
+    assert decrypt(enc).returncode == 0 and out.read_bytes() == plain.read_bytes()
+    arn = token.kms.describe_key(KeyId=f"alias/{DEC_KEYS[0][0]}")["KeyMetadata"]["Arn"]
+    path = entry_of(env, arn)
+    garbage = tmp_path / "garbage.enc"
+    garbage.write_bytes(bytes(len(enc.read_bytes())))
+    r = decrypt(garbage)
+    assert r.returncode != 0 and b"CKR_ENCRYPTED_DATA_INVALID" in r.stdout + r.stderr, r.stderr
+    assert path.exists(), "a bad ciphertext dropped the key's entry"
+    admin(token, "POST", "/_emulator/faults", {"deny": [{"operation": "Decrypt", "key": arn}]})
+    r = decrypt(enc)
+    assert r.returncode != 0 and b"CKR_KEY_FUNCTION_NOT_PERMITTED" in r.stdout + r.stderr, r.stderr
+    assert not path.exists(), "the entry of a key KMS refused was kept"
+    admin(token, "POST", "/_emulator/faults", {})
+    assert decrypt(enc).returncode == 0 and out.read_bytes() == plain.read_bytes()
+
+
 def test_another_account_does_not_share_entries(token, env, tmp_path):
     """Same endpoint, region and profile, other credentials: the account
     when the credentials say it (AWS_ACCOUNT_ID here; SSO, assumed roles

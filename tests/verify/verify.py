@@ -24,6 +24,8 @@ Requests (binary values are hex; a message may instead be in a file):
                              to an integer as ECDSA defines, truncating a value
                              longer than the curve order); sig is r || s
         ed25519              RFC 8032 Ed25519 (PureEdDSA) over msg
+        mldsa                pure ML-DSA (FIPS 204) over msg, with "context"
+                             (hex, optional)
         ed25519ph            RFC 8032 Ed25519ph over msg, empty context
                              (libsodium through PyNaCl: pyca/cryptography has no Ed25519ph)
       expect false asks for the signature to be rejected.
@@ -56,6 +58,7 @@ Requests (binary values are hex; a message may instead be in a file):
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import os
@@ -63,7 +66,7 @@ import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 HASHES = {
@@ -175,6 +178,12 @@ def verify(req: dict) -> str:
             key.verify(sig, msg)
         elif kind == "ed25519ph":
             ed25519ph_verify(key, msg, sig)
+        elif kind == "hash_mldsa":
+            hash_mldsa_verify(key, msg, sig, req)
+        elif kind == "mldsa":
+            if not isinstance(key, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)):
+                raise ValueError("not an ML-DSA public key")
+            key.verify(sig, msg, bytes.fromhex(req.get("context", "")) or None)
         else:
             raise ValueError(f"unknown kind {kind!r}")
     except InvalidSignature:
@@ -260,6 +269,34 @@ def oaep_encrypt(req: dict) -> str:
 def oaep_decrypt(req: dict) -> str:
     key = serialization.load_der_private_key(base64.b64decode(req["pkcs8"]), password=None)
     return "OK " + key.decrypt(message(req), oaep(req)).hex()
+
+
+# FIPS 204's pre-hashes: the last arc of the OID under 2.16.840.1.101.3.4.2,
+# and how to compute it.
+PREHASHES = {
+    "sha256": (1, lambda m: hashlib.sha256(m).digest()),
+    "sha384": (2, lambda m: hashlib.sha384(m).digest()),
+    "sha512": (3, lambda m: hashlib.sha512(m).digest()),
+    "sha224": (4, lambda m: hashlib.sha224(m).digest()),
+    "sha3_224": (7, lambda m: hashlib.sha3_224(m).digest()),
+    "sha3_256": (8, lambda m: hashlib.sha3_256(m).digest()),
+    "sha3_384": (9, lambda m: hashlib.sha3_384(m).digest()),
+    "sha3_512": (10, lambda m: hashlib.sha3_512(m).digest()),
+    "shake128": (11, lambda m: hashlib.shake_128(m).digest(32)),
+    "shake256": (12, lambda m: hashlib.shake_256(m).digest(64)),
+}
+
+
+def hash_mldsa_verify(key, msg: bytes, sig: bytes, req: dict) -> None:
+    """HashML-DSA (FIPS 204 algorithm 4/5): μ = SHAKE256(tr || 1 || |ctx| ||
+    ctx || OID(PH) || PH(M), 64), tr = SHAKE256(pk, 64), computed here with
+    hashlib; the signature over μ checked by pyca/cryptography."""
+    arc, ph = PREHASHES[req["hash"]]
+    ctx = bytes.fromhex(req.get("context", ""))
+    oid = bytes.fromhex("06096086480165030402") + bytes([arc])
+    tr = hashlib.shake_256(key.public_bytes_raw()).digest(64)
+    mu = hashlib.shake_256(tr + bytes([1, len(ctx)]) + ctx + oid + ph(msg)).digest(64)
+    key.verify_mu(sig, mu)
 
 
 def ecdh_secret(req: dict) -> str:

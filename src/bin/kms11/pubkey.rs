@@ -56,6 +56,19 @@ pub fn run(
         let (_tokens, found) = Tokens::find(config, name)?;
         keys.push(found);
     }
+    if matches!(format, Format::Jwk | Format::Jwks) {
+        if let Some(f) = keys
+            .iter()
+            .find(|f| matches!(f.key.spec.family(), kms11::vocabulary::Family::MlDsa(_)))
+        {
+            return Err(format!(
+                "{} is an {} key, which has no JWK form yet (the JOSE drafts for ML-DSA \
+                 are not final): use --format pem or der",
+                f.key.arn,
+                f.key.spec.as_kms()
+            ));
+        }
+    }
     let jwk = |k: &KeyInfo| pk::jwk(k, &kid(k, kid_kind), alg);
     Ok(match format {
         Format::Der => keys[0].key.spki.clone(),

@@ -39,6 +39,15 @@ pub enum Alg {
     /// Ed25519 (CKM_EDDSA), input of at most 4,096 bytes
     #[value(name = "EdDSA")]
     EdDSA,
+    /// ML-DSA-44 (CKM_ML_DSA, pure, empty context), input of any length
+    #[value(name = "ML-DSA-44")]
+    MlDsa44,
+    /// ML-DSA-65
+    #[value(name = "ML-DSA-65")]
+    MlDsa65,
+    /// ML-DSA-87
+    #[value(name = "ML-DSA-87")]
+    MlDsa87,
 }
 
 impl Alg {
@@ -63,6 +72,7 @@ impl Alg {
             Alg::ES384 => (Scheme::Ecdsa, Sha384),
             Alg::ES512 => (Scheme::Ecdsa, Sha512),
             Alg::EdDSA => return (Scheme::EdDsa, None),
+            Alg::MlDsa44 | Alg::MlDsa65 | Alg::MlDsa87 => return (Scheme::MlDsa, None),
         };
         (scheme, Some(hash))
     }
@@ -88,10 +98,12 @@ impl Alg {
                 Family::Ec(_) => scheme == Scheme::Ecdsa && s.row().jose == self.name(),
                 Family::Ed25519 => scheme == Scheme::EdDsa,
                 Family::Hmac(_) => false,
+                Family::MlDsa(_) => scheme == Scheme::MlDsa && s.row().jose == self.name(),
             })
             .collect();
         let mechanism = match hash {
             Some(hash) => hash_and_sign(scheme, hash),
+            None if scheme == Scheme::MlDsa => CKM_ML_DSA,
             None => CKM_EDDSA,
         };
         (mechanism, param, specs)
@@ -142,6 +154,10 @@ pub fn run(
         Family::Ec(_) if !raw_ecdsa => {
             kms11::mechanism::ecdsa::fixed_to_der(&signature).map_err(|e| e.to_string())
         }
-        Family::Rsa { .. } | Family::Ec(_) | Family::Ed25519 | Family::Hmac(_) => Ok(signature),
+        Family::Rsa { .. }
+        | Family::Ec(_)
+        | Family::Ed25519
+        | Family::Hmac(_)
+        | Family::MlDsa(_) => Ok(signature),
     }
 }

@@ -7,16 +7,27 @@ use kms11::backend::kms::KmsBackend;
 use kms11::backend::Backend;
 use kms11::mechanism::ecdh;
 use kms11::mechanism::hash::Hasher;
+use kms11::mechanism::mldsa::{Context, MuHasher, Prehash};
 use kms11::token::key::KeyInfo;
 use kms11::token::key::PublicParts;
-use kms11::vocabulary::{Curve, Family, KeySpec, OaepHash, SigningAlgorithm};
+use kms11::vocabulary::{Curve, Family, OaepHash, SigningAlgorithm};
 
 /// The algorithm and message of the test signature: the key spec's first
 /// algorithm (PKCS#1 v1.5 with SHA-256 for RSA, the curve's one algorithm
-/// for ECDSA, pure Ed25519), and the digest it takes or the message itself.
-fn test_signature(spec: KeySpec) -> (SigningAlgorithm, Vec<u8>) {
-    let alg = spec.row().algorithms[0];
+/// for ECDSA, pure Ed25519, ML-DSA), and the digest, μ or message it takes.
+fn test_signature(info: &KeyInfo) -> (SigningAlgorithm, Vec<u8>) {
+    let alg = info.spec.row().algorithms[0];
     let message = b"kms11 doctor: test signature";
+    if alg == SigningAlgorithm::MlDsa {
+        // KMS signs ML-DSA's μ, which the module computes (EXTERNAL_MU).
+        let mut mu = MuHasher::new(&info.public_key, &Context::EMPTY, Prehash::None);
+        // Pure ML-DSA takes any message: neither call can fail.
+        let mu = mu
+            .update(message)
+            .and_then(|()| mu.finish())
+            .unwrap_or_default();
+        return (alg, mu);
+    }
     match alg.digest() {
         Some(hash) => {
             let mut hasher = Hasher::new(hash);
@@ -31,7 +42,7 @@ impl KeyCheck<'_> {
     /// Signs through KMS and checks the signature as C_Sign does: KMS's
     /// DER ECDSA signature as r||s, then verified with the public key.
     pub(super) async fn sign(&self, r: &mut Report, backend: &KmsBackend, info: &KeyInfo) {
-        let (alg, digest) = test_signature(info.spec);
+        let (alg, digest) = test_signature(info);
         let signed = {
             let _p = crate::progress::Progress::start(format!("Sign with {}", info.arn));
             backend
