@@ -167,6 +167,7 @@ fn direct_startup(args: &[String]) {
     let key = crate::direct::DirectKey {
         arn: arn.clone(),
         algorithm: aws_sdk_kms::types::SigningAlgorithmSpec::EcdsaSha256,
+        raw: false,
     };
     let client = rt.block_on(crate::direct::client(url, None));
     c.mark("client_us");

@@ -71,14 +71,21 @@ fn http_client_with_roots(bundle: &Path) -> aws_smithy_runtime_api::client::http
 pub struct DirectKey {
     pub arn: String,
     pub algorithm: SigningAlgorithmSpec,
+    /// Sign the message itself (RAW), not its SHA-256 (DIGEST).
+    pub raw: bool,
 }
 
 pub async fn sign(client: &Client, key: &DirectKey, digest: &[u8]) -> Vec<u8> {
+    let message_type = if key.raw {
+        MessageType::Raw
+    } else {
+        MessageType::Digest
+    };
     client
         .sign()
         .key_id(&key.arn)
         .message(Blob::new(digest))
-        .message_type(MessageType::Digest)
+        .message_type(message_type)
         .signing_algorithm(key.algorithm.clone())
         .send()
         .await
@@ -116,6 +123,9 @@ impl Direct {
     /// `Sign` with MessageType=DIGEST.
     pub fn sign_message(&self, key: &DirectKey, message: &[u8]) -> Vec<u8> {
         use sha2::Digest;
+        if key.raw {
+            return self.rt.block_on(sign(&self.client, key, message));
+        }
         let digest = sha2::Sha256::digest(message);
         self.rt.block_on(sign(&self.client, key, &digest))
     }

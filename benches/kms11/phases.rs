@@ -40,6 +40,7 @@ impl Phase<'_> {
         DirectKey {
             arn: self.direct.arn(&key.alias()),
             algorithm: key.algorithm(),
+            raw: key.raw(),
         }
     }
 }

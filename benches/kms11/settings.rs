@@ -17,6 +17,11 @@ pub enum Kind {
     P256,
     Rsa2048,
     Rsa4096,
+    /// Pure Ed25519: KMS gets the message (RAW) from both sides.
+    Ed25519,
+    /// ML-DSA-65: the module sends FIPS 204's μ (EXTERNAL_MU); the SDK
+    /// baseline sends the message (RAW), as a caller of KMS would.
+    MlDsa65,
 }
 
 pub struct BenchKey {
@@ -26,7 +31,7 @@ pub struct BenchKey {
     pub spec: &'static str,
 }
 
-pub const KEYS: [BenchKey; 3] = [
+pub const KEYS: [BenchKey; 5] = [
     BenchKey {
         kind: Kind::P256,
         name: "P-256",
@@ -45,13 +50,31 @@ pub const KEYS: [BenchKey; 3] = [
         label: "bench-rsa4096",
         spec: "RSA_4096",
     },
+    BenchKey {
+        kind: Kind::Ed25519,
+        name: "Ed25519",
+        label: "bench-ed25519",
+        spec: "ECC_NIST_EDWARDS25519",
+    },
+    BenchKey {
+        kind: Kind::MlDsa65,
+        name: "ML-DSA-65",
+        label: "bench-mldsa65",
+        spec: "ML_DSA_65",
+    },
 ];
 
 impl Kind {
     pub fn mechanism(self) -> Mechanism<'static> {
+        use cryptoki::mechanism::dsa::{HedgeType, SignAdditionalContext};
+        use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
         match self {
             Kind::P256 => Mechanism::EcdsaSha256,
-            _ => Mechanism::Sha256RsaPkcs,
+            Kind::Rsa2048 | Kind::Rsa4096 => Mechanism::Sha256RsaPkcs,
+            Kind::Ed25519 => Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+            Kind::MlDsa65 => {
+                Mechanism::MlDsa(SignAdditionalContext::new(HedgeType::Preferred, None))
+            }
         }
     }
 }
@@ -65,8 +88,16 @@ impl BenchKey {
         use aws_sdk_kms::types::SigningAlgorithmSpec as A;
         match self.kind {
             Kind::P256 => A::EcdsaSha256,
-            _ => A::RsassaPkcs1V15Sha256,
+            Kind::Rsa2048 | Kind::Rsa4096 => A::RsassaPkcs1V15Sha256,
+            Kind::Ed25519 => A::Ed25519Sha512,
+            Kind::MlDsa65 => A::MlDsaShake256,
         }
+    }
+
+    /// Whether the SDK baseline sends KMS the message itself (RAW) rather
+    /// than its SHA-256.
+    pub fn raw(&self) -> bool {
+        matches!(self.kind, Kind::Ed25519 | Kind::MlDsa65)
     }
 
     pub fn alias(&self) -> String {
@@ -113,6 +144,7 @@ impl Settings {
             (0, Kind::P256) => 1500,
             (0, Kind::Rsa2048) => 1000,
             (0, Kind::Rsa4096) => 300,
+            (0, Kind::Ed25519 | Kind::MlDsa65) => 1000,
             _ => 200,
         };
         if self.quick {
