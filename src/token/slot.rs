@@ -52,6 +52,10 @@ pub(super) struct Table {
     /// resolution).
     pub entries: Vec<Entry>,
     pub objects: BTreeMap<CK_OBJECT_HANDLE, Arc<Object>>,
+    /// How many of `objects` are session objects (C_DeriveKey's), so that
+    /// closing a session scans nothing and takes no write lock when none
+    /// exist.
+    pub session_objects: usize,
 }
 
 impl Table {
@@ -184,23 +188,29 @@ impl Slot {
 
     /// Adds a session object (C_DeriveKey's).
     pub fn add_session_object(&self, o: Object) {
-        self.table.write().objects.insert(o.handle, Arc::new(o));
+        let mut t = self.table.write();
+        t.objects.insert(o.handle, Arc::new(o));
+        t.session_objects += 1;
     }
 
     pub fn remove_session_object(&self, handle: CK_OBJECT_HANDLE) {
         let mut t = self.table.write();
         if t.objects.get(&handle).is_some_and(|o| o.owner.is_some()) {
             t.objects.remove(&handle);
+            t.session_objects -= 1;
         }
     }
 
     /// Drops the session objects of session `owner` (of every session:
     /// `None`), as closing it does.
     pub fn drop_session_objects(&self, owner: Option<CK_SESSION_HANDLE>) {
-        self.table
-            .write()
-            .objects
+        if self.table.read().session_objects == 0 {
+            return;
+        }
+        let mut t = self.table.write();
+        t.objects
             .retain(|_, o| o.owner.is_none() || (owner.is_some() && o.owner != owner));
+        t.session_objects = t.objects.values().filter(|o| o.owner.is_some()).count();
     }
 
     /// The key of an object that C_SignInit (a private key) or C_VerifyInit
