@@ -141,11 +141,17 @@ pub struct MuHasher {
     message: Message,
 }
 
+/// tr = SHAKE256(pk, 64): the part of μ that depends on the key alone,
+/// computed once per key (`KeyInfo::mldsa_tr`).
+pub fn tr(pk: &[u8]) -> [u8; MU_LEN] {
+    let mut tr = [0u8; MU_LEN];
+    Shake256::default().chain(pk).finalize_xof_into(&mut tr);
+    tr
+}
+
 impl MuHasher {
-    /// Starts μ for the raw public key `pk`, `context` and `pre`.
-    pub fn new(pk: &[u8], context: &Context, pre: Prehash) -> MuHasher {
-        let mut tr = [0u8; MU_LEN];
-        Shake256::default().chain(pk).finalize_xof_into(&mut tr);
+    /// Starts μ for the key whose `tr` this is, `context` and `pre`.
+    pub fn new(tr: &[u8], context: &Context, pre: Prehash) -> MuHasher {
         let ctx = context.as_bytes();
         let domain = u8::from(pre != Prehash::None);
         let mu = Shake256::default()
@@ -214,22 +220,23 @@ mod tests {
         // another context or key.
         let pk = [7u8; 1312];
         let ctx = Context::new(b"kms11").unwrap();
-        let mut whole = MuHasher::new(&pk, &ctx, Prehash::None);
+        let mut whole = MuHasher::new(&tr(&pk), &ctx, Prehash::None);
         whole.update(b"hello world").unwrap();
-        let mut parts = MuHasher::new(&pk, &ctx, Prehash::None);
+        let mut parts = MuHasher::new(&tr(&pk), &ctx, Prehash::None);
         parts.update(b"hello ").unwrap();
         parts.update(b"world").unwrap();
         let mu = whole.finish().unwrap();
         assert_eq!(mu, parts.finish().unwrap());
-        let mut other = MuHasher::new(&pk, &Context::EMPTY, Prehash::None);
+        let mut other = MuHasher::new(&tr(&pk), &Context::EMPTY, Prehash::None);
         other.update(b"hello world").unwrap();
         assert_ne!(mu, other.finish().unwrap());
         // By hand: SHAKE256(SHAKE256(pk, 64) || 00 05 "kms11" || M, 64).
-        let mut tr = [0u8; 64];
-        Shake256::default().chain(pk).finalize_xof_into(&mut tr);
+        let mut by_hand = [0u8; 64];
+        Shake256::default().chain(pk).finalize_xof_into(&mut by_hand);
+        assert_eq!(by_hand, tr(&pk));
         let mut want = [0u8; 64];
         Shake256::default()
-            .chain(tr)
+            .chain(by_hand)
             .chain(b"\x00\x05kms11hello world")
             .finalize_xof_into(&mut want);
         assert_eq!(mu, want);
@@ -238,17 +245,17 @@ mod tests {
         let ph = <sha2::Sha256 as sha2::Digest>::digest(b"hello world");
         let mut want = [0u8; 64];
         Shake256::default()
-            .chain(tr)
+            .chain(by_hand)
             .chain(b"\x01\x05kms11\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01")
             .chain(ph)
             .finalize_xof_into(&mut want);
-        let mut here = MuHasher::new(&pk, &ctx, Prehash::Here(PreHash::Sha256));
+        let mut here = MuHasher::new(&tr(&pk), &ctx, Prehash::Here(PreHash::Sha256));
         here.update(b"hello world").unwrap();
         assert_eq!(here.finish().unwrap(), want);
-        let mut given = MuHasher::new(&pk, &ctx, Prehash::Given(PreHash::Sha256));
+        let mut given = MuHasher::new(&tr(&pk), &ctx, Prehash::Given(PreHash::Sha256));
         given.update(&ph).unwrap();
         assert_eq!(given.finish().unwrap(), want);
-        let mut short = MuHasher::new(&pk, &ctx, Prehash::Given(PreHash::Sha256));
+        let mut short = MuHasher::new(&tr(&pk), &ctx, Prehash::Given(PreHash::Sha256));
         short.update(&ph[..31]).unwrap();
         assert_eq!(short.finish().unwrap_err().rv, CKR_DATA_LEN_RANGE);
         assert!(Context::new(&[0; 256]).is_none());

@@ -314,13 +314,14 @@ impl Mechanism {
     /// What takes multi-part input in: a hasher for the mechanisms that
     /// hash locally, a bounded buffer for those whose message KMS gets;
     /// `None` for the single-part ones.
-    /// `public_key`: the key's raw public key (ML-DSA's μ starts with it).
-    pub fn feed(self, public_key: &[u8]) -> Option<Feed> {
+    /// `tr`: the key's ML-DSA tr (`mldsa::tr`, where μ starts; unused by
+    /// the other mechanisms).
+    pub fn feed(self, tr: &[u8]) -> Option<Feed> {
         match self.input {
             Input::Message(h) => Some(Feed::hash(h)),
-            Input::Mu { context, pre } => Some(Feed::Mu(Box::new(mldsa::MuHasher::new(
-                public_key, &context, pre,
-            )))),
+            Input::Mu { context, pre } => {
+                Some(Feed::Mu(Box::new(mldsa::MuHasher::new(tr, &context, pre))))
+            }
             Input::Whole => Some(Feed::collect(
                 eddsa::PURE_MAX,
                 self.row.name,

@@ -52,6 +52,9 @@ pub struct KeyInfo {
     pub spki: Vec<u8>,
     /// The SPKI's subjectPublicKey: PKCS#1 RSAPublicKey or the EC point.
     pub public_key: Vec<u8>,
+    /// ML-DSA's tr = SHAKE256(public key, 64), where every μ starts
+    /// (computed once here, not at each C_SignInit); empty for other keys.
+    pub mldsa_tr: Vec<u8>,
     pub parts: PublicParts,
     /// The certificate configured for this key, if any (DER).
     pub certificate: Option<Vec<u8>>,
@@ -186,7 +189,12 @@ impl KeyInfo {
                 public_parts(spec, &remote.public_key)?
             }
         };
+        let mldsa_tr = match parts {
+            PublicParts::MlDsa(_) => crate::mechanism::mldsa::tr(&public_key).to_vec(),
+            _ => Vec::new(),
+        };
         Ok(KeyInfo {
+            mldsa_tr,
             arn: remote.arn.clone(),
             spec,
             usage,

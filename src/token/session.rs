@@ -39,7 +39,7 @@ pub struct Operation {
 impl Operation {
     pub fn new(key: Arc<KeyInfo>, mechanism: Mechanism) -> Operation {
         Operation {
-            feed: mechanism.feed(&key.public_key),
+            feed: mechanism.feed(&key.mldsa_tr),
             key,
             mechanism,
             updated: false,

@@ -20,7 +20,7 @@ fn test_signature(info: &KeyInfo) -> (SigningAlgorithm, Vec<u8>) {
     let message = b"kms11 doctor: test signature";
     if alg == SigningAlgorithm::MlDsa {
         // KMS signs ML-DSA's μ, which the module computes (EXTERNAL_MU).
-        let mut mu = MuHasher::new(&info.public_key, &Context::EMPTY, Prehash::None);
+        let mut mu = MuHasher::new(&info.mldsa_tr, &Context::EMPTY, Prehash::None);
         // Pure ML-DSA takes any message: neither call can fail.
         let mu = mu
             .update(message)
