@@ -3,8 +3,9 @@
 //! which private keys it exists but is never revealed. `ffi` reads the
 //! encodings to check a search template; `token::object` encodes values
 //! with it and answers C_GetAttributeValue from it. A leaf: it imports only
-//! cryptoki-sys and std.
+//! cryptoki-sys, std and kms11's own attribute types (`vendor`).
 
+use crate::vendor::*;
 use cryptoki_sys::*;
 use std::borrow::Cow;
 use std::mem::size_of;
@@ -200,6 +201,17 @@ attributes! {
     CKA_HW_FEATURE_TYPE: Ulong;
     CKA_MECHANISM_TYPE: Ulong;
     CKA_PROFILE_ID: Ulong;
+
+    // kms11's own (include/kms11.h): which KMS key an object is, on every
+    // object of one, and what a generation template may ask of KMS.
+    CKA_KMS11_KEY_ARN: Utf8;
+    CKA_KMS11_KEY_SPEC: Utf8;
+    CKA_KMS11_KEY_USAGE: Utf8;
+    CKA_KMS11_ALIAS: Utf8;
+    CKA_KMS11_MULTI_REGION: Bool;
+    CKA_KMS11_KEY_POLICY: Utf8;
+    CKA_KMS11_TAGS: Utf8;
+    CKA_KMS11_DESCRIPTION: Utf8;
 }
 
 /// The name of attribute `t` for logs; one the module does not know as
@@ -286,7 +298,7 @@ mod tests {
             assert_eq!(size(t), None, "{}", name(t));
         }
         assert_eq!(rows(Encoding::Ulong).count(), 16);
-        assert_eq!(rows(Encoding::Bool).count(), 22);
+        assert_eq!(rows(Encoding::Bool).count(), 23);
     }
 
     #[test]
@@ -345,6 +357,7 @@ mod tests {
         assert_eq!(find(CKA_APPLICATION), None);
         assert_eq!(name(CKA_APPLICATION), "CKA_0x00000010");
         assert_eq!(name(CKA_VENDOR_DEFINED | 7), "CKA_0x80000007");
+        assert_eq!(name(CKA_KMS11_KEY_ARN), "CKA_KMS11_KEY_ARN");
         assert!(!fits(CKA_VENDOR_DEFINED, &[]));
     }
 

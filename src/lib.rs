@@ -39,6 +39,7 @@ pub mod public_key;
 pub mod runtime;
 pub mod token;
 pub mod uri;
+pub mod vendor;
 pub mod vocabulary;
 pub mod x509;
 

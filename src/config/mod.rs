@@ -141,6 +141,55 @@ pub struct TokenConfig {
     pub pin_hash: Option<Spanned<String>>,
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyConfig>,
+    /// Key generation, retirement and renaming through PKCS#11
+    /// (C_GenerateKeyPair, C_GenerateKey, C_DestroyObject and
+    /// C_SetAttributeValue on a KMS key): off unless set (docs/keys.md).
+    #[serde(default)]
+    pub allow_key_management: bool,
+    /// A generated key's alias is `alias/<alias_prefix><CKA_LABEL>`.
+    #[serde(default = "no_prefix")]
+    pub alias_prefix: Spanned<String>,
+    /// ScheduleKeyDeletion's waiting period when C_DestroyObject retires a
+    /// key: 7 to 30 days.
+    #[serde(default = "default_deletion_window")]
+    pub deletion_window_days: Spanned<u32>,
+}
+
+fn no_prefix() -> Spanned<String> {
+    Spanned::new(0..0, String::new())
+}
+
+fn default_deletion_window() -> Spanned<u32> {
+    Spanned::new(0..0, 30)
+}
+
+impl TokenConfig {
+    /// What the token lets PKCS#11 callers do to its KMS keys.
+    pub fn management(&self) -> Management {
+        Management {
+            allowed: self.allow_key_management,
+            alias_prefix: self.alias_prefix.get_ref().clone(),
+            deletion_window_days: *self.deletion_window_days.get_ref(),
+        }
+    }
+}
+
+/// A token's key-management settings (`TokenConfig::management`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Management {
+    pub allowed: bool,
+    pub alias_prefix: String,
+    pub deletion_window_days: u32,
+}
+
+impl Default for Management {
+    fn default() -> Self {
+        Management {
+            allowed: false,
+            alias_prefix: String::new(),
+            deletion_window_days: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +227,37 @@ impl KeyConfig {
     pub fn is_alias(&self) -> bool {
         self.key_ref().is_alias()
     }
+}
+
+/// The settings of `TokenConfig::management` that can be wrong: the
+/// deletion window KMS accepts, and a prefix KMS takes in an alias name.
+fn check_management(token: &TokenConfig) -> Result<(), (usize, String)> {
+    let window = &token.deletion_window_days;
+    if !(7..=30).contains(window.get_ref()) {
+        return Err((
+            window.span().start,
+            format!(
+                "deletion_window_days = {}: KMS waits 7 to 30 days before deleting a key",
+                window.get_ref()
+            ),
+        ));
+    }
+    let prefix = &token.alias_prefix;
+    let fits = prefix
+        .get_ref()
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c));
+    if !fits || prefix.get_ref().len() > 200 || prefix.get_ref().starts_with("aws/") {
+        return Err((
+            prefix.span().start,
+            format!(
+                "alias_prefix '{}': an alias name holds letters, digits, '/', '_' and '-' \
+                 (at most 200 here), and aws/ is AWS's",
+                prefix.get_ref()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Longest label a CK_TOKEN_INFO holds.
@@ -234,6 +314,7 @@ impl Config {
                     )
                 })?;
             }
+            check_management(token).map_err(|(offset, why)| at(offset, why))?;
             for key in &token.keys {
                 if let Some(id) = &key.id {
                     if parse_hex(id.get_ref()).is_none() {
@@ -294,6 +375,9 @@ impl Config {
                 label: Spanned::new(0..0, "kms11".to_string()),
                 pin_hash: None,
                 keys,
+                allow_key_management: false,
+                alias_prefix: no_prefix(),
+                deletion_window_days: default_deletion_window(),
             }],
             source: "KMS11_KEYS".to_string(),
             ..Config::default()
@@ -427,6 +511,35 @@ mod tests {
         assert!(key.grant_tokens.is_empty());
         let c = Config::parse("[[token]]\nlabel = \"a\"\n", "t.conf").unwrap();
         assert!(c.tokens[0].keys.is_empty());
+        assert_eq!(c.tokens[0].management(), Management::default());
+        assert!(!Management::default().allowed);
+        assert_eq!(Management::default().deletion_window_days, 30);
+    }
+
+    #[test]
+    fn key_management_settings_are_checked_where_they_are_written() {
+        let token = |extra: &str| format!("[[token]]\nlabel = \"a\"\n{extra}\n");
+        for (bad, why) in [
+            ("deletion_window_days = 6", "7 to 30 days"),
+            ("deletion_window_days = 31", "7 to 30 days"),
+            ("alias_prefix = \"release signing\"", "alias_prefix"),
+            ("alias_prefix = \"aws/x\"", "aws/ is AWS's"),
+        ] {
+            let e = Config::parse(&token(bad), "t.conf").unwrap_err();
+            assert!(e.starts_with("t.conf, line 3:"), "{e}");
+            assert!(e.contains(why), "{e}");
+        }
+        let text =
+            token("allow_key_management = true\nalias_prefix = \"ci/\"\ndeletion_window_days = 7");
+        let c = Config::parse(&text, "t.conf").unwrap();
+        assert_eq!(
+            c.tokens[0].management(),
+            Management {
+                allowed: true,
+                alias_prefix: "ci/".into(),
+                deletion_window_days: 7
+            }
+        );
     }
 
     #[test]

@@ -232,7 +232,9 @@ mod tests {
         assert_ne!(mu, other.finish().unwrap());
         // By hand: SHAKE256(SHAKE256(pk, 64) || 00 05 "kms11" || M, 64).
         let mut by_hand = [0u8; 64];
-        Shake256::default().chain(pk).finalize_xof_into(&mut by_hand);
+        Shake256::default()
+            .chain(pk)
+            .finalize_xof_into(&mut by_hand);
         assert_eq!(by_hand, tr(&pk));
         let mut want = [0u8; 64];
         Shake256::default()

@@ -62,6 +62,8 @@ pub struct KeyInfo {
     /// name or alias ARN), so that KMS, not the cache, decides which key
     /// signs; `arn` is what Sign's answer must then name.
     pub sign_target: String,
+    /// The alias naming the key here (CKA_KMS11_ALIAS; empty: by ID or ARN).
+    pub alias: String,
     /// This key's disk cache entry (the one read, or the one written).
     pub cache_entry: Option<std::path::PathBuf>,
     /// Whether the objects were built from that entry rather than from KMS.
@@ -206,6 +208,7 @@ impl KeyInfo {
             parts,
             certificate: None,
             sign_target: remote.arn.clone(),
+            alias: String::new(),
             cache_entry: None,
             from_cache: false,
         })
@@ -226,6 +229,11 @@ impl KeyInfo {
             | PublicParts::Secret
             | PublicParts::MlDsa(_) => 0,
         }
+    }
+
+    /// Whether the key is a multi-Region one (its key ID starts `mrk-`).
+    pub fn multi_region(&self) -> bool {
+        crate::keyref::KeyRef::key_id_in(&self.arn).is_some_and(|id| id.starts_with("mrk-"))
     }
 
     /// CKA_EC_PARAMS: the DER curve OID (for Ed25519 the RFC 8410 OID,

@@ -109,6 +109,7 @@ impl Module {
             .into_iter()
             .enumerate()
             .map(|(i, t)| {
+                let management = t.management();
                 let pin_hash = t.pin_hash.map(|h| h.into_inner());
                 Arc::new(Slot::new(
                     i as CK_SLOT_ID,
@@ -116,6 +117,7 @@ impl Module {
                     t.keys,
                     refresh,
                     pin_hash,
+                    management,
                 ))
             })
             .collect();

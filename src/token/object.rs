@@ -4,6 +4,7 @@
 
 use super::key::{KeyInfo, PublicParts};
 use crate::attribute::{self, boolean, ulong};
+use crate::vendor::*;
 use crate::vocabulary::KeyUsage;
 use cryptoki_sys::*;
 use std::collections::BTreeMap;
@@ -62,6 +63,11 @@ fn common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, 
     a.insert(CKA_DESTROYABLE, boolean(false));
     a.insert(CKA_LABEL, key.label.as_bytes().to_vec());
     a.insert(CKA_ID, key.id.clone());
+    a.insert(CKA_KMS11_KEY_ARN, key.arn.as_bytes().to_vec());
+    a.insert(CKA_KMS11_KEY_SPEC, key.spec.as_kms().as_bytes().to_vec());
+    a.insert(CKA_KMS11_KEY_USAGE, key.usage.as_kms().as_bytes().to_vec());
+    a.insert(CKA_KMS11_ALIAS, key.alias.as_bytes().to_vec());
+    a.insert(CKA_KMS11_MULTI_REGION, boolean(key.multi_region()));
     a
 }
 

@@ -61,9 +61,7 @@ impl Module {
         // The region of the token's first key (its ARN's, else the
         // configured one).
         let near = self.slots[session.slot]
-            .keys
-            .first()
-            .map(|k| k.key.get_ref().as_str().to_string())
+            .first_reference()
             .unwrap_or_default();
         let backend = self.backend.clone();
         let answer = self.runtime()?.run(self.deadline, async move {

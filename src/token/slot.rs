@@ -6,7 +6,7 @@ use super::certificate::Certificate;
 use super::key::KeyInfo;
 use super::login::Login;
 use super::object::Object;
-use crate::config::KeyConfig;
+use crate::config::{KeyConfig, Management};
 use crate::error::{Error, Result};
 use crate::log_at;
 use cryptoki_sys::*;
@@ -32,9 +32,16 @@ pub struct KeyView {
     pub resolved: std::result::Result<ResolvedKey, String>,
 }
 
-/// What the token knows of one configured key.
-#[derive(Debug, Default)]
+/// What the token knows of one key: a configured one, or one this process
+/// generated (appended; an entry is never removed, so its index names it
+/// for good).
+#[derive(Debug)]
 pub(super) struct Entry {
+    /// The key as configured (a generated key: by ARN, with its label and
+    /// CKA_ID).
+    pub config: KeyConfig,
+    /// The certificate configured for it, loaded at start.
+    pub certificate: Option<Certificate>,
     pub resolved: Option<ResolvedKey>,
     /// Why it has no objects.
     pub error: Option<String>,
@@ -43,13 +50,42 @@ pub(super) struct Entry {
     /// Its object handles (private key, public key, certificate), kept
     /// for it across alias moves.
     pub reserved: Vec<CK_OBJECT_HANDLE>,
+    /// The alias that names the key when the configuration names it by ID
+    /// or ARN (the one C_GenerateKeyPair created).
+    pub alias: Option<String>,
+    /// C_DestroyObject scheduled its deletion: never asked about again.
+    pub retired: bool,
+}
+
+impl Entry {
+    pub fn new(config: KeyConfig, certificate: Option<Certificate>) -> Entry {
+        Entry {
+            config,
+            certificate,
+            resolved: None,
+            error: None,
+            stale: false,
+            reserved: Vec::new(),
+            alias: None,
+            retired: false,
+        }
+    }
+
+    /// The alias naming the key here: the configured one, or the one made
+    /// for it.
+    pub fn alias_name(&self) -> Option<String> {
+        match self.config.key_ref().alias_name() {
+            Some(name) => Some(name.to_string()),
+            None => self.alias.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
 pub(super) struct Table {
     pub resolved_at: Option<Instant>,
-    /// Per configured key, in configuration order (empty until the first
-    /// resolution).
+    /// Per key, configured ones first in configuration order, then the
+    /// ones generated here.
     pub entries: Vec<Entry>,
     pub objects: BTreeMap<CK_OBJECT_HANDLE, Arc<Object>>,
     /// How many of `objects` are session objects (C_DeriveKey's), so that
@@ -72,8 +108,8 @@ impl Table {
 pub struct Slot {
     pub id: CK_SLOT_ID,
     pub label: String,
-    pub(super) keys: Vec<KeyConfig>,
-    pub(super) certificates: Vec<Option<Certificate>>,
+    /// What PKCS#11 callers may do to the token's KMS keys.
+    pub management: Management,
     pub(super) table: RwLock<Table>,
     /// Held during the first resolution, so that one thread asks KMS and
     /// the others wait for its answer; never held by readers of the table.
@@ -81,8 +117,6 @@ pub struct Slot {
     /// Set while a refresh runs (`loader::Refreshing`).
     pub(super) refreshing: AtomicBool,
     pub(super) refresh: Duration,
-    /// Whether any key is named by alias (only those are refreshed).
-    has_alias: bool,
     pub login: Login,
 }
 
@@ -93,25 +127,27 @@ impl Slot {
         keys: Vec<KeyConfig>,
         refresh: Duration,
         pin_hash: Option<String>,
+        management: Management,
     ) -> Slot {
-        let certificates = keys
-            .iter()
+        let entries = keys
+            .into_iter()
             .map(|k| {
-                k.certificate.as_ref().and_then(|p| {
+                let certificate = k.certificate.as_ref().and_then(|p| {
                     Certificate::load(p.get_ref())
                         .map_err(|e| log_at!(Error, "token '{label}': certificate left out: {e}"))
                         .ok()
-                })
+                });
+                Entry::new(k, certificate)
             })
             .collect();
-        let has_alias = keys.iter().any(KeyConfig::is_alias);
         Slot {
             id,
             label,
-            keys,
-            has_alias,
-            certificates,
-            table: RwLock::new(Table::default()),
+            management,
+            table: RwLock::new(Table {
+                entries,
+                ..Table::default()
+            }),
             resolving: Mutex::new(()),
             refreshing: AtomicBool::new(false),
             refresh,
@@ -123,7 +159,10 @@ impl Slot {
         match t.resolved_at {
             None => false,
             Some(_) if t.entries.iter().any(|e| e.stale) => false,
-            Some(at) => !self.has_alias || at.elapsed() < self.refresh,
+            Some(at) => {
+                let has_alias = t.entries.iter().any(|e| !e.retired && e.config.is_alias());
+                !has_alias || at.elapsed() < self.refresh
+            }
         }
     }
 
@@ -147,25 +186,31 @@ impl Slot {
         }
     }
 
-    /// Each configured key, with its objects or why it has none.
+    /// Each key, with its objects or why it has none.
     pub fn key_views(&self) -> Vec<KeyView> {
         let t = self.table.read();
-        self.keys
+        t.entries
             .iter()
-            .enumerate()
-            .map(|(i, config)| {
-                let entry = t.entries.get(i);
-                let resolved = match entry.map(|e| (&e.resolved, &e.error)) {
-                    Some((Some(r), _)) => Ok(r.clone()),
-                    Some((None, Some(e))) => Err(e.clone()),
-                    _ => Err("not resolved".to_string()),
+            .map(|e| {
+                let resolved = match (&e.resolved, &e.error) {
+                    (Some(r), _) => Ok(r.clone()),
+                    (None, _) if e.retired => Err("retired: scheduled for deletion".to_string()),
+                    (None, Some(e)) => Err(e.clone()),
+                    (None, None) => Err("not resolved".to_string()),
                 };
                 KeyView {
-                    reference: config.reference().to_string(),
+                    reference: e.config.reference().to_string(),
                     resolved,
                 }
             })
             .collect()
+    }
+
+    /// The key reference of the token's first key (where GenerateRandom
+    /// goes), if it has one.
+    pub fn first_reference(&self) -> Option<String> {
+        let t = self.table.read();
+        t.entries.first().map(|e| e.config.reference().to_string())
     }
 
     /// An object the session may see (private objects only after login).

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::log_at;
 use crate::token::key::{default_id, KeyInfo, PublicParts};
 use crate::token::object::Object;
-use crate::token::slot::{ResolvedKey, Slot, Table};
+use crate::token::slot::{Entry, ResolvedKey, Slot, Table};
 use crate::vocabulary::{KeySpec, KeyUsage};
 use cryptoki_sys::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,11 +62,8 @@ impl Slot {
         // order, so handles and C_FindObjects order are the same in every
         // process (clients that take "the first private key" stay stable).
         answers.sort_by_key(|(i, _)| *i);
-        let resolved_at = self.resolved_at(&answers);
         let mut t = self.table.write();
-        if t.entries.len() != self.keys.len() {
-            t.entries = self.keys.iter().map(|_| Default::default()).collect();
-        }
+        let resolved_at = resolved_at(&t, &answers);
         for (i, answer) in answers {
             t.entries[i].stale = false;
             match answer {
@@ -78,27 +75,19 @@ impl Slot {
         Ok(())
     }
 
-    /// An alias answered from the cache is as old as its entry: the next
-    /// refresh comes when the oldest such entry reaches the interval.
-    fn resolved_at(&self, answers: &Answers) -> Instant {
-        let now = Instant::now();
-        answers
-            .iter()
-            .filter(|(i, _)| self.keys[*i].is_alias())
-            .filter_map(|(_, r)| r.as_ref().ok()?.cached)
-            .max()
-            .and_then(|age| now.checked_sub(age))
-            .unwrap_or(now)
-    }
-
-    fn apply_found(&self, t: &mut Table, i: usize, found: &Found, next_handle: &AtomicU64) {
-        let config = &self.keys[i];
+    pub(in crate::token) fn apply_found(
+        &self,
+        t: &mut Table,
+        i: usize,
+        found: &Found,
+        next_handle: &AtomicU64,
+    ) {
+        let reference = t.entries[i].config.reference().to_string();
         let remote = &found.key;
         log_at!(
             Debug,
-            "token '{}': {} is {} ({})",
+            "token '{}': {reference} is {} ({})",
             self.label,
-            config.reference(),
             remote.arn,
             match &found.cached {
                 Some(age) => format!("from the cache, {} s old", age.as_secs()),
@@ -115,13 +104,12 @@ impl Slot {
         if let Some(old) = t.drop_objects(i) {
             log_at!(
                 Info,
-                "{} now names {} (was {}); its objects keep their handles",
-                config.reference(),
+                "{reference} now names {} (was {}); its objects keep their handles",
                 remote.arn,
                 old.key.arn
             );
         }
-        match self.make_objects(i, found, &mut t.entries[i].reserved, next_handle) {
+        match self.make_objects(&mut t.entries[i], found, next_handle) {
             Ok((key, objects)) => {
                 let classes = objects.iter().map(|o| (o.class, o.handle)).collect();
                 for o in objects {
@@ -136,9 +124,8 @@ impl Slot {
             Err(e) => {
                 log_at!(
                     Warn,
-                    "token '{}': key {} left out: {e}",
-                    self.label,
-                    config.reference()
+                    "token '{}': key {reference} left out: {e}",
+                    self.label
                 );
                 if let (Some(path), Some(_)) = (&found.entry, &found.cached) {
                     DiskCache::forget(path);
@@ -149,7 +136,7 @@ impl Slot {
     }
 
     fn apply_failure(&self, t: &mut Table, i: usize, e: BackendError) {
-        let reference = self.keys[i].reference();
+        let reference = t.entries[i].config.reference().to_string();
         if e.is_transient() {
             log_at!(
                 Warn,
@@ -167,33 +154,31 @@ impl Slot {
         t.entries[i].error = Some(e.to_string());
     }
 
-    /// The objects of configured key `i`. Their handles are the key's own
+    /// The objects of key `entry`. Their handles are the key's own
     /// (`reserved`, allocated at its first resolution): when an alias moves,
     /// the new key's objects take the old ones' handles, so an application
     /// that holds a handle (a server that found its key once) signs with the
     /// key the configuration names now, not with a handle that went invalid.
     fn make_objects(
         &self,
-        i: usize,
+        entry: &mut Entry,
         found: &Found,
-        reserved: &mut Vec<CK_OBJECT_HANDLE>,
         next_handle: &AtomicU64,
     ) -> Result<(Arc<KeyInfo>, Vec<Object>)> {
-        let info = self.key_info(i, found)?;
-        let certificate = self.certificates[i].as_ref().filter(|c| {
+        let info = key_info(entry, found)?;
+        let reference = entry.config.reference();
+        let certificate = entry.certificate.as_ref().filter(|c| {
             let same = c.spki == info.spki;
             if info.parts == PublicParts::Secret {
                 log_at!(
                     Error,
-                    "{} is a secret ({}) key, which has no certificate; certificate left out",
-                    self.keys[i].reference(),
+                    "{reference} is a secret ({}) key, which has no certificate; certificate left out",
                     info.spec.as_kms()
                 );
             } else if !same {
                 log_at!(
                     Error,
-                    "certificate for {} holds another public key; left out",
-                    self.keys[i].reference()
+                    "certificate for {reference} holds another public key; left out"
                 );
             }
             same
@@ -202,6 +187,7 @@ impl Slot {
         info.certificate = certificate.map(|c| c.der.clone());
         let subject = certificate.map(|c| c.subject.clone()).unwrap_or_default();
         let info = Arc::new(info);
+        let reserved = &mut entry.reserved;
         let mut n = 0;
         let mut handle = || {
             let h = match reserved.get(n) {
@@ -231,42 +217,56 @@ impl Slot {
         }
         Ok((info, objects))
     }
+}
 
-    /// The key of configured key `i` as KMS (or the cache) described it,
-    /// with its label and CKA_ID.
-    fn key_info(&self, i: usize, found: &Found) -> Result<KeyInfo> {
-        let remote = &found.key;
-        let config = &self.keys[i];
-        let usage = KeyUsage::from_kms(&remote.key_usage);
-        let spec = KeySpec::from_kms(&remote.key_spec);
-        let (Some(spec), Some(usage)) = (
-            spec,
-            usage.filter(|u| spec.is_some_and(|s| s.row().usages.contains(u))),
-        ) else {
-            return Err(Error::new(
-                CKR_GENERAL_ERROR,
-                format!(
-                    "{} is a {} {} key; asymmetric SIGN_VERIFY keys, RSA ENCRYPT_DECRYPT \
-                     keys and HMAC keys become objects",
-                    remote.arn, remote.key_spec, remote.key_usage
-                ),
-            ));
-        };
-        let label = match &config.label {
-            Some(l) => l.get_ref().clone(),
-            None => match config.reference().rsplit_once("alias/") {
-                Some((_, name)) if config.is_alias() => name.to_string(),
-                _ => remote.key_id().to_string(),
-            },
-        };
-        let id = match &config.id {
-            Some(hex) => parse_hex(hex.get_ref()).unwrap_or_default(),
-            None => default_id(remote.key_id()),
-        };
-        let mut info = KeyInfo::new(remote, spec, usage, label, id, config.grant_tokens.clone())?;
-        info.sign_target = config.reference().to_string();
-        info.cache_entry = found.entry.clone();
-        info.from_cache = found.cached.is_some();
-        Ok(info)
-    }
+/// An alias answered from the cache is as old as its entry: the next
+/// refresh comes when the oldest such entry reaches the interval.
+fn resolved_at(t: &Table, answers: &Answers) -> Instant {
+    let now = Instant::now();
+    answers
+        .iter()
+        .filter(|(i, _)| t.entries[*i].config.is_alias())
+        .filter_map(|(_, r)| r.as_ref().ok()?.cached)
+        .max()
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
+}
+
+/// The key of `entry` as KMS (or the cache) described it, with its label
+/// and CKA_ID.
+fn key_info(entry: &Entry, found: &Found) -> Result<KeyInfo> {
+    let remote = &found.key;
+    let config = &entry.config;
+    let usage = KeyUsage::from_kms(&remote.key_usage);
+    let spec = KeySpec::from_kms(&remote.key_spec);
+    let (Some(spec), Some(usage)) = (
+        spec,
+        usage.filter(|u| spec.is_some_and(|s| s.row().usages.contains(u))),
+    ) else {
+        return Err(Error::new(
+            CKR_GENERAL_ERROR,
+            format!(
+                "{} is a {} {} key; asymmetric SIGN_VERIFY keys, RSA ENCRYPT_DECRYPT \
+                 keys and HMAC keys become objects",
+                remote.arn, remote.key_spec, remote.key_usage
+            ),
+        ));
+    };
+    let label = match &config.label {
+        Some(l) => l.get_ref().clone(),
+        None => match config.reference().rsplit_once("alias/") {
+            Some((_, name)) if config.is_alias() => name.to_string(),
+            _ => remote.key_id().to_string(),
+        },
+    };
+    let id = match &config.id {
+        Some(hex) => parse_hex(hex.get_ref()).unwrap_or_default(),
+        None => default_id(remote.key_id()),
+    };
+    let mut info = KeyInfo::new(remote, spec, usage, label, id, config.grant_tokens.clone())?;
+    info.sign_target = config.reference().to_string();
+    info.alias = entry.alias_name().unwrap_or_default();
+    info.cache_entry = found.entry.clone();
+    info.from_cache = found.cached.is_some();
+    Ok(info)
 }

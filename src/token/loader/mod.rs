@@ -10,7 +10,7 @@ mod fetch;
 
 pub use fetch::fetch;
 
-use super::slot::Slot;
+use super::slot::{Entry, Slot};
 use crate::backend::{Backend, BackendError, RemoteKey};
 use crate::cache::DiskCache;
 use crate::config::KeyConfig;
@@ -30,6 +30,18 @@ pub struct Wanted {
     pub reference: String,
     pub grant_tokens: Vec<String>,
     pub is_alias: bool,
+}
+
+impl Wanted {
+    pub fn of(index: usize, k: &KeyConfig) -> Wanted {
+        Wanted {
+            index,
+            key: k.key_ref().clone(),
+            reference: k.reference().to_string(),
+            grant_tokens: k.grant_tokens.clone(),
+            is_alias: k.is_alias(),
+        }
+    }
 }
 
 /// What a key resolved to, and whether the answer came from the disk cache.
@@ -86,23 +98,19 @@ impl Slot {
     /// The keys to ask about; `None` for a refresh of a fresh token.
     fn plan(&self, plan: Plan) -> Option<Vec<Wanted>> {
         let t = self.table.read();
-        let pick = |i: usize, k: &KeyConfig| match plan {
-            Plan::All => true,
-            Plan::Refresh => k.is_alias() || t.entries.get(i).is_some_and(|e| e.stale),
-        };
         if matches!(plan, Plan::Refresh) && self.fresh(&t) {
             return None;
         }
-        let wanted = self.keys.iter().enumerate().filter(|(i, k)| pick(*i, k));
+        let pick = |e: &Entry| match plan {
+            Plan::All => true,
+            Plan::Refresh => e.config.is_alias() || e.stale,
+        };
         Some(
-            wanted
-                .map(|(i, k)| Wanted {
-                    index: i,
-                    key: k.key_ref().clone(),
-                    reference: k.reference().to_string(),
-                    grant_tokens: k.grant_tokens.clone(),
-                    is_alias: k.is_alias(),
-                })
+            t.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| !e.retired && pick(e))
+                .map(|(i, e)| Wanted::of(i, &e.config))
                 .collect(),
         )
     }

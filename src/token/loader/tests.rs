@@ -19,7 +19,8 @@ fn slot(refresh: Duration) -> Slot {
         .expect("parses")
         .tokens
         .remove(0);
-    Slot::new(0, "t".into(), token.keys, refresh, None)
+    let management = token.management();
+    Slot::new(0, "t".into(), token.keys, refresh, None, management)
 }
 
 fn found(arn: &str, spec: &str, spki: &[u8]) -> Result<Answers> {
