@@ -276,6 +276,11 @@ enum Role {
     /// C_DeriveKey (ECDH): the same with key agreement
     /// (tests/module_derive.rs has the working cases).
     Derive,
+    /// C_GenerateKeyPair and C_GenerateKey: the fixture's tokens do not
+    /// allow key management, so every call that gets past its pointers and
+    /// mechanism parameter is CKR_ACTION_PROHIBITED, and no key is made
+    /// (tests/module_keygen.rs has the working cases).
+    Generate,
 }
 
 struct Func {
@@ -359,8 +364,8 @@ fn table() -> Vec<Func> {
         C_DecryptDigestUpdate: [Session, In, InLen, Out, OutLen] NotSupported;
         C_SignEncryptUpdate: [Session, In, InLen, Out, OutLen] NotSupported;
         C_DecryptVerifyUpdate: [Session, In, InLen, Out, OutLen] NotSupported;
-        C_GenerateKey: [Session, Mech, Tpl, TplLen, HandleOut] NotSupported;
-        C_GenerateKeyPair: [Session, Mech, Tpl, TplLen, Tpl, TplLen, HandleOut, HandleOut] NotSupported;
+        C_GenerateKey: [Session, Mech, Tpl, TplLen, HandleOut] Generate;
+        C_GenerateKeyPair: [Session, Mech, Tpl, TplLen, Tpl, TplLen, HandleOut, HandleOut] Generate;
         C_WrapKey: [Session, Mech, Key, Key, Out, OutLen] NotSupported;
         C_UnwrapKey: [Session, Mech, Key, In, InLen, Tpl, TplLen, HandleOut] NotSupported;
         C_DeriveKey: [Session, Mech, Key, Tpl, TplLen, HandleOut] Derive;
@@ -2458,7 +2463,7 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Role::NotSupported => Some(CKR_FUNCTION_NOT_SUPPORTED),
         Role::NotParallel => Some(CKR_FUNCTION_NOT_PARALLEL),
         Role::SeedNotSupported => Some(CKR_RANDOM_SEED_NOT_SUPPORTED),
-        Role::Live | Role::Cipher | Role::Derive => None,
+        Role::Live | Role::Cipher | Role::Derive | Role::Generate => None,
     };
     if !ctx.initialized {
         return match (f.name, v) {
@@ -2499,6 +2504,11 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
             CKR_TEMPLATE_INCONSISTENT,
             CKR_ATTRIBUTE_TYPE_INVALID,
             CKR_ATTRIBUTE_VALUE_INVALID,
+        ]),
+        (None, Role::Generate) => Some(vec![
+            CKR_ACTION_PROHIBITED,
+            CKR_ARGUMENTS_BAD,
+            CKR_MECHANISM_PARAM_INVALID,
         ]),
         (None, _) => expect_live(f, Var { also: None, ..var }),
     }?;

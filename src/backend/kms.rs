@@ -221,9 +221,32 @@ fn http_client_with_roots(
         .build_https())
 }
 
+/// KeyMetadata as the module keeps it (DescribeKey's and CreateKey's
+/// answers); `None` is a malformed answer of operation `op`.
+pub(super) fn metadata(
+    m: Option<aws_sdk_kms::types::KeyMetadata>,
+    op: &str,
+) -> Result<KeyMetadata, BackendError> {
+    let m = m.ok_or_else(|| BackendError {
+        failure: Failure::MalformedAnswer,
+        code: "EmptyResponse".into(),
+        message: format!("{op} returned no KeyMetadata"),
+        request_id: None,
+    })?;
+    let name = |s: Option<&str>| s.unwrap_or_default().to_string();
+    Ok(KeyMetadata {
+        arn: m.arn.unwrap_or_default(),
+        key_spec: name(m.key_spec.as_ref().map(|s| s.as_str())),
+        key_usage: name(m.key_usage.as_ref().map(|u| u.as_str())),
+        creation_date: m.creation_date.map_or(0, |d| d.secs()),
+        key_state: name(m.key_state.as_ref().map(|s| s.as_str())),
+    })
+}
+
 mod agree;
 mod classify;
 mod mac;
+mod manage;
 use classify::classify;
 pub(crate) use classify::source_chain;
 
@@ -273,28 +296,7 @@ impl Backend for KmsBackend {
                 .send()
                 .await
                 .map_err(classify)?;
-            let m = out.key_metadata.ok_or_else(|| BackendError {
-                failure: Failure::MalformedAnswer,
-                code: "EmptyResponse".into(),
-                message: "DescribeKey returned no KeyMetadata".into(),
-                request_id: None,
-            })?;
-            Ok(KeyMetadata {
-                arn: m.arn.unwrap_or_default(),
-                key_spec: m
-                    .key_spec
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                key_usage: m
-                    .key_usage
-                    .map(|u| u.as_str().to_string())
-                    .unwrap_or_default(),
-                creation_date: m.creation_date.map_or(0, |d| d.secs()),
-                key_state: m
-                    .key_state
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-            })
+            metadata(out.key_metadata, "DescribeKey")
         })
     }
 

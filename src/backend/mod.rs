@@ -99,6 +99,20 @@ pub struct KeyMetadata {
     pub key_state: String,
 }
 
+/// What CreateKey is asked for (a key C_GenerateKeyPair or C_GenerateKey
+/// makes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// KeySpec and KeyUsage as KMS names them.
+    pub key_spec: &'static str,
+    pub key_usage: &'static str,
+    pub description: String,
+    pub tags: Vec<(String, String)>,
+    pub multi_region: bool,
+    /// A key policy (JSON); `None`: KMS's default policy.
+    pub policy: Option<String>,
+}
+
 /// How a KMS call failed, in the terms the module maps to CK_RV.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -129,6 +143,9 @@ pub enum Failure {
     InvalidCiphertext,
     /// VerifyMac: the MAC is not the message's under this key.
     InvalidMac,
+    /// KMS refused what the caller asked for: an alias that exists, a key
+    /// policy or tags it does not accept.
+    Refused,
     /// KMS answered about another key than the one named (a GetPublicKey
     /// for a key ID or ARN answered with another key's ARN): a misbehaving
     /// endpoint or proxy. The key is left out; nothing from it is used.
@@ -155,6 +172,7 @@ impl BackendError {
             Failure::InvalidRequest | Failure::MalformedAnswer => CKR_GENERAL_ERROR,
             Failure::InvalidCiphertext => CKR_ENCRYPTED_DATA_INVALID,
             Failure::InvalidMac => CKR_SIGNATURE_INVALID,
+            Failure::Refused => CKR_ATTRIBUTE_VALUE_INVALID,
             Failure::Throttled
             | Failure::Unavailable
             | Failure::Credentials
@@ -191,7 +209,7 @@ impl From<BackendError> for Error {
     }
 }
 
-pub trait Backend: Send + Sync {
+pub trait Backend: Management {
     /// GetPublicKey: the key ARN, spec, usage, algorithms and public key.
     fn get_public_key<'a>(
         &'a self,
@@ -276,6 +294,47 @@ pub trait Backend: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<u8>, BackendError>>;
 }
 
+/// Making, naming and retiring keys (C_GenerateKeyPair, C_GenerateKey,
+/// C_DestroyObject, C_SetAttributeValue of a label), in the configured
+/// region unless a reference says otherwise.
+pub trait Management: Send + Sync {
+    /// CreateKey in the configured region: the new key's metadata.
+    fn create_key<'a>(
+        &'a self,
+        key: &'a NewKey,
+    ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>>;
+
+    /// CreateAlias `alias` (alias/NAME) for the key `target` (its ARN, whose
+    /// region the alias is made in).
+    fn create_alias<'a>(
+        &'a self,
+        alias: &'a str,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// DeleteAlias `alias` (alias/NAME) in the region of `near` (a key
+    /// ARN's, else the configured one).
+    fn delete_alias<'a>(
+        &'a self,
+        alias: &'a str,
+        near: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// ScheduleKeyDeletion of the key `arn` after `days` (7 to 30).
+    fn schedule_key_deletion<'a>(
+        &'a self,
+        arn: &'a str,
+        days: u32,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// TagResource: adds `tags` to the key `arn`.
+    fn tag_resource<'a>(
+        &'a self,
+        arn: &'a str,
+        tags: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+}
+
 /// The most bytes one GenerateRandom request returns.
 pub const RANDOM_MAX: usize = 1024;
 
@@ -311,6 +370,7 @@ mod tests {
             (WrongKey, CKR_DEVICE_ERROR, false),
             (InvalidCiphertext, CKR_ENCRYPTED_DATA_INVALID, false),
             (InvalidMac, CKR_SIGNATURE_INVALID, false),
+            (Refused, CKR_ATTRIBUTE_VALUE_INVALID, false),
         ] {
             let e = error(failure.clone());
             assert_eq!((e.rv(), e.is_transient()), (rv, transient), "{failure:?}");

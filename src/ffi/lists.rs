@@ -5,6 +5,7 @@
 use super::cipher::*;
 use super::derive::*;
 use super::general::*;
+use super::keygen::*;
 use super::object::*;
 use super::random::*;
 use super::session::*;

@@ -13,6 +13,7 @@ mod cipher;
 mod cstring;
 mod derive;
 mod general;
+mod keygen;
 mod lists;
 mod object;
 mod process;

@@ -73,8 +73,6 @@ unsupported! { CKR_FUNCTION_NOT_SUPPORTED =>
     C_DecryptDigestUpdate(session: S, B, U, B, L);
     C_SignEncryptUpdate(session: S, B, U, B, L);
     C_DecryptVerifyUpdate(session: S, B, U, B, L);
-    C_GenerateKey(session: S, M, A, U, P);
-    C_GenerateKeyPair(session: S, M, A, U, A, U, P, P);
     C_WrapKey(session: S, M, O, O, B, L);
     C_UnwrapKey(session: S, M, O, B, U, A, U, P);
     C_WaitForSlotEvent(nothing: CK_FLAGS, *mut CK_SLOT_ID, V);

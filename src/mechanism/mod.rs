@@ -237,6 +237,48 @@ pub fn info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
     })
 }
 
+/// The key-generation mechanisms (C_GenerateKeyPair's and
+/// C_GenerateKey's), from the key specs' rows: each family's
+/// `key_gen_mechanism`, and the HMACs' CKM_SHA*_KEY_GEN.
+pub fn key_gen_mechanisms() -> Vec<CK_MECHANISM_TYPE> {
+    let mut out: Vec<CK_MECHANISM_TYPE> = Vec::new();
+    let families = KeySpec::ALL.iter().map(|s| s.family().key_gen_mechanism());
+    let hmacs = MacAlg::ALL.iter().map(|a| a.row().key_gen);
+    for m in families.chain(hmacs) {
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// C_GetMechanismInfo of a key-generation mechanism: the sizes of the keys
+/// it makes (as `Family::key_sizes` counts them) and its flag.
+pub fn key_gen_info(ckm: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
+    let makes = |s: &&KeySpec| match s.family() {
+        Family::Hmac(alg) if alg.row().key_gen == ckm => true,
+        f => f.key_gen_mechanism() == ckm,
+    };
+    let specs: Vec<KeySpec> = KeySpec::ALL.iter().filter(makes).copied().collect();
+    let first = specs.first()?;
+    let (min, max) = specs
+        .iter()
+        .map(|s| s.family().key_sizes())
+        .fold((usize::MAX, 0), |(lo, hi), (a, b)| (lo.min(a), hi.max(b)));
+    let mut flags = match first.family() {
+        Family::Hmac(_) => CKF_HW | CKF_GENERATE,
+        _ => CKF_HW | CKF_GENERATE_KEY_PAIR,
+    };
+    if first.family().key_type() == CKK_EC {
+        flags |= CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+    }
+    Some(CK_MECHANISM_INFO {
+        ulMinKeySize: min as CK_ULONG,
+        ulMaxKeySize: max as CK_ULONG,
+        flags,
+    })
+}
+
 /// What a mechanism's input is, once its parameters are known.
 // ML-DSA's context is held (at most 255 bytes) so that Input and Mechanism
 // stay Copy; one per operation.

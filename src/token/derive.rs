@@ -133,10 +133,7 @@ impl Module {
             .object(object)
             .ok_or(Error::from(CKR_OBJECT_HANDLE_INVALID))?;
         if o.owner.is_none() {
-            return Err(Error::new(
-                CKR_ACTION_PROHIBITED,
-                "objects mirror KMS keys and cannot be destroyed",
-            ));
+            return self.retire(h, &o);
         }
         slot.remove_session_object(object);
         Ok(())

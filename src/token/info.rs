@@ -77,14 +77,19 @@ impl Module {
             .filter_map(|v| v.resolved.ok())
             .map(|r| (r.key.spec.family(), r.key.usage))
             .collect();
-        Ok(crate::mechanism::MECHANISMS
+        let mut list: Vec<CK_MECHANISM_TYPE> = crate::mechanism::MECHANISMS
             .into_iter()
             .filter(|m| {
                 kinds.iter().any(|(family, usage)| {
                     crate::mechanism::for_key(*family, *usage).any(|k| k == *m)
                 })
             })
-            .collect())
+            .collect();
+        // Key generation, where the token allows it.
+        if slot.management.allowed {
+            list.extend(crate::mechanism::key_gen_mechanisms());
+        }
+        Ok(list)
     }
 
     /// C_GetMechanismInfo: a mechanism of the token's list, with the key
@@ -97,7 +102,9 @@ impl Module {
         if !self.mechanism_list(slot_id)?.contains(&ckm) {
             return Err(CKR_MECHANISM_INVALID.into());
         }
-        crate::mechanism::info(ckm).ok_or_else(|| CKR_MECHANISM_INVALID.into())
+        crate::mechanism::info(ckm)
+            .or_else(|| crate::mechanism::key_gen_info(ckm))
+            .ok_or_else(|| CKR_MECHANISM_INVALID.into())
     }
 
     pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {

@@ -14,6 +14,8 @@
 //!   (local, with the public key);
 //! - `random.rs`: C_GenerateRandom from KMS's GenerateRandom;
 //! - `mac.rs`: HMAC through GenerateMac and VerifyMac;
+//! - `keygen/`: key generation and retirement (CreateKey, CreateAlias,
+//!   ScheduleKeyDeletion), when the token allows it;
 //! - `derive.rs`, `template.rs`: ECDH through DeriveSharedSecret, and the
 //!   session secret keys it makes;
 //! - `slot.rs` (a token's keys and objects), `loader/` (plan, fetch and
@@ -26,6 +28,7 @@ mod derive;
 mod find;
 mod info;
 pub mod key;
+mod keygen;
 pub mod loader;
 pub mod login;
 mod mac;

@@ -27,6 +27,9 @@ pub struct CurveRow {
     pub jwk: &'static str,
     /// The JOSE algorithm of the curve's one KMS algorithm.
     pub jose: &'static str,
+    /// The names a CKA_EC_PARAMS PrintableString may give it (the ones
+    /// OpenSC, OpenSSL and RFC 5480 use).
+    pub names: &'static [&'static str],
 }
 
 const P256_ROW: CurveRow = CurveRow {
@@ -36,6 +39,13 @@ const P256_ROW: CurveRow = CurveRow {
     field_len: 32,
     jwk: "P-256",
     jose: "ES256",
+    names: &[
+        "prime256v1",
+        "secp256r1",
+        "nistp256",
+        "ansiX9p256r1",
+        "P-256",
+    ],
 };
 const P384_ROW: CurveRow = CurveRow {
     oid: ObjectIdentifier::new_unwrap("1.3.132.0.34"),
@@ -44,6 +54,13 @@ const P384_ROW: CurveRow = CurveRow {
     field_len: 48,
     jwk: "P-384",
     jose: "ES384",
+    names: &[
+        "secp384r1",
+        "prime384v1",
+        "nistp384",
+        "ansiX9p384r1",
+        "P-384",
+    ],
 };
 const P521_ROW: CurveRow = CurveRow {
     oid: ObjectIdentifier::new_unwrap("1.3.132.0.35"),
@@ -52,6 +69,7 @@ const P521_ROW: CurveRow = CurveRow {
     field_len: 66,
     jwk: "P-521",
     jose: "ES512",
+    names: &["secp521r1", "nistp521", "P-521"],
 };
 const SECP256K1_ROW: CurveRow = CurveRow {
     oid: ObjectIdentifier::new_unwrap("1.3.132.0.10"),
@@ -60,6 +78,7 @@ const SECP256K1_ROW: CurveRow = CurveRow {
     field_len: 32,
     jwk: "secp256k1",
     jose: "ES256K",
+    names: &["secp256k1"],
 };
 
 impl Curve {
@@ -70,6 +89,19 @@ impl Curve {
             Curve::P521 => &P521_ROW,
             Curve::Secp256k1 => &SECP256K1_ROW,
         }
+    }
+
+    /// The curve a CKA_EC_PARAMS names: its OID, or its name as a
+    /// PrintableString (DER either way).
+    pub fn from_ec_params(params: &[u8]) -> Option<Curve> {
+        use der::Decode;
+        let all = [Curve::P256, Curve::P384, Curve::P521, Curve::Secp256k1];
+        if let Ok(oid) = ObjectIdentifier::from_der(params) {
+            return all.into_iter().find(|c| c.row().oid == oid);
+        }
+        let name = der::asn1::PrintableStringRef::from_der(params).ok()?;
+        all.into_iter()
+            .find(|c| c.row().names.contains(&name.as_str()))
     }
 
     /// The curve's one KMS signing algorithm.

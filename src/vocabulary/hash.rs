@@ -145,6 +145,9 @@ pub struct MacRow {
     pub ckm: CK_MECHANISM_TYPE,
     /// The truncated one (CKM_SHA256_HMAC_GENERAL).
     pub ckm_general: CK_MECHANISM_TYPE,
+    /// The key-generation mechanism of its hash (CKM_SHA256_KEY_GEN), which
+    /// C_GenerateKey takes beside CKM_GENERIC_SECRET_KEY_GEN.
+    pub key_gen: CK_MECHANISM_TYPE,
 }
 
 impl MacAlg {
@@ -163,6 +166,7 @@ impl MacAlg {
                 key_max: 64,
                 ckm: CKM_SHA224_HMAC,
                 ckm_general: CKM_SHA224_HMAC_GENERAL,
+                key_gen: CKM_SHA224_KEY_GEN,
             },
             MacAlg::Sha256 => &MacRow {
                 kms: "HMAC_SHA_256",
@@ -170,6 +174,7 @@ impl MacAlg {
                 key_max: 64,
                 ckm: CKM_SHA256_HMAC,
                 ckm_general: CKM_SHA256_HMAC_GENERAL,
+                key_gen: CKM_SHA256_KEY_GEN,
             },
             MacAlg::Sha384 => &MacRow {
                 kms: "HMAC_SHA_384",
@@ -177,6 +182,7 @@ impl MacAlg {
                 key_max: 128,
                 ckm: CKM_SHA384_HMAC,
                 ckm_general: CKM_SHA384_HMAC_GENERAL,
+                key_gen: CKM_SHA384_KEY_GEN,
             },
             MacAlg::Sha512 => &MacRow {
                 kms: "HMAC_SHA_512",
@@ -184,6 +190,7 @@ impl MacAlg {
                 key_max: 128,
                 ckm: CKM_SHA512_HMAC,
                 ckm_general: CKM_SHA512_HMAC_GENERAL,
+                key_gen: CKM_SHA512_KEY_GEN,
             },
         }
     }

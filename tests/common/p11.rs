@@ -176,14 +176,47 @@ impl Session<'_> {
         let mut m = mech.ck();
         let mut attrs = t.ck();
         let mut out: CK_OBJECT_HANDLE = 0;
-        let p = if attrs.is_empty() {
-            ptr::null_mut()
-        } else {
-            attrs.as_mut_ptr()
-        };
+        let (p, len) = attrs_ptr(&mut attrs);
         check(call!(
             self.m,
-            C_DeriveKey(self.h, &mut m, base, p, attrs.len() as CK_ULONG, &mut out)
+            C_DeriveKey(self.h, &mut m, base, p, len, &mut out)
+        ))?;
+        Ok(out)
+    }
+
+    /// C_GenerateKeyPair with a mechanism that takes no parameter: the new
+    /// key's (public, private) handles.
+    pub fn generate_key_pair(
+        &self,
+        ckm: CK_MECHANISM_TYPE,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), Rv> {
+        let mut m = Mech::new(ckm).ck();
+        let (mut pubt, mut privt) = (public.ck(), private.ck());
+        let (mut pub_h, mut priv_h): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) = (0, 0);
+        let (pp, pl) = attrs_ptr(&mut pubt);
+        let (qp, ql) = attrs_ptr(&mut privt);
+        check(call!(
+            self.m,
+            C_GenerateKeyPair(self.h, &mut m, pp, pl, qp, ql, &mut pub_h, &mut priv_h)
+        ))?;
+        Ok((pub_h, priv_h))
+    }
+
+    /// C_GenerateKey with a mechanism that takes no parameter.
+    pub fn generate_key(
+        &self,
+        ckm: CK_MECHANISM_TYPE,
+        t: &Template,
+    ) -> Result<CK_OBJECT_HANDLE, Rv> {
+        let mut m = Mech::new(ckm).ck();
+        let mut attrs = t.ck();
+        let mut out: CK_OBJECT_HANDLE = 0;
+        let (p, len) = attrs_ptr(&mut attrs);
+        check(call!(
+            self.m,
+            C_GenerateKey(self.h, &mut m, p, len, &mut out)
         ))?;
         Ok(out)
     }
@@ -812,6 +845,16 @@ impl std::fmt::Debug for Mech {
             ),
         }
     }
+}
+
+/// A template's pointer and count as C takes them (NULL when empty).
+fn attrs_ptr(a: &mut [CK_ATTRIBUTE]) -> (*mut CK_ATTRIBUTE, CK_ULONG) {
+    let p = if a.is_empty() {
+        ptr::null_mut()
+    } else {
+        a.as_mut_ptr()
+    };
+    (p, a.len() as CK_ULONG)
 }
 
 /// An owned attribute template.

@@ -99,6 +99,23 @@ def import_hmac_key(kms, alias: str, spec: str) -> bytes:
     return material
 
 
+def module_env(conf: Path, url: str, cache: Path) -> dict[str, str]:
+    """The environment of a client loading the module: this configuration,
+    the emulator at url, test credentials, and a public-key cache of its own
+    (another emulator may get the same port later)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KMS11_", "AWS_"))}
+    env.update(
+        KMS11_CONFIG=str(conf),
+        AWS_ENDPOINT_URL_KMS=url,
+        XDG_CACHE_HOME=str(cache),
+        AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
 @pytest.fixture(scope="session")
 def token(tmp_path_factory) -> Token:
     if not MODULE.exists():
@@ -119,16 +136,6 @@ def token(tmp_path_factory) -> Token:
     )
     kms = kmshelp.make_client(url)
     mac_material = {alias: import_hmac_key(kms, alias, spec) for alias, spec, _ in MAC_KEYS}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KMS11_", "AWS_"))}
-    env.update(
-        KMS11_CONFIG=str(conf),
-        AWS_ENDPOINT_URL_KMS=url,
-        # This emulator's public-key cache: another emulator may get its port later.
-        XDG_CACHE_HOME=str(d / "cache"),
-        AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
+    env = module_env(conf, url, d / "cache")
     yield Token(env=env, dir=d, kms=kms, mac_material=mac_material)
     server.stop()

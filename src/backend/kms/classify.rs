@@ -33,6 +33,9 @@ where
                     Failure::InvalidCiphertext
                 }
                 "KMSInvalidMacException" => Failure::InvalidMac,
+                "AlreadyExistsException" | "MalformedPolicyDocumentException" | "TagException" => {
+                    Failure::Refused
+                }
                 "ThrottlingException" | "LimitExceededException" => Failure::Throttled,
                 "ValidationException"
                 | "SerializationException"

@@ -270,3 +270,41 @@ fn key_info(entry: &Entry, found: &Found) -> Result<KeyInfo> {
     info.from_cache = found.cached.is_some();
     Ok(info)
 }
+
+impl Slot {
+    /// Adds a key this process made (C_GenerateKeyPair, C_GenerateKey) and
+    /// its objects: (class, handle) of each.
+    pub(in crate::token) fn add_key(
+        &self,
+        entry: Entry,
+        found: &Found,
+        next_handle: &AtomicU64,
+    ) -> Result<Vec<(CK_OBJECT_CLASS, CK_OBJECT_HANDLE)>> {
+        let mut t = self.table.write();
+        t.entries.push(entry);
+        let i = t.entries.len() - 1;
+        self.apply_found(&mut t, i, found, next_handle);
+        match (&t.entries[i].resolved, &t.entries[i].error) {
+            (Some(r), _) => Ok(r.objects.clone()),
+            (None, why) => Err(Error::new(
+                CKR_DEVICE_ERROR,
+                why.clone()
+                    .unwrap_or_else(|| "the new key has no objects".into()),
+            )),
+        }
+    }
+
+    /// Takes the objects of `key` out of the token for good (its KMS key is
+    /// pending deletion): the alias that named it here, if any.
+    pub(in crate::token) fn retire(&self, key: &Arc<KeyInfo>) -> Option<String> {
+        let mut t = self.table.write();
+        let i = t.entries.iter().position(|e| {
+            e.resolved
+                .as_ref()
+                .is_some_and(|r| Arc::ptr_eq(&r.key, key))
+        })?;
+        t.drop_objects(i);
+        t.entries[i].retired = true;
+        t.entries[i].alias_name()
+    }
+}
