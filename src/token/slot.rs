@@ -206,6 +206,12 @@ impl Slot {
             .collect()
     }
 
+    /// Whether the configuration names `reference` (as written).
+    pub fn configures(&self, reference: &str) -> bool {
+        let t = self.table.read();
+        t.entries.iter().any(|e| e.config.reference() == reference)
+    }
+
     /// The key reference of the token's first key (where GenerateRandom
     /// goes), if it has one.
     pub fn first_reference(&self) -> Option<String> {

@@ -197,19 +197,27 @@ impl Module {
             cached: None,
             entry: None,
         };
+        let named = alias.as_deref().is_some_and(|a| slot.configures(a));
         let objects = slot.add_key(entry, &found, &self.next_object)?;
-        log_at!(
-            Warn,
-            "token '{}': generated {} key {arn}{}; later processes see it once the \
-             configuration names it: [[token.key]] key = \"{}\"",
+        let made = format!(
+            "token '{}': generated {} key {arn}{}",
             slot.label,
             asked.spec.as_kms(),
             alias
                 .as_deref()
                 .map(|a| format!(" as {a}"))
                 .unwrap_or_default(),
-            alias.as_deref().unwrap_or(&arn)
         );
+        if named {
+            log_at!(Audit, "{made}, which the configuration names");
+        } else {
+            log_at!(
+                Warn,
+                "{made}; later processes see it once the configuration names it: \
+                 [[token.key]] key = \"{}\"",
+                alias.as_deref().unwrap_or(&arn)
+            );
+        }
         Ok(objects)
     }
 
