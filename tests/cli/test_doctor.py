@@ -234,3 +234,31 @@ def test_an_mldsa_key_is_checked_with_a_signature_over_mu(cli):
     code, out = doctor(cli, config=conf)
     assert code == 0, out
     assert "Sign: ML_DSA_SHAKE_256 signature verified with the public key" in out
+
+
+MANAGED = ONE_KEY.replace('label = "t"\n', 'label = "t"\nallow_key_management = true\nalias_prefix = "ci/"\n')
+
+
+def test_key_management_is_reported_per_token(cli):
+    code, out = doctor(cli)
+    assert code == 0, out
+    assert "[ok]   key management (token 'cli'): off: C_GenerateKeyPair" in out
+    conf = cli.write_config("managed.conf", MANAGED)
+    before = cli.stats()["requests"]
+    code, out = doctor(cli, config=conf)
+    assert code == 0, out
+    line = next(l for l in out.splitlines() if l.startswith("[ok]   key management (token 't')"))
+    assert "on: new keys are named alias/ci/<CKA_LABEL>, retired keys deleted after 30 days" in line
+    assert "allowed: kms:ScheduleKeyDeletion, kms:DeleteAlias" in line
+    assert "kms:CreateKey, kms:CreateAlias and kms:TagResource not checked" in line
+    # Nothing was made: the probes name a key and an alias that do not exist.
+    after = cli.stats()["requests"]
+    assert after.get("CreateKey", 0) == before.get("CreateKey", 0)
+    assert after.get("ScheduleKeyDeletion", 0) == before.get("ScheduleKeyDeletion", 0) + 1
+
+
+def test_a_role_that_may_not_retire_keys_is_told_what_to_grant(cli, faults):
+    conf = cli.write_config("managed-denied.conf", MANAGED)
+    faults(deny=[{"operation": "ScheduleKeyDeletion", "key": "*"}])
+    fails_with(cli, "key management (token 't')", "may not call kms:ScheduleKeyDeletion",
+               "grant kms:ScheduleKeyDeletion", "allow_key_management = false", config=conf)

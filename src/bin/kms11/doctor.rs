@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod advice;
 mod endpoint;
+mod management;
 mod operation;
 
 use advice::advice;
@@ -275,6 +276,9 @@ async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {
         } else {
             r.skip(&check.what, "its endpoint cannot be reached");
         }
+    }
+    for token in &config.tokens {
+        management::check_management(r, token, backend).await;
     }
 }
 
