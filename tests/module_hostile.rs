@@ -2565,7 +2565,8 @@ fn expect_live(f: &Func, var: Var) -> Option<Vec<CK_RV>> {
             "C_Initialize" => vec![CKR_CRYPTOKI_ALREADY_INITIALIZED],
             // Would end the module / every session of the token: see order().
             "C_Finalize" | "C_CloseAllSessions" => return None,
-            // CKA_MODIFIABLE and CKA_DESTROYABLE are CK_FALSE: KMS keys.
+            // CKA_MODIFIABLE and CKA_DESTROYABLE are CK_FALSE: the
+            // fixture's tokens do not allow key management.
             "C_SetAttributeValue" | "C_DestroyObject" => vec![CKR_ACTION_PROHIBITED],
             _ => vec![CKR_OK],
         },
@@ -2611,7 +2612,8 @@ fn expect_live(f: &Func, var: Var) -> Option<Vec<CK_RV>> {
         OutLenNull => vec![CKR_ARGUMENTS_BAD],
         OutQuery | OutHuge => vec![CKR_OK],
         OutShort(_) | OutShortByOne => vec![CKR_BUFFER_TOO_SMALL],
-        // C_SetAttributeValue lists both; the module refuses any change to a KMS key.
+        // C_SetAttributeValue lists both; the fixture's tokens refuse any
+        // change to a KMS key (no allow_key_management).
         TplNull(0) if name == "C_SetAttributeValue" => vec![CKR_ACTION_PROHIBITED],
         TplNull(0) => vec![CKR_OK],
         TplNull(_) | TplImpossible(_) if name == "C_SetAttributeValue" => {

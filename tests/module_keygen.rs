@@ -535,3 +535,97 @@ fn every_object_of_a_kms_key_says_which_key_it_is() {
         [fx.private(&s, EXISTING)]
     );
 }
+
+#[test]
+fn a_new_label_moves_the_keys_alias_and_keeps_its_handles() {
+    let (fx, _turn) = fx();
+    let s = rw(fx, MANAGED);
+    let (public, private) = signing_templates(&cases()[0].public, "rename-me", &[4]);
+    let (pub_h, priv_h) = ok(
+        s.generate_key_pair(CKM_EC_KEY_PAIR_GEN, &public, &private),
+        "C_GenerateKeyPair",
+    );
+    let arn = text_attr(&s, priv_h, CKA_KMS11_KEY_ARN);
+    assert!(ok(s.attr_bool(priv_h, CKA_MODIFIABLE), "CKA_MODIFIABLE"));
+    assert!(ok(s.attr_bool(priv_h, CKA_DESTROYABLE), "CKA_DESTROYABLE"));
+    assert!(!ok(
+        s.attr_bool(pub_h, CKA_DESTROYABLE),
+        "public CKA_DESTROYABLE"
+    ));
+    // Through the public key object, as some clients do.
+    ok(
+        s.set_attributes(pub_h, &Template::new().label("renamed")),
+        "C_SetAttributeValue CKA_LABEL",
+    );
+    let moved = describe(fx, &format!("alias/{PREFIX}renamed"));
+    assert_eq!(moved["Arn"], arn.as_str());
+    let old = fx.emu.kms(
+        "DescribeKey",
+        &json!({"KeyId": format!("alias/{PREFIX}rename-me")}),
+    );
+    assert!(old.is_err(), "the old alias is deleted: {old:?}");
+    for h in [pub_h, priv_h] {
+        assert_eq!(
+            text_attr(&s, h, CKA_LABEL),
+            "renamed",
+            "same handle, new label"
+        );
+        assert_eq!(
+            text_attr(&s, h, CKA_KMS11_ALIAS),
+            format!("alias/{PREFIX}renamed")
+        );
+    }
+    // Still signs, with the same key.
+    let (spki, _) = fx.emu.public_key(&arn);
+    let sig = ok(
+        s.sign_once(&Mech::new(CKM_ECDSA_SHA256), priv_h, b"renamed"),
+        "C_Sign",
+    );
+    let mut b = Batch::new();
+    b.good(
+        "after the rename",
+        Kind::Ecdsa,
+        Some("sha256"),
+        &spki,
+        b"renamed",
+        &sig,
+    );
+    b.run();
+    // Only the label; a taken label; a label no alias can hold.
+    assert_rv(
+        s.set_attributes(priv_h, &Template::new().id(&[5])),
+        CKR_ATTRIBUTE_READ_ONLY,
+        "CKA_ID",
+    );
+    let target = fx.key(EXISTING).arn.clone();
+    fx.emu.kms_ok(
+        "CreateAlias",
+        &json!({"AliasName": format!("alias/{PREFIX}occupied"), "TargetKeyId": target}),
+    );
+    assert_rv(
+        s.set_attributes(priv_h, &Template::new().label("occupied")),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "a taken label",
+    );
+    assert_rv(
+        s.set_attributes(priv_h, &Template::new().label("no spaces")),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "a label no alias can hold",
+    );
+    assert_eq!(
+        describe(fx, &format!("alias/{PREFIX}renamed"))["Arn"],
+        arn.as_str()
+    );
+    // A token without key management changes nothing.
+    let plain = rw(fx, DEFAULT_TOKEN);
+    let existing = fx.private(&plain, EXISTING);
+    assert!(!ok(
+        plain.attr_bool(existing, CKA_MODIFIABLE),
+        "CKA_MODIFIABLE"
+    ));
+    assert_rv(
+        plain.set_attributes(existing, &Template::new().label("x")),
+        CKR_ACTION_PROHIBITED,
+        "C_SetAttributeValue without allow_key_management",
+    );
+}

@@ -169,10 +169,13 @@ entry! {
         Ok(())
     }
 
-    fn C_SetAttributeValue(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, _template: CK_ATTRIBUTE_PTR, _count: CK_ULONG) {
+    fn C_SetAttributeValue(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG) {
         let m = module()?;
+        // The session and the object before the template.
         m.with_object(session, object, |_| ())?;
-        Err(Error::new(CKR_ACTION_PROHIBITED, "objects mirror KMS keys and cannot be modified"))
+        // SAFETY: template holds count attributes (the caller's contract).
+        let template = unsafe { read_template(template, count) }?;
+        m.set_attribute_value(session, object, &template)
     }
 
     fn C_DestroyObject(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) {

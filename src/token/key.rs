@@ -64,6 +64,9 @@ pub struct KeyInfo {
     pub sign_target: String,
     /// The alias naming the key here (CKA_KMS11_ALIAS; empty: by ID or ARN).
     pub alias: String,
+    /// Its token allows key management: the objects are modifiable (the
+    /// label) and the private key destroyable (docs/keys.md).
+    pub managed: bool,
     /// This key's disk cache entry (the one read, or the one written).
     pub cache_entry: Option<std::path::PathBuf>,
     /// Whether the objects were built from that entry rather than from KMS.
@@ -209,6 +212,7 @@ impl KeyInfo {
             certificate: None,
             sign_target: remote.arn.clone(),
             alias: String::new(),
+            managed: false,
             cache_entry: None,
             from_cache: false,
         })

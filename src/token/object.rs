@@ -58,9 +58,15 @@ fn common(key: &KeyInfo, class: CK_OBJECT_CLASS) -> BTreeMap<CK_ATTRIBUTE_TYPE, 
     a.insert(CKA_CLASS, ulong(class));
     a.insert(CKA_TOKEN, boolean(true));
     a.insert(CKA_PRIVATE, boolean(false));
-    a.insert(CKA_MODIFIABLE, boolean(false));
+    // On a token that allows key management (docs/keys.md), a key's label
+    // can be changed through any of its objects, and the key retired
+    // through its private (or secret) key; a certificate configured by
+    // file is the file's.
+    let key_object = class != CKO_CERTIFICATE;
+    let retires = matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY);
+    a.insert(CKA_MODIFIABLE, boolean(key.managed && key_object));
     a.insert(CKA_COPYABLE, boolean(false));
-    a.insert(CKA_DESTROYABLE, boolean(false));
+    a.insert(CKA_DESTROYABLE, boolean(key.managed && retires));
     a.insert(CKA_LABEL, key.label.as_bytes().to_vec());
     a.insert(CKA_ID, key.id.clone());
     a.insert(CKA_KMS11_KEY_ARN, key.arn.as_bytes().to_vec());

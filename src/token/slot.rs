@@ -95,6 +95,15 @@ pub(super) struct Table {
 }
 
 impl Table {
+    /// The entry whose objects hold `key`.
+    pub fn index_of(&self, key: &Arc<KeyInfo>) -> Option<usize> {
+        self.entries.iter().position(|e| {
+            e.resolved
+                .as_ref()
+                .is_some_and(|r| Arc::ptr_eq(&r.key, key))
+        })
+    }
+
     /// Removes configured key `i`'s objects; its handles stay reserved.
     pub fn drop_objects(&mut self, i: usize) -> Option<ResolvedKey> {
         let old = self.entries[i].resolved.take()?;

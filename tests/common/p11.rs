@@ -221,6 +221,13 @@ impl Session<'_> {
         Ok(out)
     }
 
+    /// C_SetAttributeValue.
+    pub fn set_attributes(&self, obj: CK_OBJECT_HANDLE, t: &Template) -> Result<(), Rv> {
+        let mut attrs = t.ck();
+        let (p, len) = attrs_ptr(&mut attrs);
+        check(call!(self.m, C_SetAttributeValue(self.h, obj, p, len)))
+    }
+
     pub fn destroy(&self, obj: CK_OBJECT_HANDLE) -> Result<(), Rv> {
         check(call!(self.m, C_DestroyObject(self.h, obj)))
     }

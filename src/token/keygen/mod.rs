@@ -4,7 +4,9 @@
 //! Off unless the token's configuration sets `allow_key_management`: a
 //! signer's role then never needs, and kms11 never uses, those powers.
 
+mod rename;
 mod request;
+mod spec;
 
 pub use request::{key_request, KeyRequest, Templates};
 

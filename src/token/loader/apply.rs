@@ -1,10 +1,11 @@
 //! `apply`: KMS's (or the cache's) answers become the token's objects.
 
 use super::{Answers, Found};
-use crate::backend::BackendError;
+use crate::backend::{BackendError, RemoteKey};
 use crate::cache::DiskCache;
 use crate::config::parse_hex;
 use crate::error::{Error, Result};
+use crate::keyref::KeyRef;
 use crate::log_at;
 use crate::token::key::{default_id, KeyInfo, PublicParts};
 use crate::token::object::Object;
@@ -184,6 +185,7 @@ impl Slot {
             same
         });
         let mut info = info;
+        info.managed = self.management.allowed;
         info.certificate = certificate.map(|c| c.der.clone());
         let subject = certificate.map(|c| c.subject.clone()).unwrap_or_default();
         let info = Arc::new(info);
@@ -298,13 +300,60 @@ impl Slot {
     /// pending deletion): the alias that named it here, if any.
     pub(in crate::token) fn retire(&self, key: &Arc<KeyInfo>) -> Option<String> {
         let mut t = self.table.write();
-        let i = t.entries.iter().position(|e| {
-            e.resolved
-                .as_ref()
-                .is_some_and(|r| Arc::ptr_eq(&r.key, key))
-        })?;
+        let i = t.index_of(key)?;
         t.drop_objects(i);
         t.entries[i].retired = true;
         t.entries[i].alias_name()
+    }
+}
+
+impl Slot {
+    /// The alias naming `key` here, if any.
+    pub(in crate::token) fn alias_of(&self, key: &Arc<KeyInfo>) -> Option<String> {
+        let t = self.table.read();
+        let i = t.index_of(key)?;
+        t.entries[i].alias_name()
+    }
+
+    /// Gives `key` a new label and alias (its objects are made again, with
+    /// the same handles). Returns the configured reference that named the
+    /// old alias, which later processes will not find, if there was one.
+    pub(in crate::token) fn relabel(
+        &self,
+        key: &Arc<KeyInfo>,
+        label: &str,
+        alias: &str,
+        next_handle: &AtomicU64,
+    ) -> Result<Option<String>> {
+        let mut t = self.table.write();
+        let i = t
+            .index_of(key)
+            .ok_or_else(|| Error::from(CKR_OBJECT_HANDLE_INVALID))?;
+        let entry = &mut t.entries[i];
+        let mut stale_reference = None;
+        if let Some(old) = entry.config.key_ref().alias_name().map(str::to_string) {
+            let old_reference = entry.config.reference().to_string();
+            let new_reference = old_reference.replace(&old, alias);
+            let parsed = KeyRef::parse(&new_reference)
+                .map_err(|e| Error::new(CKR_GENERAL_ERROR, e.to_string()))?;
+            entry.config.key = toml::Spanned::new(0..0, parsed);
+            stale_reference = Some(old_reference);
+        } else {
+            entry.alias = Some(alias.to_string());
+        }
+        entry.config.label = Some(toml::Spanned::new(0..0, label.to_string()));
+        let found = Found {
+            key: RemoteKey {
+                arn: key.arn.clone(),
+                key_spec: key.spec.as_kms().to_string(),
+                key_usage: key.usage.as_kms().to_string(),
+                public_key: key.spki.clone(),
+            },
+            cached: None,
+            entry: key.cache_entry.clone(),
+        };
+        t.drop_objects(i);
+        self.apply_found(&mut t, i, &found, next_handle);
+        Ok(stale_reference)
     }
 }

@@ -50,7 +50,10 @@ pub async fn check_management(r: &mut Report, token: &TokenConfig, backend: &Kms
             "kms:ScheduleKeyDeletion",
             judge(backend.schedule_key_deletion(ABSENT_KEY, 7).await),
         ),
-        ("kms:DeleteAlias", judge(backend.delete_alias(&alias, "").await)),
+        (
+            "kms:DeleteAlias",
+            judge(backend.delete_alias(&alias, "").await),
+        ),
     ];
     let mut allowed = Vec::new();
     for (permission, probe) in probes {
