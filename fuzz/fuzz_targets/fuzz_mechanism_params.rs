@@ -56,12 +56,20 @@ fn input(u: &mut Unstructured) -> Result<(CK_MECHANISM_TYPE, Param, u8, Vec<u8>)
             let context = mechanism::mldsa::Context::new(context).expect("at most 255 bytes");
             let hedge = pick(
                 u,
-                &[CKH_HEDGE_PREFERRED, CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED],
+                &[
+                    CKH_HEDGE_PREFERRED,
+                    CKH_HEDGE_REQUIRED,
+                    CKH_DETERMINISTIC_REQUIRED,
+                ],
                 |v| v as CK_ULONG,
             )?;
             if u.arbitrary()? {
                 let hash = pick(u, HASHES, |v| v as CK_MECHANISM_TYPE)?;
-                Param::HashSignContext { hedge, context, hash }
+                Param::HashSignContext {
+                    hedge,
+                    context,
+                    hash,
+                }
             } else {
                 Param::SignContext { hedge, context }
             }
@@ -169,9 +177,16 @@ fuzz_target!(|data: &[u8]| {
         }
         Param::SignContext { hedge, .. } | Param::HashSignContext { hedge, .. } => {
             assert_eq!(m.row.scheme, Scheme::MlDsa);
-            assert_eq!(hedge, CKH_HEDGE_PREFERRED, "a promise KMS cannot keep was accepted");
+            assert_eq!(
+                hedge, CKH_HEDGE_PREFERRED,
+                "a promise KMS cannot keep was accepted"
+            );
             let given = matches!(param, Param::HashSignContext { .. });
-            assert_eq!(given, mechanism == CKM_HASH_ML_DSA, "each ML-DSA mechanism its parameter");
+            assert_eq!(
+                given,
+                mechanism == CKM_HASH_ML_DSA,
+                "each ML-DSA mechanism its parameter"
+            );
         }
         Param::MacLength(len) => {
             let Input::Mac { alg, len: out } = m.input else {
@@ -191,7 +206,10 @@ fuzz_target!(|data: &[u8]| {
         let feed = m.feed(&[]).expect("HMAC input is collected");
         if let Ok(message) = feed.finish(&data) {
             assert!(message.len() <= 4096 && message == data);
-            assert_eq!(m.raw_input_len(spec, message.len()).is_ok(), !message.is_empty());
+            assert_eq!(
+                m.raw_input_len(spec, message.len()).is_ok(),
+                !message.is_empty()
+            );
         }
         return;
     }

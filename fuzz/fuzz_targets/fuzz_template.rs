@@ -58,6 +58,11 @@ const KNOWN: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_JAVA_MIDP_SECURITY_DOMAIN,
     CKA_KEY_GEN_MECHANISM,
     CKA_KEY_TYPE,
+    kms11::vendor::CKA_KMS11_KEY_ARN,
+    kms11::vendor::CKA_KMS11_KEY_SPEC,
+    kms11::vendor::CKA_KMS11_KEY_USAGE,
+    kms11::vendor::CKA_KMS11_ALIAS,
+    kms11::vendor::CKA_KMS11_MULTI_REGION,
     CKA_LABEL,
     CKA_LOCAL,
     CKA_MODIFIABLE,
@@ -116,6 +121,9 @@ const KEYS: &[(&str, KeySpec, &[u8], &str)] = &[
 
 /// GetPublicKey answers for the fixed keys; nothing else reaches KMS.
 struct FixedKeys;
+
+/// No key is made or retired here (the trait's refusals).
+impl kms11::backend::Management for FixedKeys {}
 
 impl Backend for FixedKeys {
     fn get_public_key<'a>(
@@ -351,7 +359,9 @@ fuzz_target!(|data: &[u8]| {
             let value = o.attribute(*a);
             if o.class == CKO_PRIVATE_KEY
                 && SENSITIVE.contains(a)
-                && o.key.as_ref().is_some_and(|k| matches!(k.spec.family(), Family::Rsa { .. }))
+                && o.key
+                    .as_ref()
+                    .is_some_and(|k| matches!(k.spec.family(), Family::Rsa { .. }))
             {
                 assert_eq!(value, AttributeValue::Sensitive);
             }

@@ -301,38 +301,69 @@ pub trait Management: Send + Sync {
     /// CreateKey in the configured region: the new key's metadata.
     fn create_key<'a>(
         &'a self,
-        key: &'a NewKey,
-    ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>>;
+        _key: &'a NewKey,
+    ) -> BoxFuture<'a, Result<KeyMetadata, BackendError>> {
+        Box::pin(async { Err(not_offered("CreateKey")) })
+    }
 
     /// CreateAlias `alias` (alias/NAME) for the key `target` (its ARN, whose
     /// region the alias is made in).
     fn create_alias<'a>(
         &'a self,
-        alias: &'a str,
-        target: &'a str,
-    ) -> BoxFuture<'a, Result<(), BackendError>>;
+        _alias: &'a str,
+        _target: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async { Err(not_offered("CreateAlias")) })
+    }
 
     /// DeleteAlias `alias` (alias/NAME) in the region of `near` (a key
     /// ARN's, else the configured one).
     fn delete_alias<'a>(
         &'a self,
-        alias: &'a str,
-        near: &'a str,
-    ) -> BoxFuture<'a, Result<(), BackendError>>;
+        _alias: &'a str,
+        _near: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async { Err(not_offered("DeleteAlias")) })
+    }
 
     /// ScheduleKeyDeletion of the key `arn` after `days` (7 to 30).
     fn schedule_key_deletion<'a>(
         &'a self,
-        arn: &'a str,
-        days: u32,
-    ) -> BoxFuture<'a, Result<(), BackendError>>;
+        _arn: &'a str,
+        _days: u32,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async { Err(not_offered("ScheduleKeyDeletion")) })
+    }
+
+    /// ListAliases in the region of `near` (a key ARN's, else the
+    /// configured one), every page: the names of the aliases that start
+    /// with `prefix` and name a key.
+    fn list_aliases<'a>(
+        &'a self,
+        _prefix: &'a str,
+        _near: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
+        Box::pin(async { Err(not_offered("ListAliases")) })
+    }
 
     /// TagResource: adds `tags` to the key `arn`.
     fn tag_resource<'a>(
         &'a self,
-        arn: &'a str,
-        tags: &'a [(String, String)],
-    ) -> BoxFuture<'a, Result<(), BackendError>>;
+        _arn: &'a str,
+        _tags: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async { Err(not_offered("TagResource")) })
+    }
+}
+
+/// The refusal of a backend that does not offer operation `op`.
+fn not_offered(op: &str) -> BackendError {
+    BackendError {
+        failure: Failure::InvalidRequest,
+        code: "NotOffered".into(),
+        message: format!("this backend does not offer {op}"),
+        request_id: None,
+    }
 }
 
 /// The most bytes one GenerateRandom request returns.

@@ -153,6 +153,10 @@ pub struct TokenConfig {
     /// key: 7 to 30 days.
     #[serde(default = "default_deletion_window")]
     pub deletion_window_days: Spanned<u32>,
+    /// An alias-name prefix (`alias/release-`): the token also holds the
+    /// key of every alias that starts with it (ListAliases, in the
+    /// configured region), found again at each alias refresh.
+    pub discover_aliases: Option<Spanned<String>>,
 }
 
 fn no_prefix() -> Spanned<String> {
@@ -170,6 +174,7 @@ impl TokenConfig {
             allowed: self.allow_key_management,
             alias_prefix: self.alias_prefix.get_ref().clone(),
             deletion_window_days: *self.deletion_window_days.get_ref(),
+            discover_aliases: self.discover_aliases.as_ref().map(|d| d.get_ref().clone()),
         }
     }
 }
@@ -180,6 +185,8 @@ pub struct Management {
     pub allowed: bool,
     pub alias_prefix: String,
     pub deletion_window_days: u32,
+    /// `discover_aliases`.
+    pub discover_aliases: Option<String>,
 }
 
 impl Default for Management {
@@ -188,6 +195,7 @@ impl Default for Management {
             allowed: false,
             alias_prefix: String::new(),
             deletion_window_days: 30,
+            discover_aliases: None,
         }
     }
 }
@@ -256,6 +264,22 @@ fn check_management(token: &TokenConfig) -> Result<(), (usize, String)> {
                 prefix.get_ref()
             ),
         ));
+    }
+    if let Some(d) = &token.discover_aliases {
+        let name = d.get_ref();
+        let fits = name.strip_prefix("alias/").is_some_and(|rest| {
+            rest.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        });
+        if !fits || name.len() > 256 {
+            return Err((
+                d.span().start,
+                format!(
+                    "discover_aliases '{name}': an alias-name prefix is alias/ and letters, \
+                     digits, '/', '_' or '-' (for example \"alias/release-\")"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -378,6 +402,7 @@ impl Config {
                 allow_key_management: false,
                 alias_prefix: no_prefix(),
                 deletion_window_days: default_deletion_window(),
+                discover_aliases: None,
             }],
             source: "KMS11_KEYS".to_string(),
             ..Config::default()
@@ -524,6 +549,8 @@ mod tests {
             ("deletion_window_days = 31", "7 to 30 days"),
             ("alias_prefix = \"release signing\"", "alias_prefix"),
             ("alias_prefix = \"aws/x\"", "aws/ is AWS's"),
+            ("discover_aliases = \"release-\"", "alias-name prefix"),
+            ("discover_aliases = \"alias/a b\"", "alias-name prefix"),
         ] {
             let e = Config::parse(&token(bad), "t.conf").unwrap_err();
             assert!(e.starts_with("t.conf, line 3:"), "{e}");
@@ -537,7 +564,8 @@ mod tests {
             Management {
                 allowed: true,
                 alias_prefix: "ci/".into(),
-                deletion_window_days: 7
+                deletion_window_days: 7,
+                discover_aliases: None,
             }
         );
     }

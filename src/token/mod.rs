@@ -46,6 +46,7 @@ use crate::backend::Backend;
 use crate::cache::DiskCache;
 use crate::config::{AwsConfig, Config};
 use crate::error::{Error, Result};
+use crate::log_at;
 use crate::runtime::Executor;
 use cryptoki_sys::*;
 pub use info::pad;
@@ -183,6 +184,9 @@ impl Module {
     /// Called by C_OpenSession and C_FindObjectsInit: when the token is
     /// resolved and fresh, nothing but that check is done.
     fn resolve(&self, slot: &Slot) -> Result<()> {
+        if let Some(prefix) = slot.discovery_due() {
+            self.discover(slot, prefix);
+        }
         slot.ensure_resolved(
             |wanted| {
                 let fetching = loader::fetch(self.sources(), wanted);
@@ -225,6 +229,32 @@ impl Module {
             });
             slot.apply_refresh(answers, &next);
         });
+    }
+
+    /// `discover_aliases`: the token takes in the aliases that start with
+    /// the prefix (ListAliases), before a resolution or refresh asks KMS
+    /// what they name. A failure keeps the keys the token has.
+    fn discover(&self, slot: &Slot, prefix: String) {
+        let backend = self.backend.clone();
+        let near = slot.first_reference().unwrap_or_default();
+        let listed = self.runtime().and_then(|rt| {
+            rt.run(self.deadline, async move {
+                backend.list_aliases(&prefix, &near).await
+            })
+        });
+        match listed {
+            Ok(Ok(names)) => slot.add_discovered(names),
+            Ok(Err(e)) => log_at!(
+                Error,
+                "token '{}': listing the aliases to discover failed (kms:ListAliases): {e}",
+                slot.label
+            ),
+            Err(e) => log_at!(
+                Error,
+                "token '{}': listing the aliases to discover failed: {e}",
+                slot.label
+            ),
+        }
     }
 
     /// DescribeKey through the module's backend and runtime.

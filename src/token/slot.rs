@@ -215,6 +215,47 @@ impl Slot {
             .collect()
     }
 
+    /// The prefix of `discover_aliases` when the token is due for a
+    /// resolution (its first, or an alias refresh).
+    pub fn discovery_due(&self) -> Option<String> {
+        let prefix = self.management.discover_aliases.clone()?;
+        (!self.is_fresh()).then_some(prefix)
+    }
+
+    /// Adds an entry for each discovered alias the token does not hold yet,
+    /// labelled by its name without `alias/` and the token's
+    /// `alias_prefix` (the label a key made here was given).
+    pub fn add_discovered(&self, names: Vec<String>) {
+        let mut t = self.table.write();
+        for name in names {
+            let held = t
+                .entries
+                .iter()
+                .any(|e| !e.retired && e.alias_name().as_deref() == Some(name.as_str()));
+            let Ok(key) = crate::keyref::KeyRef::parse(&name) else {
+                continue;
+            };
+            if held {
+                continue;
+            }
+            log_at!(Info, "token '{}': discovered {name}", self.label);
+            // The label a key made here had: alias/<alias_prefix><label>.
+            let label = name
+                .strip_prefix("alias/")
+                .map(|n| n.strip_prefix(&self.management.alias_prefix).unwrap_or(n))
+                .filter(|l| !l.is_empty())
+                .map(|l| toml::Spanned::new(0..0, l.to_string()));
+            let config = KeyConfig {
+                key: toml::Spanned::new(0..0, key),
+                label,
+                id: None,
+                grant_tokens: Vec::new(),
+                certificate: None,
+            };
+            t.entries.push(Entry::new(config, None));
+        }
+    }
+
     /// Whether the configuration names `reference` (as written).
     pub fn configures(&self, reference: &str) -> bool {
         let t = self.table.read();

@@ -17,6 +17,8 @@ import kmshelp
 
 TOKEN = "keygen"
 LOCKED = "locked"
+# Makes keys as alias/disc-<label> and discovers them in later processes.
+DISCOVER = "discover"
 DATA = b"made through pkcs11-tool --keypairgen\n"
 
 # (label, --id, --key-type, KeySpec, pkcs11-tool's signing mechanism, openssl dgst's hash)
@@ -44,6 +46,8 @@ def env(tmp_path_factory):
         # from the configuration (else the key's UUID), not from KMS.
         + "".join(f'\n[[token.key]]\nkey = "alias/{label}"\nid = "{key_id}"\n' for label, key_id, *_ in CASES)
         + f'\n[[token]]\nlabel = "{LOCKED}"\n[[token.key]]\nkey = "alias/locked-p256"\n'
+        + f'\n[[token]]\nlabel = "{DISCOVER}"\nallow_key_management = true\nalias_prefix = "disc-"\n'
+        + 'discover_aliases = "alias/disc-"\n'
     )
     conf.chmod(0o600)
     e = module_env(conf, url, d / "cache")
@@ -121,3 +125,26 @@ def test_pkcs11_tools_default_usages_are_refused_with_the_fix(env):
     assert r.returncode != 0
     assert b"CKR_TEMPLATE_INCONSISTENT" in r.stdout + r.stderr, r.stdout + r.stderr
     assert len(kms.list_keys()["Keys"]) == before
+
+
+def test_a_key_made_in_one_process_is_discovered_by_the_next(env, tmp_path):
+    """With discover_aliases, nothing is added to the configuration: the
+    next process lists the aliases and signs with the new key (its CKA_ID
+    there is the key's UUID, the rule for keys not configured by hand)."""
+    e, kms, _ = env
+    tool(e, "--token-label", DISCOVER, "--keypairgen", "--key-type", "EC:prime256v1", "--usage-sign",
+         "--label", "found")
+    meta = kms.describe_key(KeyId="alias/disc-found")["KeyMetadata"]
+    listed = tool(e, "--token-label", DISCOVER, "--list-objects").stdout.decode()
+    assert "label:      found" in listed, listed
+    uuid_id = meta["KeyId"].replace("-", "")
+    data, sig = tmp_path / "data", tmp_path / "sig"
+    data.write_bytes(DATA)
+    tool(e, "--token-label", DISCOVER, "--sign", "--mechanism", "ECDSA-SHA256", "--id", uuid_id,
+         "-i", str(data), "-o", str(sig), "--signature-format", "openssl")
+    pem = tmp_path / "key.pem"
+    der = kms.get_public_key(KeyId="alias/disc-found")["PublicKey"]
+    pem.write_bytes(kmshelp.load_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(data)],
+                       capture_output=True, timeout=60)
+    assert v.returncode == 0 and b"Verified OK" in v.stdout, v.stdout + v.stderr

@@ -5,6 +5,9 @@ use super::super::{BackendError, BoxFuture, Failure, KeyMetadata, Management, Ne
 use super::{classify, KmsBackend};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 
+/// The most ListAliases pages a discovery reads (10,000 aliases).
+const LIST_PAGES_MAX: usize = 100;
+
 fn tags(tags: &[(String, String)]) -> Result<Vec<Tag>, BackendError> {
     tags.iter()
         .map(|(k, v)| {
@@ -99,6 +102,46 @@ impl Management for KmsBackend {
                 .await
                 .map_err(classify)?;
             Ok(())
+        })
+    }
+
+    fn list_aliases<'a>(
+        &'a self,
+        prefix: &'a str,
+        near: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, BackendError>> {
+        Box::pin(async move {
+            let client = self.client(near).await?;
+            let mut names = Vec::new();
+            let mut marker = None;
+            // At most this many pages of 100: a loop that a misbehaving
+            // endpoint's markers cannot make endless.
+            for _ in 0..LIST_PAGES_MAX {
+                let _permit = self.limit.acquire().await.ok();
+                let out = client
+                    .list_aliases()
+                    .limit(100)
+                    .set_marker(marker.take())
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for a in out.aliases.unwrap_or_default() {
+                    match (a.alias_name, a.target_key_id) {
+                        (Some(name), Some(_)) if name.starts_with(prefix) => names.push(name),
+                        _ => {}
+                    }
+                }
+                match (out.truncated, out.next_marker) {
+                    (true, Some(next)) => marker = Some(next),
+                    _ => return Ok(names),
+                }
+            }
+            Err(BackendError {
+                failure: Failure::MalformedAnswer,
+                code: "TooManyPages".into(),
+                message: format!("ListAliases gave more than {LIST_PAGES_MAX} pages"),
+                request_id: None,
+            })
         })
     }
 
