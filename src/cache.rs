@@ -27,7 +27,6 @@ use crate::log_at;
 use data_encoding::{BASE64, HEXLOWER};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -219,29 +218,7 @@ impl DiskCache {
             "{MAGIC} {}\n{body}",
             HEXLOWER.encode(&Sha256::digest(body.as_bytes()))
         );
-        let path = self.path(scope, reference);
-        // Written aside and renamed: a reader sees the old file or the new
-        // one, never half of one, even with many processes at once.
-        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let tmp = self.dir.join(format!(
-            ".{}.{}.{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-            std::process::id(),
-            WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let result = (|| {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        files::replace_file(&self.path(scope, reference), text.as_bytes())
     }
 
     /// Drops an entry that KMS contradicted (the key is gone, or its

@@ -276,6 +276,10 @@ enum Role {
     /// C_DeriveKey (ECDH): the same with key agreement
     /// (tests/module_derive.rs has the working cases).
     Derive,
+    /// C_CreateObject: certificates only (tests/module_certstore.rs has the
+    /// working cases); the matrix's templates are none, so every call is
+    /// refused for its template or its pointers, and no object is made.
+    Create,
     /// C_GenerateKeyPair and C_GenerateKey: the fixture's tokens do not
     /// allow key management, so every call that gets past its pointers and
     /// mechanism parameter is CKR_ACTION_PROHIBITED, and no key is made
@@ -326,7 +330,7 @@ fn table() -> Vec<Func> {
         C_SetOperationState: [Session, In, InLen, Key, Key] NotSupported;
         C_Login: [Session, User, In, InLen] Live;
         C_Logout: [Session] Live;
-        C_CreateObject: [Session, Tpl, TplLen, HandleOut] NotSupported;
+        C_CreateObject: [Session, Tpl, TplLen, HandleOut] Create;
         C_CopyObject: [Session, Object, Tpl, TplLen, HandleOut] NotSupported;
         C_DestroyObject: [Session, Object] Live;
         C_GetObjectSize: [Session, Object, UlongOut] Live;
@@ -2463,7 +2467,7 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
         Role::NotSupported => Some(CKR_FUNCTION_NOT_SUPPORTED),
         Role::NotParallel => Some(CKR_FUNCTION_NOT_PARALLEL),
         Role::SeedNotSupported => Some(CKR_RANDOM_SEED_NOT_SUPPORTED),
-        Role::Live | Role::Cipher | Role::Derive | Role::Generate => None,
+        Role::Live | Role::Cipher | Role::Derive | Role::Generate | Role::Create => None,
     };
     if !ctx.initialized {
         return match (f.name, v) {
@@ -2502,6 +2506,13 @@ fn expect(f: &Func, var: Var, ctx: &Ctx) -> Option<Vec<CK_RV>> {
             CKR_MECHANISM_PARAM_INVALID,
             CKR_ARGUMENTS_BAD,
             CKR_TEMPLATE_INCONSISTENT,
+            CKR_ATTRIBUTE_TYPE_INVALID,
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ]),
+        (None, Role::Create) => Some(vec![
+            CKR_TEMPLATE_INCONSISTENT,
+            CKR_TEMPLATE_INCOMPLETE,
+            CKR_ARGUMENTS_BAD,
             CKR_ATTRIBUTE_TYPE_INVALID,
             CKR_ATTRIBUTE_VALUE_INVALID,
         ]),

@@ -157,6 +157,10 @@ pub struct TokenConfig {
     /// key of every alias that starts with it (ListAliases, in the
     /// configured region), found again at each alias refresh.
     pub discover_aliases: Option<Spanned<String>>,
+    /// Where certificates that C_CreateObject makes token objects are kept
+    /// (one file each; made 0700 when missing). Without it, only session
+    /// certificates can be made.
+    pub certificate_dir: Option<PathBuf>,
 }
 
 fn no_prefix() -> Spanned<String> {
@@ -175,6 +179,7 @@ impl TokenConfig {
             alias_prefix: self.alias_prefix.get_ref().clone(),
             deletion_window_days: *self.deletion_window_days.get_ref(),
             discover_aliases: self.discover_aliases.as_ref().map(|d| d.get_ref().clone()),
+            certificate_dir: self.certificate_dir.clone(),
         }
     }
 }
@@ -187,6 +192,8 @@ pub struct Management {
     pub deletion_window_days: u32,
     /// `discover_aliases`.
     pub discover_aliases: Option<String>,
+    /// `certificate_dir`.
+    pub certificate_dir: Option<PathBuf>,
 }
 
 impl Default for Management {
@@ -196,6 +203,7 @@ impl Default for Management {
             alias_prefix: String::new(),
             deletion_window_days: 30,
             discover_aliases: None,
+            certificate_dir: None,
         }
     }
 }
@@ -403,6 +411,7 @@ impl Config {
                 alias_prefix: no_prefix(),
                 deletion_window_days: default_deletion_window(),
                 discover_aliases: None,
+                certificate_dir: None,
             }],
             source: "KMS11_KEYS".to_string(),
             ..Config::default()
@@ -566,6 +575,7 @@ mod tests {
                 alias_prefix: "ci/".into(),
                 deletion_window_days: 7,
                 discover_aliases: None,
+                certificate_dir: None,
             }
         );
     }

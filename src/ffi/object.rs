@@ -178,6 +178,17 @@ entry! {
         m.set_attribute_value(session, object, &template)
     }
 
+    fn C_CreateObject(session: CK_SESSION_HANDLE, template: CK_ATTRIBUTE_PTR, count: CK_ULONG, object: CK_OBJECT_HANDLE_PTR) {
+        let m = module()?;
+        m.check_session(session)?;
+        // SAFETY: object is the caller's out-parameter.
+        let out = unsafe { CallerCell::new(object) }?;
+        // SAFETY: template holds count attributes (the caller's contract).
+        let template = unsafe { read_template(template, count) }?;
+        out.set(m.create_object(session, &template)?);
+        Ok(())
+    }
+
     fn C_DestroyObject(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) {
         module()?.destroy_object(session, object)
     }

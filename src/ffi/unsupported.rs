@@ -54,7 +54,6 @@ unsupported! { CKR_FUNCTION_NOT_SUPPORTED =>
     C_SetPIN(session: S, B, U, B, U);
     C_GetOperationState(session: S, B, L);
     C_SetOperationState(session: S, B, U, O, O);
-    C_CreateObject(session: S, A, U, P);
     C_CopyObject(session: S, O, A, U, P);
     C_EncryptUpdate(session: S, B, U, B, L);
     C_EncryptFinal(session: S, B, L);

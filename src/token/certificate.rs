@@ -44,10 +44,14 @@ impl Certificate {
         } else {
             bytes
         };
-        let cert = X509::from_der(&der)
-            .map_err(|e| format!("{}: not an X.509 certificate: {e}", path.display()))?;
+        Certificate::from_der(der).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A DER X.509 certificate, and what its objects say of it.
+    pub fn from_der(der: Vec<u8>) -> Result<Certificate, String> {
+        let cert = X509::from_der(&der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
         let tbs = cert.tbs_certificate();
-        let enc = |r: der::Result<Vec<u8>>| r.map_err(|e| format!("{}: {e}", path.display()));
+        let enc = |r: der::Result<Vec<u8>>| r.map_err(|e| e.to_string());
         let sha1 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
         Ok(Certificate {
             subject: enc(tbs.subject().to_der())?,

@@ -132,6 +132,9 @@ impl Module {
         let o = slot
             .object(object)
             .ok_or(Error::from(CKR_OBJECT_HANDLE_INVALID))?;
+        if o.stored.is_some() {
+            return self.destroy_stored(h, &o);
+        }
         if o.owner.is_none() {
             return self.retire(h, &o);
         }

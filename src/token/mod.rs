@@ -23,7 +23,9 @@
 //!   `object.rs`, `key.rs`, `certificate.rs`, `verify.rs`.
 
 pub mod certificate;
+pub mod certstore;
 pub mod cipher;
+mod create;
 mod derive;
 mod find;
 mod info;
@@ -193,7 +195,9 @@ impl Module {
                 self.runtime()?.run(self.deadline, fetching)
             },
             &self.next_object,
-        )
+        )?;
+        slot.load_stored(&self.next_object);
+        Ok(())
     }
 
     /// C_SignInit's freshness check: when the token's aliases are due for a

@@ -24,6 +24,9 @@ pub struct Object {
     secret: Option<zeroize::Zeroizing<Vec<u8>>>,
     /// CKA_PRIVATE: seen only after C_Login.
     pub private: bool,
+    /// A certificate C_CreateObject stored in the token's
+    /// `certificate_dir`: its file (C_DestroyObject removes it).
+    pub stored: Option<std::path::PathBuf>,
     attributes: BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
 }
 
@@ -126,6 +129,34 @@ fn key_attributes(
     a
 }
 
+/// What every X.509 certificate object says of its certificate.
+fn certificate_attributes(
+    a: &mut BTreeMap<CK_ATTRIBUTE_TYPE, Vec<u8>>,
+    cert: &super::certificate::Certificate,
+) {
+    a.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
+    a.insert(CKA_TRUSTED, boolean(false));
+    a.insert(
+        CKA_CERTIFICATE_CATEGORY,
+        ulong(CK_CERTIFICATE_CATEGORY_TOKEN_USER),
+    );
+    a.insert(CKA_CHECK_VALUE, cert.check_value.clone());
+    a.insert(CKA_START_DATE, cert.start_date.clone());
+    a.insert(CKA_END_DATE, cert.end_date.clone());
+    a.insert(CKA_SUBJECT, cert.subject.clone());
+    a.insert(CKA_ISSUER, cert.issuer.clone());
+    a.insert(CKA_SERIAL_NUMBER, cert.serial.clone());
+    a.insert(CKA_VALUE, cert.der.clone());
+    a.insert(CKA_URL, Vec::new());
+    a.insert(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Vec::new());
+    a.insert(CKA_HASH_OF_ISSUER_PUBLIC_KEY, Vec::new());
+    a.insert(
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+    );
+    a.insert(CKA_NAME_HASH_ALGORITHM, ulong(CKM_SHA_1));
+}
+
 impl Object {
     /// The private key; `private` (the token has a PIN) makes it
     /// CKA_PRIVATE, visible only after C_Login.
@@ -157,6 +188,7 @@ impl Object {
             key: Some(key),
             owner: None,
             secret: None,
+            stored: None,
             private,
             attributes: checked(a),
         }
@@ -179,6 +211,7 @@ impl Object {
             key: Some(key),
             owner: None,
             secret: None,
+            stored: None,
             private: false,
             attributes: checked(a),
         }
@@ -214,6 +247,7 @@ impl Object {
             key: Some(key),
             owner: None,
             secret: None,
+            stored: None,
             private,
             attributes: checked(a),
         }
@@ -225,35 +259,51 @@ impl Object {
         cert: &super::certificate::Certificate,
     ) -> Object {
         let mut a = common(&key, CKO_CERTIFICATE);
-        a.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
-        a.insert(CKA_TRUSTED, boolean(false));
-        a.insert(
-            CKA_CERTIFICATE_CATEGORY,
-            ulong(CK_CERTIFICATE_CATEGORY_TOKEN_USER),
-        );
-        a.insert(CKA_CHECK_VALUE, cert.check_value.clone());
-        a.insert(CKA_START_DATE, cert.start_date.clone());
-        a.insert(CKA_END_DATE, cert.end_date.clone());
+        certificate_attributes(&mut a, cert);
         a.insert(CKA_PUBLIC_KEY_INFO, key.spki.clone());
-        a.insert(CKA_SUBJECT, cert.subject.clone());
-        a.insert(CKA_ISSUER, cert.issuer.clone());
-        a.insert(CKA_SERIAL_NUMBER, cert.serial.clone());
-        a.insert(CKA_VALUE, cert.der.clone());
-        a.insert(CKA_URL, Vec::new());
-        a.insert(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Vec::new());
-        a.insert(CKA_HASH_OF_ISSUER_PUBLIC_KEY, Vec::new());
-        a.insert(
-            CKA_JAVA_MIDP_SECURITY_DOMAIN,
-            ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
-        );
-        a.insert(CKA_NAME_HASH_ALGORITHM, ulong(CKM_SHA_1));
         Object {
             handle,
             class: CKO_CERTIFICATE,
             key: Some(key),
             owner: None,
             secret: None,
+            stored: None,
             private: false,
+            attributes: checked(a),
+        }
+    }
+
+    /// A certificate C_CreateObject made: a session object of `owner`, or
+    /// a token object stored in file `stored`. It has no KMS key.
+    pub fn created_certificate(
+        handle: CK_OBJECT_HANDLE,
+        cert: &super::certificate::Certificate,
+        made: &super::certstore::Stored,
+        owner: Option<CK_SESSION_HANDLE>,
+        stored: Option<std::path::PathBuf>,
+    ) -> Object {
+        let mut a = BTreeMap::new();
+        a.insert(CKA_CLASS, ulong(CKO_CERTIFICATE));
+        a.insert(CKA_TOKEN, boolean(owner.is_none()));
+        a.insert(CKA_PRIVATE, boolean(made.private));
+        a.insert(CKA_MODIFIABLE, boolean(false));
+        a.insert(CKA_COPYABLE, boolean(false));
+        a.insert(CKA_DESTROYABLE, boolean(true));
+        a.insert(CKA_LABEL, made.label.as_bytes().to_vec());
+        a.insert(CKA_ID, made.id.clone());
+        certificate_attributes(&mut a, cert);
+        a.insert(CKA_PUBLIC_KEY_INFO, cert.spki.clone());
+        if let Some(arn) = &made.key_arn {
+            a.insert(CKA_KMS11_KEY_ARN, arn.as_bytes().to_vec());
+        }
+        Object {
+            handle,
+            class: CKO_CERTIFICATE,
+            key: None,
+            owner,
+            secret: None,
+            stored,
+            private: made.private,
             attributes: checked(a),
         }
     }
@@ -273,6 +323,7 @@ impl Object {
             key: None,
             owner: Some(owner),
             secret: Some(value),
+            stored: None,
             private,
             attributes: checked(attributes),
         }

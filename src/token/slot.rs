@@ -123,6 +123,9 @@ pub struct Slot {
     /// Held during the first resolution, so that one thread asks KMS and
     /// the others wait for its answer; never held by readers of the table.
     pub(super) resolving: Mutex<()>,
+    /// The certificates of `certificate_dir` are loaded once, after the
+    /// first resolution.
+    stored_loaded: std::sync::Once,
     /// Set while a refresh runs (`loader::Refreshing`).
     pub(super) refreshing: AtomicBool,
     pub(super) refresh: Duration,
@@ -158,6 +161,7 @@ impl Slot {
                 ..Table::default()
             }),
             resolving: Mutex::new(()),
+            stored_loaded: std::sync::Once::new(),
             refreshing: AtomicBool::new(false),
             refresh,
             login: Login::new(pin_hash),
@@ -285,6 +289,59 @@ impl Slot {
             .filter(|o| (private || !o.private) && o.matches(template))
             .map(|o| o.handle)
             .collect()
+    }
+
+    /// Loads the certificates stored in `certificate_dir` as token objects
+    /// (once per process).
+    pub fn load_stored(&self, next_handle: &std::sync::atomic::AtomicU64) {
+        let Some(dir) = self.management.certificate_dir.clone() else {
+            return;
+        };
+        self.stored_loaded.call_once(|| {
+            let store = super::certstore::CertStore::new(dir);
+            for (path, cert, made) in store.load_all(&self.label) {
+                let handle = next_handle.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let o = Object::created_certificate(handle, &cert, &made, None, Some(path));
+                self.table.write().objects.insert(handle, Arc::new(o));
+            }
+        });
+    }
+
+    /// Adds a certificate stored in `certificate_dir`, in place of the one
+    /// stored in the same file before (a renewed certificate).
+    pub fn add_stored(&self, o: Object) {
+        let mut t = self.table.write();
+        let replaced: Vec<CK_OBJECT_HANDLE> = t
+            .objects
+            .values()
+            .filter(|old| old.stored.is_some() && old.stored == o.stored)
+            .map(|old| old.handle)
+            .collect();
+        for h in replaced {
+            t.objects.remove(&h);
+        }
+        t.objects.insert(o.handle, Arc::new(o));
+    }
+
+    /// Removes a token object that is no KMS key's (a stored certificate).
+    pub fn remove_object(&self, handle: CK_OBJECT_HANDLE) {
+        let mut t = self.table.write();
+        if t.objects
+            .get(&handle)
+            .is_some_and(|o| o.key.is_none() && o.owner.is_none())
+        {
+            t.objects.remove(&handle);
+        }
+    }
+
+    /// The key of this token whose public key is `spki`, if any.
+    pub fn key_with_spki(&self, spki: &[u8]) -> Option<Arc<KeyInfo>> {
+        let t = self.table.read();
+        t.entries
+            .iter()
+            .filter_map(|e| e.resolved.as_ref())
+            .find(|r| r.key.spki == spki)
+            .map(|r| r.key.clone())
     }
 
     /// Adds a session object (C_DeriveKey's).

@@ -1,5 +1,7 @@
 //! The template of C_DeriveKey: what the caller may ask of the derived
-//! session key, checked before KMS is asked, with PKCS#11's defaults.
+//! session key, checked before KMS is asked, with PKCS#11's defaults; and
+//! the readers of a template's scalar values that every template parser
+//! (C_GenerateKeyPair's, C_CreateObject's) shares.
 
 use crate::attribute::{self, boolean, ulong};
 use crate::error::{Error, Result};
@@ -37,7 +39,8 @@ fn inconsistent(why: String) -> Error {
     Error::new(CKR_TEMPLATE_INCONSISTENT, why)
 }
 
-fn as_ulong(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<CK_ULONG> {
+/// A template's CK_ULONG value (the caller's bytes, checked).
+pub(super) fn as_ulong(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<CK_ULONG> {
     v.try_into().map(CK_ULONG::from_ne_bytes).map_err(|_| {
         Error::new(
             CKR_ATTRIBUTE_VALUE_INVALID,
@@ -46,7 +49,8 @@ fn as_ulong(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<CK_ULONG> {
     })
 }
 
-fn as_bool(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<bool> {
+/// A template's CK_BBOOL value (the caller's byte, checked).
+pub(super) fn as_bool(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<bool> {
     match v {
         [b] => Ok(*b != CK_FALSE),
         _ => Err(Error::new(

@@ -221,6 +221,15 @@ impl Session<'_> {
         Ok(out)
     }
 
+    /// C_CreateObject.
+    pub fn create_object(&self, t: &Template) -> Result<CK_OBJECT_HANDLE, Rv> {
+        let mut attrs = t.ck();
+        let (p, len) = attrs_ptr(&mut attrs);
+        let mut out: CK_OBJECT_HANDLE = 0;
+        check(call!(self.m, C_CreateObject(self.h, p, len, &mut out)))?;
+        Ok(out)
+    }
+
     /// C_SetAttributeValue.
     pub fn set_attributes(&self, obj: CK_OBJECT_HANDLE, t: &Template) -> Result<(), Rv> {
         let mut attrs = t.ck();

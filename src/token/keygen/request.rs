@@ -6,6 +6,7 @@
 use super::spec::{spec, usage};
 use crate::attribute;
 use crate::error::{Error, Result};
+use crate::token::template::{as_bool, as_ulong};
 use crate::vendor::*;
 use crate::vocabulary::{KeySpec, KeyUsage, MacAlg};
 use cryptoki_sys::*;
@@ -46,19 +47,6 @@ pub(super) fn invalid(why: impl Into<String>) -> Error {
 
 pub(super) fn inconsistent(why: impl Into<String>) -> Error {
     Error::new(CKR_TEMPLATE_INCONSISTENT, why)
-}
-
-fn as_ulong(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<CK_ULONG> {
-    v.try_into()
-        .map(CK_ULONG::from_ne_bytes)
-        .map_err(|_| invalid(format!("{} is a CK_ULONG", attribute::name(t))))
-}
-
-fn as_bool(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<bool> {
-    match v {
-        [b] => Ok(*b != CK_FALSE),
-        _ => Err(invalid(format!("{} is a CK_BBOOL", attribute::name(t)))),
-    }
 }
 
 fn as_text(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<String> {
