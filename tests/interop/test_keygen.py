@@ -148,3 +148,32 @@ def test_a_key_made_in_one_process_is_discovered_by_the_next(env, tmp_path):
     v = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(pem), "-signature", str(sig), str(data)],
                        capture_output=True, timeout=60)
     assert v.returncode == 0 and b"Verified OK" in v.stdout, v.stdout + v.stderr
+
+
+@pytest.mark.parametrize("algorithm,extra,spec", [
+    ("ECDSA", ["--curve", "secp256r1"], "ECC_NIST_P256"),
+    # Without --mark-sign, p11tool asks an RSA key to sign and to decrypt.
+    ("RSA", ["--bits", "2048", "--mark-sign"], "RSA_2048"),
+], ids=["ecdsa", "rsa"])
+def test_p11tool_generates_a_key_that_the_next_process_signs_with(env, tmp_path, algorithm, extra, spec):
+    """GnuTLS's p11tool --generate-privkey makes the KMS key and prints its
+    public key, which must be KMS's; a new p11tool process (the key found
+    by discovery) --test-signs with it, verified by GnuTLS's own code."""
+    e, kms, _ = env
+    label = f"gnutls-{algorithm.lower()}"
+    r = subprocess.run(
+        ["p11tool", "--provider", str(MODULE), "--generate-privkey", algorithm, *extra, "--label", label,
+         "--login", "--set-pin", "1234", f"pkcs11:token={DISCOVER}"],
+        env=e, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    printed = r.stdout.decode()
+    meta = kms.describe_key(KeyId=f"alias/disc-{label}")["KeyMetadata"]
+    assert (meta["KeySpec"], meta["KeyUsage"]) == (spec, "SIGN_VERIFY")
+    der = kms.get_public_key(KeyId=meta["KeyId"])["PublicKey"]
+    pem = kmshelp.load_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    assert pem.strip() in printed, printed
+    r = subprocess.run(
+        ["p11tool", "--provider", str(MODULE), "--test-sign", f"pkcs11:token={DISCOVER};object={label};type=private"],
+        env=e, capture_output=True, timeout=120)
+    out = (r.stdout + r.stderr).decode()
+    assert "Verifying against public key in the token... ok" in out, out

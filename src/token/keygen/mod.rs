@@ -48,6 +48,18 @@ fn prohibited(slot: &Slot, what: &str) -> Error {
     )
 }
 
+/// A template refused: said at warn level, since the client may show no
+/// more than a CK_RV (`PKCS #11 error`).
+fn refused(slot: &Slot, what: &str, e: Error) -> Error {
+    log_at!(
+        Warn,
+        "token '{}': {what} refused: {}",
+        slot.label,
+        e.reason.as_deref().unwrap_or("the template")
+    );
+    e
+}
+
 /// A tag value as KMS takes it: letters, digits, spaces and `_.:/=+-@`.
 fn tag_value(s: &str) -> String {
     s.chars()
@@ -119,7 +131,8 @@ impl Module {
         private: &request::Template,
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
         let slot = self.managing(h, "C_GenerateKeyPair")?;
-        let asked = key_request(ckm, Templates::Pair { public, private })?;
+        let asked = key_request(ckm, Templates::Pair { public, private })
+            .map_err(|e| refused(&slot, "C_GenerateKeyPair", e))?;
         let objects = self.make_key(&slot, &asked)?;
         let handle = |class| objects.iter().find(|(c, _)| *c == class).map(|(_, h)| *h);
         match (handle(CKO_PUBLIC_KEY), handle(CKO_PRIVATE_KEY)) {
@@ -139,7 +152,8 @@ impl Module {
         template: &request::Template,
     ) -> Result<CK_OBJECT_HANDLE> {
         let slot = self.managing(h, "C_GenerateKey")?;
-        let asked = key_request(ckm, Templates::Secret(template))?;
+        let asked = key_request(ckm, Templates::Secret(template))
+            .map_err(|e| refused(&slot, "C_GenerateKey", e))?;
         let objects = self.make_key(&slot, &asked)?;
         objects
             .iter()

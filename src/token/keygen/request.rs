@@ -58,7 +58,13 @@ fn as_text(t: CK_ATTRIBUTE_TYPE, v: &[u8]) -> Result<String> {
 /// is known.
 #[derive(Default)]
 pub(super) struct Asked {
+    /// The usages the private (or secret) key's template asks for: the
+    /// KMS key's.
     pub(super) usages: Vec<(KeyUsage, CK_ATTRIBUTE_TYPE)>,
+    /// The usages the public key's template asks for: they decide only
+    /// when the private key's says nothing (GnuTLS asks an RSA public key
+    /// for CKA_ENCRYPT and CKA_VERIFY whatever the private key is for).
+    pub(super) public_usages: Vec<(KeyUsage, CK_ATTRIBUTE_TYPE)>,
     pub(super) label: Option<String>,
     pub(super) id: Option<Vec<u8>>,
     pub(super) modulus_bits: Option<CK_ULONG>,
@@ -143,9 +149,9 @@ impl Asked {
                 once(&mut self.label, t, label)
             }
             CKA_ID => once(&mut self.id, t, v.to_vec()),
-            CKA_SIGN | CKA_VERIFY => self.usage(t, v, KeyUsage::SignVerify),
-            CKA_DECRYPT | CKA_ENCRYPT => self.usage(t, v, KeyUsage::EncryptDecrypt),
-            CKA_DERIVE => self.usage(t, v, KeyUsage::KeyAgreement),
+            CKA_SIGN | CKA_VERIFY => self.usage(class, t, v, KeyUsage::SignVerify),
+            CKA_DECRYPT | CKA_ENCRYPT => self.usage(class, t, v, KeyUsage::EncryptDecrypt),
+            CKA_DERIVE => self.usage(class, t, v, KeyUsage::KeyAgreement),
             t if NEVER.iter().any(|(n, _)| *n == t) => {
                 let what = NEVER.iter().find(|(n, _)| *n == t).map_or("", |(_, w)| w);
                 if as_bool(t, v)? {
@@ -205,9 +211,18 @@ impl Asked {
         }
     }
 
-    fn usage(&mut self, t: CK_ATTRIBUTE_TYPE, v: &[u8], usage: KeyUsage) -> Result<()> {
+    fn usage(
+        &mut self,
+        class: CK_OBJECT_CLASS,
+        t: CK_ATTRIBUTE_TYPE,
+        v: &[u8],
+        usage: KeyUsage,
+    ) -> Result<()> {
         if as_bool(t, v)? {
-            self.usages.push((usage, t));
+            match class {
+                CKO_PUBLIC_KEY => self.public_usages.push((usage, t)),
+                _ => self.usages.push((usage, t)),
+            }
         }
         Ok(())
     }
@@ -316,7 +331,12 @@ pub fn key_request(ckm: CK_MECHANISM_TYPE, templates: Templates<'_>) -> Result<K
         }
     }
     let spec = spec(key_type, mac, &a)?;
-    let usage = usage(spec, &a.usages)?;
+    let asked = if a.usages.is_empty() {
+        &a.public_usages
+    } else {
+        &a.usages
+    };
+    let usage = usage(spec, asked)?;
     let offered: Vec<CK_MECHANISM_TYPE> = crate::mechanism::for_key(spec.family(), usage).collect();
     if let Some(m) = a.allowed.iter().find(|m| !offered.contains(m)) {
         return Err(invalid(format!(

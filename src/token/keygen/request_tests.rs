@@ -155,6 +155,30 @@ fn the_usage_comes_from_the_template_and_there_is_one() {
     let e = both.unwrap_err();
     assert_eq!(e.rv, CKR_TEMPLATE_INCONSISTENT);
     assert!(e.reason.unwrap_or_default().contains("--usage-sign"));
+    // GnuTLS asks an RSA public key for encryption and verification, and
+    // its private key (p11tool --mark-sign) for signing: the private key's
+    // template decides.
+    let gnutls = pair(
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        &[
+            (CKA_MODULUS_BITS, ulong(2048)),
+            (CKA_VERIFY, boolean(true)),
+            (CKA_ENCRYPT, boolean(true)),
+        ],
+        &[(CKA_SIGN, boolean(true))],
+    );
+    assert_eq!(gnutls.unwrap().usage, KeyUsage::SignVerify);
+    // With nothing in the private key's, the public key's must be one.
+    let public_only = pair(
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        &[
+            (CKA_MODULUS_BITS, ulong(2048)),
+            (CKA_VERIFY, boolean(true)),
+            (CKA_ENCRYPT, boolean(true)),
+        ],
+        &[],
+    );
+    assert_eq!(rv(public_only), CKR_TEMPLATE_INCONSISTENT);
     // A usage the key spec does not have.
     let ed_derive = pair(
         CKM_EC_EDWARDS_KEY_PAIR_GEN,

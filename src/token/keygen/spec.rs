@@ -159,7 +159,7 @@ pub(super) fn usage(spec: KeySpec, asked: &[(KeyUsage, CK_ATTRIBUTE_TYPE)]) -> R
         [(_, a), (_, b), ..] => Err(inconsistent(format!(
             "{} and {} ask for two uses; a KMS key has one (signing, decryption or key \
              agreement): ask for one (pkcs11-tool: --usage-sign, --usage-decrypt or \
-             --usage-derive)",
+             --usage-derive; p11tool: --mark-sign or --mark-decrypt)",
             attribute::name(*a),
             attribute::name(*b)
         ))),
