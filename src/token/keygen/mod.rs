@@ -195,15 +195,8 @@ impl Module {
         let remote = match self.public_half(asked, &created) {
             Ok(remote) => remote,
             Err(e) => {
-                if let Some(alias) = &alias {
-                    let (a, k) = (alias.clone(), arn.clone());
-                    let _ = self.kms(|b| async move { b.delete_alias(&a, &k).await });
-                }
-                self.abandon(
-                    slot,
-                    &arn,
-                    &format!("its public key could not be read: {e}"),
-                );
+                let why = format!("its public key could not be read: {e}");
+                self.unmake(slot, alias.as_deref(), &arn, &why);
                 return Err(e);
             }
         };
@@ -213,8 +206,20 @@ impl Module {
             cached: None,
             entry: None,
         };
-        let named = alias.as_deref().is_some_and(|a| slot.configures(a));
-        let objects = slot.add_key(entry, &found, &self.next_object)?;
+        let discovered = |a: &str| {
+            let prefix = slot.management.discover_aliases.as_deref();
+            prefix.is_some_and(|p| a.starts_with(p))
+        };
+        let named = alias
+            .as_deref()
+            .is_some_and(|a| slot.configures(a) || discovered(a));
+        let objects = match slot.add_key(entry, &found, &self.next_object) {
+            Ok(objects) => objects,
+            Err(e) => {
+                self.unmake(slot, alias.as_deref(), &arn, &format!("{e}"));
+                return Err(e);
+            }
+        };
         let made = format!(
             "token '{}': generated {} key {arn}{}",
             slot.label,
@@ -225,7 +230,7 @@ impl Module {
                 .unwrap_or_default(),
         );
         if named {
-            log_at!(Audit, "{made}, which the configuration names");
+            log_at!(Audit, "{made}, which later processes find by its alias");
         } else {
             log_at!(
                 Warn,
@@ -280,6 +285,16 @@ impl Module {
             .into());
         }
         Ok(remote)
+    }
+
+    /// A key made with its alias that cannot be used after all: the alias
+    /// goes, and the orphan rule applies.
+    fn unmake(&self, slot: &Slot, alias: Option<&str>, arn: &str, why: &str) {
+        if let Some(alias) = alias {
+            let (a, k) = (alias.to_string(), arn.to_string());
+            let _ = self.kms(|b| async move { b.delete_alias(&a, &k).await });
+        }
+        self.abandon(slot, arn, why);
     }
 
     /// The orphan rule: a key whose making failed half-way is tagged and
