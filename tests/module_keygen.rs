@@ -11,6 +11,7 @@ use ::der::Encode;
 use common::verify::{Batch, Kind};
 use common::*;
 use kms11::vendor::*;
+use common::util::hex;
 use serde_json::json;
 
 const EXISTING: &str = "alias/existing-p256";
@@ -593,10 +594,22 @@ fn a_new_label_moves_the_keys_alias_and_keeps_its_handles() {
     b.run();
     // Only the label; a taken label; a label no alias can hold.
     assert_rv(
-        s.set_attributes(priv_h, &Template::new().id(&[5])),
+        s.set_attributes(priv_h, &Template::new().ulong(CKA_KEY_TYPE, CKK_RSA)),
         CKR_ATTRIBUTE_READ_ONLY,
-        "CKA_ID",
+        "CKA_KEY_TYPE",
     );
+    // CKA_ID, as Java's keystore sets it after generating: both objects,
+    // same handles, and the key's kms11:cka-id tag.
+    ok(
+        s.set_attributes(priv_h, &Template::new().id(b"java-alias")),
+        "C_SetAttributeValue CKA_ID",
+    );
+    for h in [pub_h, priv_h] {
+        assert_eq!(ok(s.attr(h, CKA_ID), "CKA_ID"), b"java-alias");
+        assert_eq!(text_attr(&s, h, CKA_LABEL), "renamed");
+    }
+    let tags = fx.emu.kms_ok("ListResourceTags", &json!({ "KeyId": arn }))["Tags"].to_string();
+    assert!(tags.contains(&hex(b"java-alias")), "{tags}");
     let target = fx.key(EXISTING).arn.clone();
     fx.emu.kms_ok(
         "CreateAlias",

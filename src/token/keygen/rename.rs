@@ -1,18 +1,23 @@
-//! C_SetAttributeValue of CKA_LABEL on a KMS key's object, where the token
-//! allows key management: the key's alias moves to `alias/<prefix><label>`
-//! (CreateAlias of the new name, then DeleteAlias of the old one, if it
-//! still names the key), and the key's objects take the new label and keep
-//! their handles.
+//! C_SetAttributeValue of CKA_LABEL or CKA_ID on a KMS key's object, where
+//! the token allows key management. A new label moves the key's alias to
+//! `alias/<prefix><label>` (CreateAlias of the new name, then DeleteAlias of
+//! the old one, if it still names the key); a new CKA_ID holds in this
+//! process and is written as the key's `kms11:cka-id` tag (Java's keystore
+//! sets both after generating a key). The key's objects take the new values
+//! and keep their handles.
 
 use super::{alias_for, Module};
 use crate::attribute;
 use crate::error::{Error, Result};
 use crate::log_at;
+use crate::token::key::KeyInfo;
+use crate::token::slot::Slot;
 use cryptoki_sys::*;
+use std::sync::Arc;
 
 impl Module {
-    /// C_SetAttributeValue: only CKA_LABEL, only of a KMS key's object, only
-    /// on a token that allows key management.
+    /// C_SetAttributeValue: only CKA_LABEL and CKA_ID, only of a KMS key's
+    /// object, only on a token that allows key management.
     pub fn set_attribute_value(
         &self,
         h: CK_SESSION_HANDLE,
@@ -30,7 +35,7 @@ impl Module {
             (class, Some(key)) => (class, key),
         };
         let slot = self.managing(h, "C_SetAttributeValue on a KMS key")?;
-        let mut label = None;
+        let (mut label, mut id) = (None, None);
         for (t, v) in template {
             match *t {
                 CKA_LABEL => {
@@ -39,11 +44,12 @@ impl Module {
                     })?;
                     label = Some(text);
                 }
+                CKA_ID => id = Some(v.clone()),
                 t if attribute::find(t).is_some() => {
                     return Err(Error::new(
                         CKR_ATTRIBUTE_READ_ONLY,
                         format!(
-                            "{}: only CKA_LABEL of a KMS key can change",
+                            "{}: only CKA_LABEL and CKA_ID of a KMS key can change",
                             attribute::name(t)
                         ),
                     ))
@@ -51,18 +57,37 @@ impl Module {
                 _ => return Err(CKR_ATTRIBUTE_TYPE_INVALID.into()),
             }
         }
-        let Some(label) = label.filter(|l| *l != key.label) else {
-            return Ok(());
-        };
-        let alias = alias_for(&slot.management.alias_prefix, &label)?;
+        if let Some(label) = label.filter(|l| *l != key.label) {
+            self.relabel(&slot, &key, class, &label)?;
+        }
+        if let Some(id) = id {
+            // The key's objects now (a relabel just made them again).
+            let now = self.with_object(h, object, |o| o.key.clone())?;
+            let key = now.unwrap_or(key);
+            if id != key.id {
+                self.set_id(&slot, &key, &id);
+            }
+        }
+        Ok(())
+    }
+
+    /// A new label: the alias moves.
+    fn relabel(
+        &self,
+        slot: &Arc<Slot>,
+        key: &Arc<KeyInfo>,
+        class: CK_OBJECT_CLASS,
+        label: &str,
+    ) -> Result<()> {
+        let alias = alias_for(&slot.management.alias_prefix, label)?;
         self.check_free(&alias)?;
         let (a, k) = (alias.clone(), key.arn.clone());
         self.kms(|b| async move { b.create_alias(&a, &k).await })?;
-        let old = slot.alias_of(&key);
+        let old = slot.alias_of(key);
         if let Some(old) = &old {
-            self.drop_alias(&slot, old, &key.arn);
+            self.drop_alias(slot, old, &key.arn);
         }
-        let configured = slot.relabel(&key, &label, &alias, &self.next_object)?;
+        let configured = slot.relabel(key, label, &alias, &self.next_object)?;
         log_at!(
             Audit,
             "token '{}': key {} (through its {:#x} object) is now {alias}{}",
@@ -80,5 +105,36 @@ impl Module {
             );
         }
         Ok(())
+    }
+
+    /// A new CKA_ID: in this process, and as the key's kms11:cka-id tag.
+    fn set_id(&self, slot: &Slot, key: &Arc<KeyInfo>, id: &[u8]) {
+        if let Err(e) = slot.set_id(key, id, &self.next_object) {
+            log_at!(
+                Warn,
+                "token '{}': CKA_ID of {} not changed: {e}",
+                slot.label,
+                key.arn
+            );
+            return;
+        }
+        let hex = data_encoding::HEXLOWER.encode(id);
+        let tags = vec![("kms11:cka-id".to_string(), hex.chars().take(256).collect())];
+        let arn = key.arn.clone();
+        if let Err(e) = self.kms(|b| async move { b.tag_resource(&arn, &tags).await }) {
+            log_at!(
+                Warn,
+                "token '{}': tagging {} with its CKA_ID failed: {e}",
+                slot.label,
+                key.arn
+            );
+        }
+        log_at!(
+            Warn,
+            "token '{}': key {} has CKA_ID {hex} in this process; later processes give it \
+             that CKA_ID when its [[token.key]] says id = \"{hex}\"",
+            slot.label,
+            key.arn
+        );
     }
 }

@@ -325,23 +325,51 @@ impl Slot {
         alias: &str,
         next_handle: &AtomicU64,
     ) -> Result<Option<String>> {
+        self.rebuild(key, next_handle, |entry| {
+            let mut stale_reference = None;
+            if let Some(old) = entry.config.key_ref().alias_name().map(str::to_string) {
+                let old_reference = entry.config.reference().to_string();
+                let new_reference = old_reference.replace(&old, alias);
+                let parsed = KeyRef::parse(&new_reference)
+                    .map_err(|e| Error::new(CKR_GENERAL_ERROR, e.to_string()))?;
+                entry.config.key = toml::Spanned::new(0..0, parsed);
+                stale_reference = Some(old_reference);
+            } else {
+                entry.alias = Some(alias.to_string());
+            }
+            entry.config.label = Some(toml::Spanned::new(0..0, label.to_string()));
+            Ok(stale_reference)
+        })
+    }
+
+    /// Gives `key` a new CKA_ID in this process (its objects are made
+    /// again, with the same handles).
+    pub(in crate::token) fn set_id(
+        &self,
+        key: &Arc<KeyInfo>,
+        id: &[u8],
+        next_handle: &AtomicU64,
+    ) -> Result<()> {
+        self.rebuild(key, next_handle, |entry| {
+            let hex = data_encoding::HEXLOWER.encode(id);
+            entry.config.id = Some(toml::Spanned::new(0..0, hex));
+            Ok(())
+        })
+    }
+
+    /// Changes the entry holding `key`, then makes its objects again from
+    /// the same KMS key (handles kept).
+    fn rebuild<R>(
+        &self,
+        key: &Arc<KeyInfo>,
+        next_handle: &AtomicU64,
+        change: impl FnOnce(&mut Entry) -> Result<R>,
+    ) -> Result<R> {
         let mut t = self.table.write();
         let i = t
             .index_of(key)
             .ok_or_else(|| Error::from(CKR_OBJECT_HANDLE_INVALID))?;
-        let entry = &mut t.entries[i];
-        let mut stale_reference = None;
-        if let Some(old) = entry.config.key_ref().alias_name().map(str::to_string) {
-            let old_reference = entry.config.reference().to_string();
-            let new_reference = old_reference.replace(&old, alias);
-            let parsed = KeyRef::parse(&new_reference)
-                .map_err(|e| Error::new(CKR_GENERAL_ERROR, e.to_string()))?;
-            entry.config.key = toml::Spanned::new(0..0, parsed);
-            stale_reference = Some(old_reference);
-        } else {
-            entry.alias = Some(alias.to_string());
-        }
-        entry.config.label = Some(toml::Spanned::new(0..0, label.to_string()));
+        let out = change(&mut t.entries[i])?;
         let found = Found {
             key: RemoteKey {
                 arn: key.arn.clone(),
@@ -354,6 +382,6 @@ impl Slot {
         };
         t.drop_objects(i);
         self.apply_found(&mut t, i, &found, next_handle);
-        Ok(stale_reference)
+        Ok(out)
     }
 }
