@@ -8,10 +8,10 @@
 mod common;
 
 use ::der::Encode;
+use common::util::hex;
 use common::verify::{Batch, Kind};
 use common::*;
 use kms11::vendor::*;
-use common::util::hex;
 use serde_json::json;
 
 const EXISTING: &str = "alias/existing-p256";

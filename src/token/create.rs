@@ -38,6 +38,19 @@ fn asked(template: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)]) -> Result<Asked> {
         label: None,
         id: None,
     };
+    // The class first: what is not a certificate is refused as such.
+    if let Some((t, v)) = template.iter().find(|(t, _)| *t == CKA_CLASS) {
+        let c = as_ulong(*t, v)?;
+        if c != CKO_CERTIFICATE {
+            return Err(Error::new(
+                CKR_TEMPLATE_INCONSISTENT,
+                format!(
+                    "CKA_CLASS {c:#x}: this token stores certificates only; keys are made in \
+                     KMS (C_GenerateKeyPair), never imported"
+                ),
+            ));
+        }
+    }
     for (t, v) in template {
         match *t {
             CKA_CLASS => class = Some(as_ulong(*t, v)?),

@@ -67,7 +67,8 @@ impl Module {
     /// C_GetMechanismList: what the token's keys can do (its keys resolved
     /// as C_OpenSession resolves them), in the mechanism table's order. A
     /// token of ECDSA keys lists no RSA mechanism, one without decryption
-    /// keys no CKM_RSA_PKCS_OAEP.
+    /// keys no CKM_RSA_PKCS_OAEP; a token that makes or discovers keys lists
+    /// every mechanism, and the key-generation ones when it makes keys.
     pub fn mechanism_list(&self, slot_id: CK_SLOT_ID) -> Result<Vec<CK_MECHANISM_TYPE>> {
         let slot = self.slot(slot_id)?;
         self.resolve(slot)?;
@@ -77,12 +78,17 @@ impl Module {
             .filter_map(|v| v.resolved.ok())
             .map(|r| (r.key.spec.family(), r.key.usage))
             .collect();
+        // A token whose keys can change while it runs (keys made here, or
+        // found by discovery) lists what any key could do: clients such as
+        // Java's SunPKCS11 read the list once, before the first key exists.
+        let open_ended = slot.management.allowed || slot.management.discover_aliases.is_some();
         let mut list: Vec<CK_MECHANISM_TYPE> = crate::mechanism::MECHANISMS
             .into_iter()
             .filter(|m| {
-                kinds.iter().any(|(family, usage)| {
-                    crate::mechanism::for_key(*family, *usage).any(|k| k == *m)
-                })
+                open_ended
+                    || kinds.iter().any(|(family, usage)| {
+                        crate::mechanism::for_key(*family, *usage).any(|k| k == *m)
+                    })
             })
             .collect();
         // Key generation, where the token allows it.

@@ -189,15 +189,24 @@ impl Module {
         if let Some(prefix) = slot.discovery_due() {
             self.discover(slot, prefix);
         }
+        self.resolve_keys(slot)?;
+        if slot.load_stored(&self.next_object) {
+            // Keys of stored certificates, now part of the token.
+            self.resolve_keys(slot)?;
+        }
+        Ok(())
+    }
+
+    /// The token's keys, resolved (or refreshed) as `Slot::ensure_resolved`
+    /// says.
+    fn resolve_keys(&self, slot: &Slot) -> Result<()> {
         slot.ensure_resolved(
             |wanted| {
                 let fetching = loader::fetch(self.sources(), wanted);
                 self.runtime()?.run(self.deadline, fetching)
             },
             &self.next_object,
-        )?;
-        slot.load_stored(&self.next_object);
-        Ok(())
+        )
     }
 
     /// C_SignInit's freshness check: when the token's aliases are due for a

@@ -292,19 +292,82 @@ impl Slot {
     }
 
     /// Loads the certificates stored in `certificate_dir` as token objects
-    /// (once per process).
-    pub fn load_stored(&self, next_handle: &std::sync::atomic::AtomicU64) {
+    /// (once per process, after the first resolution). A certificate stored
+    /// for a key brings that key too, with the certificate's CKA_ID unless
+    /// the configuration gives one (Java's keystore pairs a key and its
+    /// certificate by CKA_ID): true when keys were added, which the caller
+    /// then resolves.
+    pub fn load_stored(&self, next_handle: &std::sync::atomic::AtomicU64) -> bool {
         let Some(dir) = self.management.certificate_dir.clone() else {
-            return;
+            return false;
         };
+        let mut added = false;
         self.stored_loaded.call_once(|| {
             let store = super::certstore::CertStore::new(dir);
             for (path, cert, made) in store.load_all(&self.label) {
+                if let Some(arn) = &made.key_arn {
+                    added |= self.adopt(arn, &made, next_handle);
+                }
                 let handle = next_handle.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let o = Object::created_certificate(handle, &cert, &made, None, Some(path));
                 self.table.write().objects.insert(handle, Arc::new(o));
             }
         });
+        added
+    }
+
+    /// The key of a stored certificate: a key the token holds takes the
+    /// certificate's CKA_ID (unless configured); another is added, named by
+    /// its ARN (true: it still has to be resolved).
+    fn adopt(
+        &self,
+        arn: &str,
+        made: &super::certstore::Stored,
+        next_handle: &std::sync::atomic::AtomicU64,
+    ) -> bool {
+        let held = {
+            let t = self.table.read();
+            t.entries
+                .iter()
+                .filter(|e| !e.retired)
+                .find(|e| e.resolved.as_ref().is_some_and(|r| r.key.arn == arn))
+                .map(|e| {
+                    (
+                        e.config.id.is_none(),
+                        e.resolved.as_ref().map(|r| r.key.clone()),
+                    )
+                })
+        };
+        match held {
+            Some((true, Some(key))) if !made.id.is_empty() && key.id != made.id => {
+                let _ = self.set_id(&key, &made.id, next_handle);
+                false
+            }
+            Some(_) => false,
+            None => {
+                let Ok(key) = crate::keyref::KeyRef::parse(arn) else {
+                    return false;
+                };
+                let hex = data_encoding::HEXLOWER.encode(&made.id);
+                let config = KeyConfig {
+                    key: toml::Spanned::new(0..0, key),
+                    label: (!made.label.is_empty())
+                        .then(|| toml::Spanned::new(0..0, made.label.clone())),
+                    id: (!made.id.is_empty()).then(|| toml::Spanned::new(0..0, hex)),
+                    grant_tokens: Vec::new(),
+                    certificate: None,
+                };
+                let mut entry = Entry::new(config, None);
+                entry.stale = true;
+                self.table.write().entries.push(entry);
+                log_at!(
+                    Info,
+                    "token '{}': {arn} joins with its stored certificate",
+                    self.label
+                );
+                true
+            }
+        }
     }
 
     /// Adds a certificate stored in `certificate_dir`, in place of the one
@@ -321,6 +384,33 @@ impl Slot {
             t.objects.remove(&h);
         }
         t.objects.insert(o.handle, Arc::new(o));
+    }
+
+    /// Removes the stored certificates of key `arn` (a key being retired),
+    /// files and objects; the files that could not be removed.
+    pub fn drop_stored_of(&self, arn: &str) -> Vec<String> {
+        let mut t = self.table.write();
+        let of_key: Vec<(CK_OBJECT_HANDLE, std::path::PathBuf)> = t
+            .objects
+            .values()
+            .filter(|o| {
+                matches!(o.attribute(crate::vendor::CKA_KMS11_KEY_ARN),
+                    super::object::AttributeValue::Value(v) if v == arn.as_bytes())
+            })
+            .filter_map(|o| Some((o.handle, o.stored.clone()?)))
+            .collect();
+        let mut failed = Vec::new();
+        for (h, path) in of_key {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    failed.push(format!("{}: {e}", path.display()));
+                }
+                _ => {
+                    t.objects.remove(&h);
+                }
+            }
+        }
+        failed
     }
 
     /// Removes a token object that is no KMS key's (a stored certificate).

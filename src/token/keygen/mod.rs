@@ -364,6 +364,14 @@ impl Module {
         if let Some(alias) = alias {
             self.drop_alias(&slot, &alias, &key.arn);
         }
+        // Its stored certificate would bring the retired key back.
+        for failed in slot.drop_stored_of(&key.arn) {
+            log_at!(
+                Warn,
+                "token '{}': stored certificate not removed: {failed}",
+                slot.label
+            );
+        }
         Ok(())
     }
 
