@@ -52,33 +52,45 @@ def run(env, *argv):
     return out
 
 
-def test_keytool_makes_a_key_that_jarsigner_signs_with_in_another_process(java):
+# (alias, keytool's key options, the signature algorithm). An RSA key needs
+# -providername: without it keytool makes RSA keys in software (SunRsaSign)
+# and then asks the token to import the private key, which a KMS token
+# refuses.
+CASES = [
+    ("release-ec", ["-keyalg", "EC", "-groupname", "secp256r1"], "SHA256withECDSA"),
+    ("release-rsa", ["-keyalg", "RSA", "-keysize", "2048", "-providername", "SunPKCS11-kms11"],
+     "SHA256withRSA"),
+]
+
+
+@pytest.mark.parametrize("alias,key_options,sigalg", CASES, ids=[c[0] for c in CASES])
+def test_keytool_makes_a_key_that_jarsigner_signs_with_in_another_process(java, alias, key_options, sigalg):
     env, kms, d, cfg = java
-    run(env, "keytool", "-genkeypair", *keystore_args(cfg), "-alias", "release",
-        "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=kms11 java test",
-        "-sigalg", "SHA256withECDSA")
+    before = {k["KeyId"] for k in kms.list_keys()["Keys"]}
+    run(env, "keytool", "-genkeypair", *keystore_args(cfg), "-alias", alias, *key_options,
+        "-dname", "CN=kms11 java test", "-sigalg", sigalg)
     listed = run(env, "keytool", "-list", *keystore_args(cfg))
-    assert "release, PrivateKeyEntry" in listed, listed
+    assert f"{alias}, PrivateKeyEntry" in listed, listed
 
     # The certificate holds the public key KMS has for the new key.
-    pem = run(env, "keytool", "-exportcert", "-rfc", *keystore_args(cfg), "-alias", "release")
+    pem = run(env, "keytool", "-exportcert", "-rfc", *keystore_args(cfg), "-alias", alias)
     cert = x509.load_pem_x509_certificate(pem[pem.index("-----BEGIN"):].encode())
-    keys = kms.list_keys()["Keys"]
-    assert len(keys) == 1, keys
-    der = kms.get_public_key(KeyId=keys[0]["KeyId"])["PublicKey"]
+    new = [k for k in kms.list_keys()["Keys"] if k["KeyId"] not in before]
+    assert len(new) == 1, new
+    der = kms.get_public_key(KeyId=new[0]["KeyId"])["PublicKey"]
     assert cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo) == der
-    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=keys[0]["KeyId"])["Tags"]}
-    assert tags["kms11:cka-id"] == b"release".hex(), tags
+    tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=new[0]["KeyId"])["Tags"]}
+    assert tags["kms11:cka-id"] == alias.encode().hex(), tags
 
-    jar = d / "app.jar"
+    jar = d / f"{alias}.jar"
     with zipfile.ZipFile(jar, "w") as z:
         z.writestr("hello.txt", "signed through kms11\n")
-    run(env, "jarsigner", *keystore_args(cfg), "-sigalg", "SHA256withECDSA", str(jar), "release")
+    run(env, "jarsigner", *keystore_args(cfg), "-sigalg", sigalg, str(jar), alias)
     verified = run(env, "jarsigner", "-verify", str(jar))
     assert "jar verified." in verified, verified
 
     # A changed entry is refused by Java's verifier.
-    changed = d / "changed.jar"
+    changed = d / f"{alias}-changed.jar"
     with zipfile.ZipFile(jar) as src, zipfile.ZipFile(changed, "w") as dst:
         for item in src.infolist():
             data = src.read(item.filename)
