@@ -249,10 +249,10 @@ impl Module {
     /// what they name. A failure keeps the keys the token has.
     fn discover(&self, slot: &Slot, prefix: String) {
         let backend = self.backend.clone();
-        let near = slot.first_reference().unwrap_or_default();
+        // In the configured region (a reference with no region of its own).
         let listed = self.runtime().and_then(|rt| {
             rt.run(self.deadline, async move {
-                backend.list_aliases(&prefix, &near).await
+                backend.list_aliases(&prefix, "").await
             })
         });
         match listed {
