@@ -48,6 +48,21 @@ fn prohibited(slot: &Slot, what: &str) -> Error {
     )
 }
 
+/// A KMS failure of a managing call (C_GenerateKeyPair, C_GenerateKey,
+/// C_DestroyObject, C_SetAttributeValue) as a CK_RV those functions may
+/// return: what the role or the key policy does not allow is
+/// CKR_ACTION_PROHIBITED (the reason names the permission), a key that is
+/// gone CKR_OBJECT_HANDLE_INVALID; the rest as every KMS call maps it
+/// (CKR_DEVICE_ERROR, CKR_GENERAL_ERROR, CKR_ATTRIBUTE_VALUE_INVALID).
+fn management_error(e: BackendError) -> Error {
+    let rv = match e.failure {
+        Failure::AccessDenied | Failure::KeyUnusable | Failure::KeyUsage => CKR_ACTION_PROHIBITED,
+        Failure::NotFound => CKR_OBJECT_HANDLE_INVALID,
+        _ => e.rv(),
+    };
+    Error::new(rv, e.to_string())
+}
+
 /// A template refused: said at warn level, since the client may show no
 /// more than a CK_RV (`PKCS #11 error`).
 fn refused(slot: &Slot, what: &str, e: Error) -> Error {
@@ -93,16 +108,29 @@ fn alias_for(prefix: &str, label: &str) -> Result<String> {
 }
 
 impl Module {
-    /// One KMS call through the backend, bounded by the module's deadline.
+    /// One KMS call through the backend, bounded by the module's deadline;
+    /// a KMS failure as the CK_RV the managing functions may return
+    /// (`management_error`).
     fn kms<T, F>(&self, call: impl FnOnce(Arc<dyn Backend>) -> F) -> Result<T>
     where
         T: Send + 'static,
         F: Future<Output = std::result::Result<T, BackendError>> + Send + 'static,
     {
+        self.kms_answer(call)?.map_err(management_error)
+    }
+
+    /// One KMS call, its failure as KMS said it (the module's own failures,
+    /// a runtime that cannot start or no answer in time, are the `Err`).
+    fn kms_answer<T, F>(
+        &self,
+        call: impl FnOnce(Arc<dyn Backend>) -> F,
+    ) -> Result<std::result::Result<T, BackendError>>
+    where
+        T: Send + 'static,
+        F: Future<Output = std::result::Result<T, BackendError>> + Send + 'static,
+    {
         let future = call(self.backend.clone());
-        self.runtime()?
-            .run(self.deadline, future)?
-            .map_err(Error::from)
+        self.runtime()?.run(self.deadline, future)
     }
 
     /// The slot of a session that may change its token's keys: allowed by
@@ -245,13 +273,13 @@ impl Module {
     /// A label already taken is refused before any key is made.
     fn check_free(&self, alias: &str) -> Result<()> {
         let a = alias.to_string();
-        match self.kms(|b| async move { b.describe_key(&a, &[]).await.map(|m| m.arn) }) {
+        match self.kms_answer(|b| async move { b.describe_key(&a, &[]).await.map(|m| m.arn) })? {
             Ok(arn) => Err(Error::new(
                 CKR_ATTRIBUTE_VALUE_INVALID,
                 format!("CKA_LABEL: {alias} already names {arn}; choose another label"),
             )),
-            Err(e) if e.rv == CKR_KEY_HANDLE_INVALID => Ok(()),
-            Err(e) => Err(e),
+            Err(e) if e.failure == Failure::NotFound => Ok(()),
+            Err(e) => Err(management_error(e)),
         }
     }
 
@@ -452,4 +480,45 @@ fn generated_entry(remote: &RemoteKey, asked: &KeyRequest, alias: Option<String>
     let mut entry = Entry::new(config, None);
     entry.alias = alias;
     Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every KMS failure of a managing call is a CK_RV those functions may
+    /// return (PKCS#11 3.0 lists no CKR_KEY_* for them).
+    #[test]
+    fn kms_failures_become_return_values_of_the_managing_functions() {
+        for (failure, rv) in [
+            (Failure::AccessDenied, CKR_ACTION_PROHIBITED),
+            (Failure::KeyUnusable, CKR_ACTION_PROHIBITED),
+            (Failure::KeyUsage, CKR_ACTION_PROHIBITED),
+            (Failure::NotFound, CKR_OBJECT_HANDLE_INVALID),
+            (Failure::Refused, CKR_ATTRIBUTE_VALUE_INVALID),
+            (Failure::Throttled, CKR_DEVICE_ERROR),
+            (Failure::Unavailable, CKR_DEVICE_ERROR),
+            (Failure::InvalidRequest, CKR_GENERAL_ERROR),
+        ] {
+            let e = BackendError {
+                failure: failure.clone(),
+                code: "Code".into(),
+                message: "message".into(),
+                request_id: None,
+            };
+            let got = management_error(e);
+            assert_eq!(got.rv, rv, "{failure:?}");
+            assert!(got.reason.unwrap_or_default().contains("Code: message"));
+        }
+    }
+
+    #[test]
+    fn labels_become_alias_names_or_are_refused() {
+        assert_eq!(alias_for("ci/", "v2").unwrap(), "alias/ci/v2");
+        for bad in ["has space", "é", "", &"x".repeat(251)] {
+            let e = alias_for("", bad).unwrap_err();
+            assert_eq!(e.rv, CKR_ATTRIBUTE_VALUE_INVALID, "{bad:?}");
+        }
+        assert_eq!(tag_value("a\"b<c>"), "a_b_c_");
+    }
 }
