@@ -214,7 +214,7 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Whose files may decide what the module does: root's, and this user's
 /// unless the process runs with privileges its caller lacks (setuid,
 /// setgid, capabilities), where only root's are.
-fn trusted_owner(uid: u32) -> bool {
+pub(crate) fn trusted_owner(uid: u32) -> bool {
     uid == 0 || (uid == current_uid() && !crate::config::environment_ignored())
 }
 

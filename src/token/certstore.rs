@@ -46,10 +46,12 @@ pub struct CertStore {
     dir: PathBuf,
 }
 
-/// This user's or root's, and no one else's to write.
+/// This user's or root's (root's alone in a process that runs with
+/// privileges its caller lacks, as for the configuration), and no one
+/// else's to write: a stored certificate brings its key into the token.
 fn trusted(meta: &std::fs::Metadata) -> Result<(), String> {
     let uid = meta.uid();
-    if uid != 0 && uid != files::current_uid() {
+    if !files::trusted_owner(uid) {
         return Err(format!("belongs to uid {uid}"));
     }
     if meta.mode() & 0o022 != 0 {
