@@ -7,13 +7,16 @@
 use super::certificate::Certificate;
 use super::certstore::{CertStore, Stored};
 use super::object::Object;
+use super::slot::Slot;
 use super::template::{as_bool, as_ulong};
 use super::Module;
 use crate::attribute;
 use crate::error::{Error, Result};
 use crate::log_at;
+use cryptoki_sys::CK_OBJECT_HANDLE;
 use cryptoki_sys::*;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 fn invalid(why: impl Into<String>) -> Error {
     Error::new(CKR_ATTRIBUTE_VALUE_INVALID, why)
@@ -226,5 +229,62 @@ impl Module {
         }
         slot.remove_object(o.handle);
         Ok(())
+    }
+}
+
+/// A token's stored certificates in its object table.
+impl Slot {
+    /// Adds a certificate stored in `certificate_dir`, in place of the one
+    /// stored in the same file before (a renewed certificate).
+    pub fn add_stored(&self, o: Object) {
+        let mut t = self.table.write();
+        let replaced: Vec<CK_OBJECT_HANDLE> = t
+            .objects
+            .values()
+            .filter(|old| old.stored.is_some() && old.stored == o.stored)
+            .map(|old| old.handle)
+            .collect();
+        for h in replaced {
+            t.objects.remove(&h);
+        }
+        t.objects.insert(o.handle, Arc::new(o));
+    }
+
+    /// Removes the stored certificates of key `arn` (a key being retired),
+    /// files and objects; the files that could not be removed.
+    pub fn drop_stored_of(&self, arn: &str) -> Vec<String> {
+        let mut t = self.table.write();
+        let of_key: Vec<(CK_OBJECT_HANDLE, std::path::PathBuf)> = t
+            .objects
+            .values()
+            .filter(|o| {
+                matches!(o.attribute(crate::vendor::CKA_KMS11_KEY_ARN),
+                    super::object::AttributeValue::Value(v) if v == arn.as_bytes())
+            })
+            .filter_map(|o| Some((o.handle, o.stored.clone()?)))
+            .collect();
+        let mut failed = Vec::new();
+        for (h, path) in of_key {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    failed.push(format!("{}: {e}", path.display()));
+                }
+                _ => {
+                    t.objects.remove(&h);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Removes a token object that is no KMS key's (a stored certificate).
+    pub fn remove_object(&self, handle: CK_OBJECT_HANDLE) {
+        let mut t = self.table.write();
+        if t.objects
+            .get(&handle)
+            .is_some_and(|o| o.key.is_none() && o.owner.is_none())
+        {
+            t.objects.remove(&handle);
+        }
     }
 }

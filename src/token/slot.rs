@@ -370,60 +370,6 @@ impl Slot {
         }
     }
 
-    /// Adds a certificate stored in `certificate_dir`, in place of the one
-    /// stored in the same file before (a renewed certificate).
-    pub fn add_stored(&self, o: Object) {
-        let mut t = self.table.write();
-        let replaced: Vec<CK_OBJECT_HANDLE> = t
-            .objects
-            .values()
-            .filter(|old| old.stored.is_some() && old.stored == o.stored)
-            .map(|old| old.handle)
-            .collect();
-        for h in replaced {
-            t.objects.remove(&h);
-        }
-        t.objects.insert(o.handle, Arc::new(o));
-    }
-
-    /// Removes the stored certificates of key `arn` (a key being retired),
-    /// files and objects; the files that could not be removed.
-    pub fn drop_stored_of(&self, arn: &str) -> Vec<String> {
-        let mut t = self.table.write();
-        let of_key: Vec<(CK_OBJECT_HANDLE, std::path::PathBuf)> = t
-            .objects
-            .values()
-            .filter(|o| {
-                matches!(o.attribute(crate::vendor::CKA_KMS11_KEY_ARN),
-                    super::object::AttributeValue::Value(v) if v == arn.as_bytes())
-            })
-            .filter_map(|o| Some((o.handle, o.stored.clone()?)))
-            .collect();
-        let mut failed = Vec::new();
-        for (h, path) in of_key {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    failed.push(format!("{}: {e}", path.display()));
-                }
-                _ => {
-                    t.objects.remove(&h);
-                }
-            }
-        }
-        failed
-    }
-
-    /// Removes a token object that is no KMS key's (a stored certificate).
-    pub fn remove_object(&self, handle: CK_OBJECT_HANDLE) {
-        let mut t = self.table.write();
-        if t.objects
-            .get(&handle)
-            .is_some_and(|o| o.key.is_none() && o.owner.is_none())
-        {
-            t.objects.remove(&handle);
-        }
-    }
-
     /// The key of this token whose public key is `spki`, if any.
     pub fn key_with_spki(&self, spki: &[u8]) -> Option<Arc<KeyInfo>> {
         let t = self.table.read();
