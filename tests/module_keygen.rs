@@ -644,3 +644,87 @@ fn a_new_label_moves_the_keys_alias_and_keeps_its_handles() {
         "C_SetAttributeValue without allow_key_management",
     );
 }
+
+#[test]
+fn kms11_vendor_attributes_shape_the_new_kms_key() {
+    let (fx, _turn) = fx();
+    let s = rw(fx, MANAGED);
+    let account = describe(fx, EXISTING)["AWSAccountId"]
+        .as_str()
+        .expect("account")
+        .to_string();
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "release signers",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    });
+    let (public, private) = signing_templates(&cases()[0].public, "vendor-made", &[7]);
+    let private = private
+        .bool(CKA_KMS11_MULTI_REGION, true)
+        .bytes(CKA_KMS11_KEY_POLICY, policy.to_string().as_bytes())
+        .bytes(
+            CKA_KMS11_TAGS,
+            br#"{"team": "release", "cost-center": "42"}"#,
+        )
+        .bytes(
+            CKA_KMS11_DESCRIPTION,
+            b"release signing, made by a C program",
+        );
+    let (_, priv_h) = ok(
+        s.generate_key_pair(CKM_EC_KEY_PAIR_GEN, &public, &private),
+        "C_GenerateKeyPair with kms11's attributes",
+    );
+    let arn = text_attr(&s, priv_h, CKA_KMS11_KEY_ARN);
+    let meta = describe(fx, &arn);
+    assert_eq!(meta["MultiRegion"], true);
+    assert!(
+        meta["KeyId"].as_str().unwrap().starts_with("mrk-"),
+        "{meta}"
+    );
+    assert_eq!(meta["Description"], "release signing, made by a C program");
+    assert!(ok(
+        s.attr_bool(priv_h, CKA_KMS11_MULTI_REGION),
+        "multi-Region"
+    ));
+    let kept = fx.emu.kms_ok(
+        "GetKeyPolicy",
+        &json!({ "KeyId": arn, "PolicyName": "default" }),
+    );
+    let kept: serde_json::Value =
+        serde_json::from_str(kept["Policy"].as_str().expect("Policy")).expect("JSON");
+    assert_eq!(kept, policy);
+    let tags = fx.emu.kms_ok("ListResourceTags", &json!({ "KeyId": arn }))["Tags"].clone();
+    for (k, v) in [
+        ("team", "release"),
+        ("cost-center", "42"),
+        ("created-by", "kms11"),
+    ] {
+        assert!(
+            tags.as_array()
+                .unwrap()
+                .contains(&json!({"TagKey": k, "TagValue": v})),
+            "tag {k}={v} in {tags}"
+        );
+    }
+    // A policy the module passes on (a JSON object) but KMS refuses: the
+    // CK_RV of a template, and no key is left behind.
+    let before = key_count(fx);
+    let (public, private) = signing_templates(&cases()[0].public, "bad-policy", &[8]);
+    let private = private.bytes(CKA_KMS11_KEY_POLICY, br#"{"Version": "2012-10-17"}"#);
+    assert_rv(
+        s.generate_key_pair(CKM_EC_KEY_PAIR_GEN, &public, &private),
+        CKR_ATTRIBUTE_VALUE_INVALID,
+        "a policy without a statement",
+    );
+    assert_eq!(key_count(fx), before, "MalformedPolicyDocument made no key");
+    let free = fx.emu.kms(
+        "DescribeKey",
+        &json!({"KeyId": format!("alias/{PREFIX}bad-policy")}),
+    );
+    assert!(free.is_err(), "the label is still free: {free:?}");
+}

@@ -39,6 +39,16 @@ MOTO: dict[str, str] = {
         "multi-Region key IDs are mrk-<uuid with dashes>, not mrk-<32 hex digits>"
     ),
     "test_keys.py::test_list_keys_pagination": "ListKeys ignores Limit and never paginates",
+    # --- Key policies ----------------------------------------------------
+    "test_policy.py::test_get_key_policy_name_defaults_to_default": (
+        "GetKeyPolicy without PolicyName is NotFoundException (AWS defaults it to default)"
+    ),
+    "test_policy.py::test_create_key_malformed_policy": "CreateKey accepts any Policy string",
+    "test_policy.py::test_create_key_policy_too_long": "CreateKey accepts a Policy over 32768 characters",
+    "test_policy.py::test_create_key_policy_outside_latin1": (
+        "CreateKey accepts a Policy with characters outside U+0020..U+00FF"
+    ),
+    "test_policy.py::test_put_malformed_policy_changes_nothing": "PutKeyPolicy accepts any Policy string",
     # --- GetPublicKey -----------------------------------------------------
     "test_public_key.py::test_get_public_key_fields": "GetPublicKey omits KeySpec (it sends only the deprecated CustomerMasterKeySpec)",
     "test_public_key.py::test_get_public_key_unsupported_for_symmetric_and_hmac": (

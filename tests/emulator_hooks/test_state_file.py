@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kmshelp import expect_error, load_public_key, make_client
 
 MESSAGE = b"persisted"
@@ -123,3 +125,34 @@ def test_state_keeps_ed25519_keys(start_emulator, tmp_path):
         KeyId=key["KeyId"], Message=MESSAGE, MessageType="RAW", SigningAlgorithm="ED25519_SHA_512"
     )["Signature"]
     load_public_key(public).verify(signature, MESSAGE)
+
+
+def test_state_keeps_key_policies(start_emulator, tmp_path):
+    """A key's own policy survives a restart; a key made without one keeps
+    KMS's default policy, which the state file does not spell out."""
+    state = tmp_path / "state.json"
+    url = start_emulator("--state", state)
+    kms = make_client(url)
+    policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Sid": "kept", "Effect": "Allow",
+                                                 "Principal": {"AWS": "*"}, "Action": "kms:Sign", "Resource": "*"}]}
+    )
+    own = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Policy=policy)["KeyMetadata"]
+    plain = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    default = kms.get_key_policy(KeyId=plain["KeyId"])["Policy"]
+    start_emulator.stop(url)
+
+    saved = {k["KeyId"]: k for k in json.loads(state.read_text())["Keys"]}
+    assert "Policy" not in saved[plain["KeyId"]]
+    kms = make_client(start_emulator("--state", state))
+    assert json.loads(kms.get_key_policy(KeyId=own["KeyId"])["Policy"]) == json.loads(policy)
+    assert kms.get_key_policy(KeyId=plain["KeyId"])["Policy"] == default
+
+
+def test_a_state_file_with_a_malformed_policy_is_refused(start_emulator, tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"Keys": [{"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
+                                           "Policy": "not a policy"}]}))
+    state.chmod(0o600)
+    with pytest.raises(RuntimeError, match="policy: The key policy is not a JSON policy document"):
+        start_emulator("--state", state)

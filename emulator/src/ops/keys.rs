@@ -154,6 +154,7 @@ pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
         .to_string();
     let multi_region = req.bool_opt("MultiRegion")?.unwrap_or(false);
     let tags = req.tags("Tags")?;
+    let policy = super::policy::policy_member(req, false)?;
     let (material, status) = match origin {
         Origin::EXTERNAL => (None, KeyStatus::PendingImport),
         _ => {
@@ -174,6 +175,7 @@ pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
         creation_date: store::now(),
         multi_region,
         tags: Mutex::new(tags),
+        policy: Mutex::new(policy),
         status: Mutex::new(status),
         material: RwLock::new(material),
         valid_to: Mutex::new(None),

@@ -4,6 +4,9 @@ mod aliases;
 mod crypto;
 mod import;
 mod keys;
+mod policy;
+
+pub use policy::check_policy;
 
 use crate::error::KmsError;
 use crate::request::Request;
@@ -22,6 +25,9 @@ const OPERATIONS: &[(&str, OpFn, bool)] = &[
     ("DisableKey", keys::disable_key, true),
     ("ScheduleKeyDeletion", keys::schedule_key_deletion, true),
     ("CancelKeyDeletion", keys::cancel_key_deletion, true),
+    ("GetKeyPolicy", policy::get_key_policy, false),
+    ("PutKeyPolicy", policy::put_key_policy, true),
+    ("ListKeyPolicies", policy::list_key_policies, false),
     ("ListResourceTags", keys::list_resource_tags, false),
     ("TagResource", keys::tag_resource, true),
     ("UntagResource", keys::untag_resource, true),

@@ -44,6 +44,9 @@ pub struct Key {
     pub creation_date: f64,
     pub multi_region: bool,
     pub tags: Mutex<Vec<(String, String)>>,
+    /// The key policy; None is the default policy KMS gives a key created
+    /// without one.
+    pub policy: Mutex<Option<String>>,
     pub status: Mutex<KeyStatus>,
     /// None only for a key of Origin EXTERNAL that was never imported into.
     /// Expired imported material stays here, unusable (the key is then

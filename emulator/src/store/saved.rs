@@ -53,6 +53,9 @@ pub struct SavedKey {
     pub pending_window_in_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// The key policy, when it is not the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -98,6 +101,7 @@ fn saved_key(k: &Key, aliases: Vec<String>) -> SavedKey {
                 tag_value: value.clone(),
             })
             .collect(),
+        policy: k.policy.lock().clone(),
     }
 }
 
@@ -204,6 +208,10 @@ impl Store {
             }
             let material =
                 material(&saved, spec, usage, origin).map_err(|e| format!("key {id}: {e}"))?;
+            if let Some(policy) = &saved.policy {
+                crate::ops::check_policy(policy)
+                    .map_err(|e| format!("key {id}: policy: {}", e.message))?;
+            }
             let key = Key {
                 arn: self.key_arn(&region, &id),
                 id: id.clone(),
@@ -222,6 +230,7 @@ impl Store {
                         .map(|t| (t.tag_key.clone(), t.tag_value.clone()))
                         .collect(),
                 ),
+                policy: Mutex::new(saved.policy.clone()),
                 status: Mutex::new(status(&saved, material.is_some())),
                 material: RwLock::new(material.map(Arc::new)),
                 valid_to: Mutex::new(saved.valid_to),

@@ -129,7 +129,8 @@ impl Asked {
                 "CKA_TOKEN false: a KMS key is always a token object",
             )),
             CKA_SENSITIVE if secret_half && !as_bool(t, v)? => Err(invalid(
-                "CKA_SENSITIVE false: a KMS key's private material never leaves KMS",
+                "CKA_SENSITIVE false: a KMS key's private material never leaves KMS \
+                 (pkcs11-tool --keygen sends it unless given --sensitive)",
             )),
             CKA_EXTRACTABLE if as_bool(t, v)? => Err(invalid(
                 "CKA_EXTRACTABLE true: a KMS key's private material never leaves KMS",
