@@ -12,6 +12,13 @@ use std::time::Instant;
 pub struct Faults {
     /// Added to every KMS request before it is answered.
     pub latency_ms: u64,
+    /// Fraction of KMS requests delayed by a further `slow_ms` (a region
+    /// with a slow tail).
+    pub slow_rate: f64,
+    pub slow_ms: u64,
+    /// Every KMS request is accepted and never answered (a black hole):
+    /// held until this is turned off, then its connection is closed.
+    pub blackhole: bool,
     /// Every Nth KMS request is answered with ThrottlingException.
     pub throttle_every: u64,
     /// A token-bucket limit in requests/s; requests over it are throttled.
@@ -69,6 +76,8 @@ pub struct Counters {
     pub throttled: AtomicU64,
     pub errors: AtomicU64,
     pub dropped: AtomicU64,
+    /// Requests held by the black hole (see `Faults::blackhole`).
+    pub blackholed: AtomicU64,
     pub denied: AtomicU64,
     pub wrong_signatures: AtomicU64,
 }
@@ -87,6 +96,7 @@ pub struct InjectedStats {
     pub throttled: u64,
     pub errors: u64,
     pub dropped: u64,
+    pub blackholed: u64,
     pub denied: u64,
     pub wrong_signatures: u64,
 }
@@ -103,6 +113,7 @@ impl Counters {
                 throttled: get(&self.throttled),
                 errors: get(&self.errors),
                 dropped: get(&self.dropped),
+                blackholed: get(&self.blackholed),
                 denied: get(&self.denied),
                 wrong_signatures: get(&self.wrong_signatures),
             },
@@ -116,6 +127,7 @@ impl Counters {
             &self.throttled,
             &self.errors,
             &self.dropped,
+            &self.blackholed,
             &self.denied,
             &self.wrong_signatures,
         ] {
@@ -196,6 +208,16 @@ impl Injector {
         } else {
             *b = (tokens, now);
             true
+        }
+    }
+
+    /// How much longer this request waits: `slow_ms` for a `slow_rate`
+    /// fraction of requests.
+    pub fn extra_delay(&self, faults: &Faults) -> u64 {
+        if faults.slow_rate > 0.0 && self.uniform() < faults.slow_rate {
+            faults.slow_ms
+        } else {
+            0
         }
     }
 

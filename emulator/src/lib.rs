@@ -27,6 +27,7 @@ pub fn check_faults(f: &Faults) -> Result<(), String> {
         ("error_rate", f.error_rate),
         ("drop_rate", f.drop_rate),
         ("wrong_signature_rate", f.wrong_signature_rate),
+        ("slow_rate", f.slow_rate),
     ] {
         if !(0.0..=1.0).contains(&v) {
             return Err(format!("{name} must be between 0 and 1, not {v}"));

@@ -37,6 +37,12 @@ struct Args {
     /// Added latency per KMS request, in milliseconds.
     #[arg(long, default_value_t = 0, env = "KMS11_EMULATOR_LATENCY_MS")]
     latency_ms: u64,
+    /// Fraction (0 to 1) of KMS requests delayed by a further --slow-ms.
+    #[arg(long, default_value_t = 0.0, env = "KMS11_EMULATOR_SLOW_RATE")]
+    slow_rate: f64,
+    /// The further delay of the --slow-rate requests, in milliseconds.
+    #[arg(long, default_value_t = 0, env = "KMS11_EMULATOR_SLOW_MS")]
+    slow_ms: u64,
     /// Answer every Nth KMS request with ThrottlingException (0: off).
     #[arg(long, default_value_t = 0, env = "KMS11_EMULATOR_THROTTLE_EVERY")]
     throttle_every: u64,
@@ -80,6 +86,9 @@ fn main() {
 fn run(args: Args) -> Result<(), String> {
     let faults = Faults {
         latency_ms: args.latency_ms,
+        slow_rate: args.slow_rate,
+        slow_ms: args.slow_ms,
+        blackhole: false,
         throttle_every: args.throttle_every,
         throttle_rps: args.throttle_rps,
         error_rate: args.error_rate,

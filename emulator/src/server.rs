@@ -271,8 +271,18 @@ async fn handle(emulator: Arc<Emulator>, req: Request<Incoming>) -> Reply {
     counters.count_request(name);
     let _in_flight = InFlight::new(counters);
     let faults = emulator.injector.faults.read().clone();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+    let delay = faults.latency_ms + emulator.injector.extra_delay(&faults);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if faults.blackhole {
+        counters.blackholed.fetch_add(1, Ordering::Relaxed);
+        // Held until the black hole is lifted (or the emulator stops):
+        // the client sees a connection that never answers, then closes.
+        while emulator.injector.faults.read().blackhole {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        return Err(DropConnection);
     }
     if let Some(reply) = injected_reply(&emulator, &faults) {
         return reply;

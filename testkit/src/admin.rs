@@ -39,6 +39,7 @@ pub struct Injected {
     pub throttled: u64,
     pub errors: u64,
     pub dropped: u64,
+    pub blackholed: u64,
     pub denied: u64,
     pub wrong_signatures: u64,
 }

@@ -49,6 +49,27 @@ MOTO: dict[str, str] = {
         "CreateKey accepts a Policy with characters outside U+0020..U+00FF"
     ),
     "test_policy.py::test_put_malformed_policy_changes_nothing": "PutKeyPolicy accepts any Policy string",
+    # --- Multi-Region keys -----------------------------------------------
+    "test_multi_region.py::test_replica_has_the_primarys_key_id_in_its_own_region": (
+        "ReplicateKey's replica metadata says MultiRegionKeyType PRIMARY"
+    ),
+    "test_multi_region.py::test_describe_key_lists_the_replicas": (
+        "the replica keeps the primary's description and says it is a PRIMARY key"
+    ),
+    "test_multi_region.py::test_replica_has_its_own_tags": "ReplicateKey ignores Tags",
+    "test_multi_region.py::test_aliases_are_regional": (
+        "an alias made in one region resolves in another"
+    ),
+    "test_multi_region.py::test_a_single_region_key_is_not_replicated": (
+        "ReplicateKey of a single-Region key fails with HTTP 500"
+    ),
+    "test_multi_region.py::test_a_second_replica_in_the_same_region_is_refused": (
+        "ReplicateKey into a region that has the replica succeeds again"
+    ),
+    "test_multi_region.py::test_a_replica_is_not_replicated": "ReplicateKey of a replica succeeds",
+    "test_multi_region.py::test_a_replica_in_the_primarys_region_is_refused": (
+        "ReplicateKey into the primary's own region succeeds"
+    ),
     # --- GetPublicKey -----------------------------------------------------
     "test_public_key.py::test_get_public_key_fields": "GetPublicKey omits KeySpec (it sends only the deprecated CustomerMasterKeySpec)",
     "test_public_key.py::test_get_public_key_unsupported_for_symmetric_and_hmac": (

@@ -229,7 +229,7 @@ def test_no_faults_by_default(start_emulator):
     kms = make_client(url)
     assert random_outcomes(kms, 20) == ["ok"] * 20
     injected = emuhelp.stats(url)["injected"]
-    assert injected == {"throttled": 0, "errors": 0, "dropped": 0, "denied": 0, "wrong_signatures": 0}, injected
+    assert injected == {"throttled": 0, "errors": 0, "dropped": 0, "blackholed": 0, "denied": 0, "wrong_signatures": 0}, injected
 
 
 # ---------------------------------------------------------------- wrong signatures

@@ -10,6 +10,9 @@ from kmshelp import expect_error, make_client
 
 OFF = {
     "latency_ms": 0,
+    "slow_rate": 0,
+    "slow_ms": 0,
+    "blackhole": False,
     "throttle_every": 0,
     "throttle_rps": 0,
     "error_rate": 0,

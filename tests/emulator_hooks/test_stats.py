@@ -21,7 +21,7 @@ def test_stats_shape_at_start(start_emulator):
     assert {op: n for op, n in s["requests"].items() if n} == {}
     assert s["in_flight"] == 0
     assert s["peak_in_flight"] == 0
-    assert s["injected"] == {"throttled": 0, "errors": 0, "dropped": 0, "denied": 0, "wrong_signatures": 0}
+    assert s["injected"] == {"throttled": 0, "errors": 0, "dropped": 0, "blackholed": 0, "denied": 0, "wrong_signatures": 0}
     assert isinstance(s["connections"], int)
 
 

@@ -65,7 +65,7 @@ fn origin(key: &Key, out: &mut Map<String, Value>) {
     }
 }
 
-pub fn metadata(key: &Key) -> Value {
+pub fn metadata(store: &Store, key: &Key) -> Value {
     key.expire_material();
     let status = *key.status.lock();
     let mut m = Map::new();
@@ -86,11 +86,7 @@ pub fn metadata(key: &Key) -> Value {
     if key.multi_region {
         m.insert(
             "MultiRegionConfiguration".into(),
-            json!({
-                "MultiRegionKeyType": "PRIMARY",
-                "PrimaryKey": {"Arn": key.arn, "Region": key.region},
-                "ReplicaKeys": [],
-            }),
+            multi_region_configuration(store, key),
         );
     }
     if let KeyStatus::PendingDeletion {
@@ -102,6 +98,22 @@ pub fn metadata(key: &Key) -> Value {
         m.insert("PendingDeletionWindowInDays".into(), json!(window_days));
     }
     json!({ "KeyMetadata": Value::Object(m) })
+}
+
+/// Which key of a multi-Region set this is, and where the others are.
+fn multi_region_configuration(store: &Store, key: &Key) -> Value {
+    let related = store.related(&key.id);
+    let arn_in = |region: &str| store.key_arn(region, &key.id);
+    let replicas: Vec<Value> = related
+        .iter()
+        .filter(|k| k.region != key.primary_region)
+        .map(|k| json!({"Arn": k.arn, "Region": k.region}))
+        .collect();
+    json!({
+        "MultiRegionKeyType": if key.region == key.primary_region { "PRIMARY" } else { "REPLICA" },
+        "PrimaryKey": {"Arn": arn_in(&key.primary_region), "Region": key.primary_region},
+        "ReplicaKeys": replicas,
+    })
 }
 
 /// The Origin CreateKey asks for: AWS_KMS, or EXTERNAL for the key specs
@@ -174,18 +186,19 @@ pub fn create_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
         description,
         creation_date: store::now(),
         multi_region,
+        primary_region: req.region.clone(),
         tags: Mutex::new(tags),
         policy: Mutex::new(policy),
         status: Mutex::new(status),
         material: RwLock::new(material),
         valid_to: Mutex::new(None),
     });
-    Ok(metadata(&key))
+    Ok(metadata(store, &key))
 }
 
 pub fn describe_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
     let key = store.resolve(&req.region, req.key_id("KeyId")?, true)?;
-    Ok(metadata(&key))
+    Ok(metadata(store, &key))
 }
 
 pub fn get_public_key(store: &Store, req: &Request) -> Result<Value, KmsError> {
@@ -274,8 +287,8 @@ pub fn list_keys(store: &Store, req: &Request) -> Result<Value, KmsError> {
         .iter()
         .enumerate()
         .skip(start)
-        .filter_map(|(i, id)| t.keys.get(id).map(|k| (i, k)))
-        .filter(|(_, k)| k.region == req.region)
+        .filter(|(_, (region, _))| *region == req.region)
+        .filter_map(|(i, at)| t.keys.get(at).map(|k| (i, k)))
         .map(|(i, k)| (i, json!({"KeyId": k.id, "KeyArn": k.arn})))
         .take(limit + 1)
         .collect();

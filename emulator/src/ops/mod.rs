@@ -5,6 +5,7 @@ mod crypto;
 mod import;
 mod keys;
 mod policy;
+mod replicate;
 
 pub use policy::check_policy;
 
@@ -19,6 +20,7 @@ type OpFn = fn(&Store, &Request) -> Result<Value, KmsError>;
 const OPERATIONS: &[(&str, OpFn, bool)] = &[
     ("CreateKey", keys::create_key, true),
     ("DescribeKey", keys::describe_key, false),
+    ("ReplicateKey", replicate::replicate_key, true),
     ("GetPublicKey", keys::get_public_key, false),
     ("ListKeys", keys::list_keys, false),
     ("EnableKey", keys::enable_key, true),

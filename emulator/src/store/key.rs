@@ -43,6 +43,10 @@ pub struct Key {
     pub description: String,
     pub creation_date: f64,
     pub multi_region: bool,
+    /// A multi-Region key's primary Region: its own for the primary, the
+    /// primary's for a replica (which shares the primary's key ID and
+    /// material). A single-Region key's own Region.
+    pub primary_region: String,
     pub tags: Mutex<Vec<(String, String)>>,
     /// The key policy; None is the default policy KMS gives a key created
     /// without one.

@@ -26,9 +26,11 @@ pub struct Alias {
 
 #[derive(Default)]
 pub struct Tables {
-    pub keys: HashMap<String, Arc<Key>>,
-    /// Key IDs in creation order: ListKeys pages over this.
-    pub order: Vec<String>,
+    /// (region, key ID) → key: the replicas of a multi-Region key share
+    /// its key ID, one per region.
+    pub keys: HashMap<(String, String), Arc<Key>>,
+    /// Keys in creation order: ListKeys pages over this.
+    pub order: Vec<(String, String)>,
     /// (region, alias name) → alias.
     pub aliases: BTreeMap<(String, String), Alias>,
 }
@@ -175,15 +177,19 @@ impl Store {
                         self.alias_arn(region, name)
                     ))
                 })?;
-            return tables.keys.get(&alias.target).cloned().ok_or_else(invalid);
+            return tables
+                .keys
+                .get(&(region.to_string(), alias.target.clone()))
+                .cloned()
+                .ok_or_else(invalid);
         }
         let id = id_or_alias.strip_prefix("key/").unwrap_or(id_or_alias);
         if reference.starts_with("arn:") != id_or_alias.starts_with("key/") || !is_key_id(id) {
             return Err(invalid());
         }
-        match tables.keys.get(id) {
-            Some(k) if k.region == region => Ok(k.clone()),
-            _ => Err(KmsError::not_found(format!(
+        match tables.keys.get(&(region.to_string(), id.to_string())) {
+            Some(k) => Ok(k.clone()),
+            None => Err(KmsError::not_found(format!(
                 "Key '{}' does not exist",
                 self.key_arn(region, id)
             ))),
@@ -193,9 +199,21 @@ impl Store {
     pub fn insert_key(&self, key: Key) -> Arc<Key> {
         let key = Arc::new(key);
         let mut t = self.tables.write();
-        t.order.push(key.id.clone());
-        t.keys.insert(key.id.clone(), key.clone());
+        let at = (key.region.clone(), key.id.clone());
+        t.order.push(at.clone());
+        t.keys.insert(at, key.clone());
         key
+    }
+
+    /// The keys with key ID `id` in every region (a multi-Region key's
+    /// primary and replicas), in creation order.
+    pub fn related(&self, id: &str) -> Vec<Arc<Key>> {
+        let t = self.tables.read();
+        t.order
+            .iter()
+            .filter(|(_, i)| i == id)
+            .filter_map(|at| t.keys.get(at).cloned())
+            .collect()
     }
 }
 

@@ -45,6 +45,11 @@ pub struct SavedKey {
     pub creation_date: Option<f64>,
     #[serde(default)]
     pub multi_region: bool,
+    /// A multi-Region replica's primary Region (absent: the key is its own
+    /// primary). A replica without Material shares its primary's, which
+    /// must come before it in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,6 +88,7 @@ fn saved_key(k: &Key, aliases: Vec<String>) -> SavedKey {
         valid_to: *k.valid_to.lock(),
         creation_date: Some(k.creation_date),
         multi_region: k.multi_region,
+        primary_region: (k.primary_region != k.region).then(|| k.primary_region.clone()),
         enabled: status == KeyStatus::Enabled,
         deletion_date: match status {
             KeyStatus::PendingDeletion { deletion_date, .. } => Some(deletion_date),
@@ -175,7 +181,7 @@ impl Store {
         let keys = t
             .order
             .iter()
-            .filter_map(|id| t.keys.get(id))
+            .filter_map(|at| t.keys.get(at))
             .map(|k| {
                 let aliases = t
                     .aliases
@@ -203,11 +209,40 @@ impl Store {
                 Some(id) => return Err(format!("'{id}' is not a KMS key ID")),
                 None => new_key_id(saved.multi_region),
             };
-            if self.tables.read().keys.contains_key(&id) {
+            if self
+                .tables
+                .read()
+                .keys
+                .contains_key(&(region.clone(), id.clone()))
+            {
                 continue;
             }
-            let material =
-                material(&saved, spec, usage, origin).map_err(|e| format!("key {id}: {e}"))?;
+            let primary_region = saved.primary_region.clone().unwrap_or(region.clone());
+            let material = if primary_region == region || saved.material.is_some() {
+                material(&saved, spec, usage, origin)
+                    .map_err(|e| format!("key {id}: {e}"))?
+                    .map(Arc::new)
+            } else {
+                let primary = self
+                    .tables
+                    .read()
+                    .keys
+                    .get(&(primary_region.clone(), id.clone()))
+                    .cloned();
+                let primary = primary.ok_or_else(|| {
+                    format!(
+                        "key {id} in {region}: a replica without Material needs its primary \
+                         (in {primary_region}) earlier in the file"
+                    )
+                })?;
+                let shared = primary.material.read().clone();
+                shared
+            };
+            if primary_region != region && !saved.multi_region {
+                return Err(format!(
+                    "key {id} in {region}: only a multi-Region key (MultiRegion true, an mrk- key ID) has a PrimaryRegion"
+                ));
+            }
             if let Some(policy) = &saved.policy {
                 crate::ops::check_policy(policy)
                     .map_err(|e| format!("key {id}: policy: {}", e.message))?;
@@ -223,6 +258,7 @@ impl Store {
                 description: saved.description.clone(),
                 creation_date: saved.creation_date.unwrap_or_else(now),
                 multi_region: saved.multi_region,
+                primary_region,
                 tags: Mutex::new(
                     saved
                         .tags
@@ -232,7 +268,7 @@ impl Store {
                 ),
                 policy: Mutex::new(saved.policy.clone()),
                 status: Mutex::new(status(&saved, material.is_some())),
-                material: RwLock::new(material.map(Arc::new)),
+                material: RwLock::new(material),
                 valid_to: Mutex::new(saved.valid_to),
             };
             self.insert_key(key);
