@@ -90,17 +90,20 @@ impl KmsBackend {
         Ok(out.arn.unwrap_or_default())
     }
 
-    /// Where KMS calls for `region` go: the configured endpoint, the
-    /// SDK's environment variables, or the public regional endpoint.
+    /// Where KMS calls for `region` go: the region's configured endpoint,
+    /// the configured one, the SDK's environment variables, or the public
+    /// regional endpoint.
     pub fn endpoint(&self, region: &str) -> String {
         let env = |k: &str| {
             crate::config::env_var(k)
                 .and_then(|v| v.into_string().ok())
                 .filter(|v| !v.is_empty())
         };
-        self.settings()
-            .endpoint_url
-            .clone()
+        let s = self.settings();
+        s.endpoints
+            .get(region)
+            .or(s.endpoint_url.as_ref())
+            .cloned()
             .or_else(|| env("AWS_ENDPOINT_URL_KMS"))
             .or_else(|| env("AWS_ENDPOINT_URL"))
             .unwrap_or_else(|| format!("https://kms.{region}.amazonaws.com"))

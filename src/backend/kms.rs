@@ -12,7 +12,7 @@ use crate::keyref::KeyRef;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{EncryptionAlgorithmSpec, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::EncryptionAlgorithmSpec;
 use aws_sdk_kms::Client;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -157,15 +157,27 @@ impl KmsBackend {
                 request_id: None,
             });
         };
+        self.client_in(region).await
+    }
+
+    /// The client for `region` (its endpoint from [aws.endpoints], else
+    /// endpoint_url, else the SDK's).
+    async fn client_in(&self, region: String) -> Result<Client, BackendError> {
+        let sdk = self.sdk_config().await?;
         let mut clients = self.clients.lock();
         Ok(clients
             .entry(region.clone())
             .or_insert_with(|| {
                 // The endpoint is KMS's alone: the credential providers'
                 // own calls (STS, SSO) keep their endpoints.
+                let url = self
+                    .settings
+                    .endpoints
+                    .get(&region)
+                    .or(self.settings.endpoint_url.as_ref());
                 let mut conf = aws_sdk_kms::config::Builder::from(sdk)
                     .region(aws_sdk_kms::config::Region::new(region));
-                if let Some(url) = &self.settings.endpoint_url {
+                if let Some(url) = url {
                     conf = conf.endpoint_url(url);
                 }
                 Client::from_conf(conf.build())
@@ -244,6 +256,7 @@ pub(super) fn metadata(
 }
 
 mod agree;
+mod calls;
 mod classify;
 mod mac;
 mod manage;
@@ -258,26 +271,19 @@ impl Backend for KmsBackend {
     ) -> BoxFuture<'a, Result<RemoteKey, BackendError>> {
         Box::pin(async move {
             let client = self.client(key).await?;
-            let _permit = self.limit.acquire().await.ok();
-            let out = client
-                .get_public_key()
-                .key_id(key)
-                .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
-                .send()
-                .await
-                .map_err(classify)?;
-            Ok(RemoteKey {
-                arn: out.key_id.unwrap_or_default(),
-                key_spec: out
-                    .key_spec
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                key_usage: out
-                    .key_usage
-                    .map(|u| u.as_str().to_string())
-                    .unwrap_or_default(),
-                public_key: out.public_key.map(Blob::into_inner).unwrap_or_default(),
-            })
+            self.public_key_from(client, key, grant_tokens).await
+        })
+    }
+
+    fn get_public_key_in<'a>(
+        &'a self,
+        region: &'a str,
+        key: &'a str,
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<RemoteKey, BackendError>> {
+        Box::pin(async move {
+            let client = self.client_in(region.to_string()).await?;
+            self.public_key_from(client, key, grant_tokens).await
         })
     }
 
@@ -423,37 +429,17 @@ impl Backend for KmsBackend {
         message: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>> {
-        Box::pin(async move {
-            // A key or alias ARN goes to its own region; a key ID or alias
-            // name to the configured one, as GetPublicKey did.
-            let client = self.client(key).await?;
-            let _permit = self.limit.acquire().await.ok();
-            let out = client
-                .sign()
-                .key_id(key)
-                .message(Blob::new(message))
-                .message_type(MessageType::from(algorithm.message_type().as_kms()))
-                .signing_algorithm(SigningAlgorithmSpec::from(algorithm.as_kms()))
-                .set_grant_tokens((!grant_tokens.is_empty()).then(|| grant_tokens.to_vec()))
-                .send()
-                .await
-                .map_err(classify)?;
-            let request_id = out.request_id().map(str::to_string);
-            let signature = out
-                .signature
-                .map(Blob::into_inner)
-                .ok_or_else(|| BackendError {
-                    failure: Failure::MalformedAnswer,
-                    code: "EmptyResponse".into(),
-                    message: "Sign returned no signature".into(),
-                    request_id: request_id.clone(),
-                })?;
-            Ok(Signed {
-                signature,
-                key_arn: out.key_id,
-                request_id,
-            })
-        })
+        Box::pin(self.sign_call(key, algorithm, message, grant_tokens, None))
+    }
+
+    fn sign_once<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: SigningAlgorithm,
+        message: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<Signed, BackendError>> {
+        Box::pin(self.sign_call(key, algorithm, message, grant_tokens, Some(1)))
     }
 }
 

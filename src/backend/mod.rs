@@ -217,6 +217,18 @@ pub trait Backend: Management {
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<RemoteKey, BackendError>>;
 
+    /// GetPublicKey in `region` (a fallback region of a multi-Region key):
+    /// `key` is a key ID or alias name asked there, or an ARN of that
+    /// region.
+    fn get_public_key_in<'a>(
+        &'a self,
+        _region: &'a str,
+        _key: &'a str,
+        _grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<RemoteKey, BackendError>> {
+        Box::pin(async { Err(not_offered("GetPublicKey in another region")) })
+    }
+
     /// DescribeKey: the key's state and creation date.
     fn describe_key<'a>(
         &'a self,
@@ -243,6 +255,19 @@ pub trait Backend: Management {
         message: &'a [u8],
         grant_tokens: &'a [String],
     ) -> BoxFuture<'a, Result<Signed, BackendError>>;
+
+    /// Sign, one attempt only (no retry by the SDK): what multi-Region
+    /// failover sends, retrying in the next region instead
+    /// (`token::failover`).
+    fn sign_once<'a>(
+        &'a self,
+        key: &'a str,
+        algorithm: SigningAlgorithm,
+        message: &'a [u8],
+        grant_tokens: &'a [String],
+    ) -> BoxFuture<'a, Result<Signed, BackendError>> {
+        self.sign(key, algorithm, message, grant_tokens)
+    }
 
     /// Decrypt with an asymmetric key (`algorithm`: the KMS
     /// EncryptionAlgorithm, RSAES_OAEP_SHA_1 or _256).

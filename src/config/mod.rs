@@ -2,7 +2,11 @@
 //! `pkcs11.conf.sample`), where it is found, and the zero-config
 //! `KMS11_KEYS` form.
 
+mod regions;
 mod source;
+
+use regions::check_regions;
+pub use regions::{is_region_id, Hedge};
 
 pub use source::*;
 
@@ -41,6 +45,12 @@ pub struct AwsConfig {
     pub retry_mode: RetryMode,
     pub alias_refresh_seconds: u64,
     pub max_concurrent_requests: usize,
+    /// Regions a multi-Region key's replicas are used in, in this order,
+    /// when its own region fails (docs/availability.md).
+    pub fallback_regions: Vec<String>,
+    /// A KMS endpoint per region (VPC or FIPS endpoints, tests); regions
+    /// not listed use `endpoint_url`, else the SDK's.
+    pub endpoints: std::collections::BTreeMap<String, String>,
 }
 
 /// How the SDK retries throttling and 5xx answers. Both back off with
@@ -87,6 +97,8 @@ impl Default for AwsConfig {
             alias_refresh_seconds: 300,
             // Enough for a token of up to 128 keys to resolve in one round trip.
             max_concurrent_requests: 128,
+            fallback_regions: Vec::new(),
+            endpoints: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -115,12 +127,16 @@ pub struct SigningConfig {
     /// Check every signature KMS returns against the key's public key
     /// before the caller gets it.
     pub verify_signatures: bool,
+    /// Hedged signing for multi-Region keys: a Sign not answered after
+    /// this long is also sent to the next healthy region.
+    pub hedge_after_ms: Hedge,
 }
 
 impl Default for SigningConfig {
     fn default() -> Self {
         SigningConfig {
             verify_signatures: true,
+            hedge_after_ms: Hedge::Off,
         }
     }
 }
@@ -377,6 +393,7 @@ impl Config {
                 "{source}: [aws] max_attempts must be 1 to 20 (the first try and the retries)"
             ));
         }
+        check_regions(&config.aws).map_err(|e| format!("{source}: {e}"))?;
         if config.aws.max_concurrent_requests == 0 {
             return Err(format!(
                 "{source}: [aws] max_concurrent_requests must be at least 1"

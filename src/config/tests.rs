@@ -142,3 +142,55 @@ fn full_example_parses() {
     let text = include_str!("../../pkcs11.conf.sample");
     Config::parse(text, "sample").unwrap();
 }
+
+#[test]
+fn failover_settings_are_checked_where_written() {
+    let ok = Config::parse(
+        "[aws]\nregion = \"us-east-1\"\nfallback_regions = [\"us-west-2\", \"eu-west-1\"]\n\
+         [aws.endpoints]\n\"us-west-2\" = \"http://127.0.0.1:4567\"\n\
+         [signing]\nhedge_after_ms = \"auto\"\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(ok.aws.fallback_regions, ["us-west-2", "eu-west-1"]);
+    assert_eq!(ok.aws.endpoints["us-west-2"], "http://127.0.0.1:4567");
+    assert_eq!(ok.signing.hedge_after_ms, Hedge::Auto);
+    for (ms, want) in [("0", Hedge::Off), ("40", Hedge::After(40))] {
+        let c = Config::parse(&format!("[signing]\nhedge_after_ms = {ms}\n"), "t").unwrap();
+        assert_eq!(c.signing.hedge_after_ms, want);
+    }
+    assert_eq!(
+        Config::parse("", "t").unwrap().signing.hedge_after_ms,
+        Hedge::Off
+    );
+    for (text, words) in [
+        ("[aws]\nfallback_regions = [\"west\"]\n", "not a region ID"),
+        (
+            "[aws]\nfallback_regions = [\"us-west-2\", \"us-west-2\"]\n",
+            "twice",
+        ),
+        (
+            "[aws]\nregion = \"us-east-1\"\nfallback_regions = [\"us-east-1\"]\n",
+            "region itself",
+        ),
+        (
+            "[aws.endpoints]\n\"US-WEST-2\" = \"https://x\"\n",
+            "not a region ID",
+        ),
+        (
+            "[aws.endpoints]\n\"us-west-2\" = \"kms.example\"\n",
+            "https://",
+        ),
+        ("[signing]\nhedge_after_ms = \"soon\"\n", "\"auto\""),
+        ("[signing]\nhedge_after_ms = -1\n", "hedge_after_ms"),
+    ] {
+        let e = Config::parse(text, "t").unwrap_err();
+        assert!(e.contains(words), "{text}: {e}");
+    }
+    for ok in ["us-east-1", "ap-southeast-2", "us-gov-west-1"] {
+        assert!(is_region_id(ok), "{ok}");
+    }
+    for bad in ["", "us-east", "us-east-1a", "east-1", "us--1", "a-b-c-d-1"] {
+        assert!(!is_region_id(bad), "{bad}");
+    }
+}

@@ -234,6 +234,7 @@ impl Module {
             mechanism: "CKM_RSA_PKCS_OAEP",
             algorithm: op.hash.as_kms(),
             started: Instant::now(),
+            region: None,
         };
         let backend = self.backend.clone();
         let key = op.key.clone();

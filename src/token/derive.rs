@@ -65,6 +65,7 @@ impl Module {
             mechanism: mechanism.name,
             algorithm: "ECDH",
             started: Instant::now(),
+            region: None,
         };
         let backend = self.backend.clone();
         let k = key.clone();

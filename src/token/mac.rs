@@ -50,6 +50,7 @@ impl Module {
             mechanism: op.mechanism.ck_name(),
             algorithm: alg.as_kms(),
             started: Instant::now(),
+            region: None,
         };
         let message = op.finish(data)?;
         let (mut outcome, request_id) = self.generate(&key, alg, message);
@@ -77,6 +78,7 @@ impl Module {
             mechanism,
             algorithm: alg.as_kms(),
             started: Instant::now(),
+            region: None,
         };
         let message = op.finish(data)?;
         if mac.len() != len {

@@ -27,6 +27,7 @@ pub mod certstore;
 pub mod cipher;
 mod create;
 mod derive;
+pub mod failover;
 mod find;
 mod info;
 pub mod key;
@@ -78,6 +79,8 @@ pub struct Module {
     alias_ttl: Duration,
     /// Check each signature from KMS before handing it out.
     verify_signatures: bool,
+    /// Multi-Region failover: the fallback regions and their health.
+    regions: Arc<failover::Regions>,
 }
 
 /// How long the module waits for a KMS call: the SDK's own budget, and a
@@ -117,14 +120,16 @@ impl Module {
             .map(|(i, t)| {
                 let management = t.management();
                 let pin_hash = t.pin_hash.map(|h| h.into_inner());
-                Arc::new(Slot::new(
+                let mut slot = Slot::new(
                     i as CK_SLOT_ID,
                     t.label.into_inner(),
                     t.keys,
                     refresh,
                     pin_hash,
                     management,
-                ))
+                );
+                slot.partial_first = !config.aws.fallback_regions.is_empty();
+                Arc::new(slot)
             })
             .collect();
         Ok(Module {
@@ -138,6 +143,17 @@ impl Module {
             cache,
             alias_ttl: refresh,
             verify_signatures: config.signing.verify_signatures,
+            regions: Arc::new(
+                failover::Regions::new(
+                    config.aws.region.clone().or_else(|| {
+                        crate::config::env_var("AWS_REGION").and_then(|r| r.into_string().ok())
+                    }),
+                    config.aws.fallback_regions.clone(),
+                    config.aws.max_attempts,
+                )
+                .verifying(config.signing.verify_signatures)
+                .hedging(config.signing.hedge_after_ms),
+            ),
         })
     }
 
@@ -173,6 +189,7 @@ impl Module {
     fn sources(&self) -> Sources {
         Sources {
             backend: self.backend.clone(),
+            regions: self.regions.clone(),
             cache: self.cache.clone(),
             alias_ttl: self.alias_ttl,
         }

@@ -73,6 +73,9 @@ pub(super) struct Call<'a> {
     /// The KMS algorithm's name.
     pub algorithm: &'static str,
     pub started: Instant,
+    /// For a key that fails over: the region of the last attempt, the
+    /// attempts made, and whether a hedge was sent.
+    pub region: Option<(String, u32, bool)>,
 }
 
 /// What KMS answered, judged: the key that signed must be the object's,
@@ -80,6 +83,7 @@ pub(super) struct Call<'a> {
 /// verifies with the object's public key.
 fn judge(
     key: &KeyInfo,
+    expected: &str,
     algorithm: SigningAlgorithm,
     digest: &[u8],
     answer: std::result::Result<Signed, BackendError>,
@@ -89,7 +93,7 @@ fn judge(
         Ok(signed) => signed,
         Err(e) => return Outcome::Refused(e),
     };
-    if signed.key_arn.as_deref() != Some(key.arn.as_str()) {
+    if signed.key_arn.as_deref() != Some(expected) {
         return Outcome::OtherKey(signed.key_arn.unwrap_or_else(|| "an unnamed key".into()));
     }
     let signature = match crate::mechanism::signature_from_kms(key.spec, signed.signature) {
@@ -285,23 +289,49 @@ impl Module {
         let started = Instant::now();
         let backend = self.backend.clone();
         let k = key.clone();
+        let regions = self.regions.clone();
+        let fails_over = regions.covers(&key.arn);
         // The digest goes to the runtime and comes back for the check.
         let answer = self.runtime()?.run(self.deadline, async move {
-            let signed = backend
-                .sign(&k.sign_target, algorithm, &digest, &k.grant_tokens)
-                .await;
-            (signed, digest)
+            if fails_over {
+                let a = regions
+                    .sign(
+                        &*backend,
+                        &k.arn,
+                        &k.sign_target,
+                        algorithm,
+                        &digest,
+                        &k.grant_tokens,
+                    )
+                    .await;
+                let probe = regions.due_for_probe();
+                if let Some(region) = probe {
+                    let (regions, arn) = (regions.clone(), k.arn.clone());
+                    tokio::spawn(async move { regions.probe(&*backend, region, &arn).await });
+                }
+                let region = Some((a.attempt, a.attempts, a.hedged));
+                (a.signed, region, digest)
+            } else {
+                let signed = backend
+                    .sign(&k.sign_target, algorithm, &digest, &k.grant_tokens)
+                    .await;
+                (signed, None, digest)
+            }
         });
-        let (outcome, request_id) = match answer {
-            Ok((signed, digest)) => {
+        let (outcome, request_id, region) = match answer {
+            Ok((signed, region, digest)) => {
                 let request_id = match &signed {
                     Ok(s) => s.request_id.clone(),
                     Err(e) => e.request_id.clone(),
                 };
                 let verify = self.verify_signatures;
-                (judge(&key, algorithm, &digest, signed, verify), request_id)
+                let expected = region
+                    .as_ref()
+                    .map_or(key.arn.as_str(), |(a, _, _)| &a.expected);
+                let outcome = judge(&key, expected, algorithm, &digest, signed, verify);
+                (outcome, request_id, region)
             }
-            Err(e) => (Outcome::Failed(e), None),
+            Err(e) => (Outcome::Failed(e), None, None),
         };
         let call = Call {
             slot,
@@ -309,6 +339,7 @@ impl Module {
             mechanism: mechanism.ck_name(),
             algorithm: algorithm.as_kms(),
             started,
+            region: region.map(|(a, n, hedged)| (a.region, n, hedged)),
         };
         self.audit("sign", &call, &outcome, request_id);
         if !matches!(outcome, Outcome::Signed(_)) {
@@ -338,9 +369,15 @@ impl Module {
         if !crate::log::enabled(crate::log::Level::Audit) {
             return;
         }
+        let region = match &call.region {
+            Some((region, attempts, hedged)) => {
+                format!(" region={region} attempts={attempts} hedged={hedged}")
+            }
+            None => String::new(),
+        };
         log_at!(
             Audit,
-            "{what} token={:?} key={} mechanism={} algorithm={} outcome={} request_id={} ms={}",
+            "{what} token={:?} key={} mechanism={} algorithm={} outcome={} request_id={} ms={}{region}",
             self.slots[call.slot].label,
             call.key.arn,
             call.mechanism,

@@ -130,6 +130,11 @@ pub struct Slot {
     pub(super) refreshing: AtomicBool,
     pub(super) refresh: Duration,
     pub login: Login,
+    /// The first resolution succeeds with the keys that resolved when
+    /// others could not be reached (multi-Region failover is configured:
+    /// a replica may sign while a single-Region key's region is down);
+    /// those others are asked about again at the next refresh.
+    pub(super) partial_first: bool,
 }
 
 impl Slot {
@@ -165,6 +170,7 @@ impl Slot {
             refreshing: AtomicBool::new(false),
             refresh,
             login: Login::new(pin_hash),
+            partial_first: false,
         }
     }
 

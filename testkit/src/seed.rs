@@ -19,6 +19,14 @@ pub struct SeedKey {
     /// Seconds since the epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub creation_date: Option<u64>,
+    /// The key's region (the emulator's --region when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub multi_region: bool,
+    /// A multi-Region replica's primary region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 impl SeedKey {
@@ -31,7 +39,19 @@ impl SeedKey {
             aliases: Vec::new(),
             material: None,
             creation_date: None,
+            region: None,
+            multi_region: false,
+            primary_region: None,
         }
+    }
+
+    /// A multi-Region key (its ID must start `mrk-`) in `region`; a replica
+    /// when `primary` names another region.
+    pub fn multi_region(mut self, region: &str, primary: &str) -> SeedKey {
+        self.region = Some(region.into());
+        self.multi_region = true;
+        self.primary_region = (region != primary).then(|| primary.into());
+        self
     }
 
     pub fn id(mut self, id: &str) -> SeedKey {

@@ -21,6 +21,7 @@ pub mod der;
 pub mod guarded;
 pub mod p11;
 pub mod process;
+pub mod regions;
 pub mod util;
 pub mod verify;
 

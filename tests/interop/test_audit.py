@@ -19,7 +19,8 @@ from conftest import MODULE
 LINE = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) kms11\[(?P<pid>\d+)\]: Audit: sign "
     r'token="(?P<token>[^"]*)" key=(?P<key>\S+) mechanism=(?P<mechanism>CKM_\w+) algorithm=(?P<alg>\w+) '
-    r"outcome=(?P<outcome>.+?) request_id=(?P<request_id>\S+) ms=(?P<ms>\d+)$")
+    r"outcome=(?P<outcome>.+?) request_id=(?P<request_id>\S+) ms=(?P<ms>\d+)"
+    r"( region=(?P<region>\S+) attempts=(?P<attempts>\d+) hedged=(?P<hedged>true|false))?$")
 
 
 def faults(token, body: dict) -> None:

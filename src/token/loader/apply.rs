@@ -52,11 +52,14 @@ impl Slot {
             }
         };
         if first {
+            let some_resolved = answers.iter().any(|(_, r)| r.is_ok());
             if let Some((_, Err(e))) = answers
                 .iter()
                 .find(|(_, r)| matches!(r, Err(e) if e.is_transient()))
             {
-                return Err(self.unreachable(e.to_string()));
+                if !(self.partial_first && some_resolved) {
+                    return Err(self.unreachable(e.to_string()));
+                }
             }
         }
         // Keys resolve concurrently; objects are made in configuration
@@ -69,7 +72,11 @@ impl Slot {
             t.entries[i].stale = false;
             match answer {
                 Ok(found) => self.apply_found(&mut t, i, &found, next_handle),
-                Err(e) => self.apply_failure(&mut t, i, e),
+                Err(e) => {
+                    // Not reached: asked about again at the next refresh.
+                    t.entries[i].stale = e.is_transient() && t.entries[i].resolved.is_none();
+                    self.apply_failure(&mut t, i, e);
+                }
             }
         }
         t.resolved_at = Some(resolved_at);

@@ -4,7 +4,9 @@
 use super::{Answers, Found, Sources, Wanted};
 use crate::backend::{Backend, BackendError, Failure, RemoteKey};
 use crate::cache::DiskCache;
+use crate::keyref::KeyRef;
 use crate::log_at;
+use crate::token::failover::{arn_in_region, fails_over, Regions};
 use crate::vocabulary::{Family, KeySpec};
 use std::time::Duration;
 
@@ -48,6 +50,7 @@ pub async fn fetch(sources: Sources, wanted: Vec<Wanted>) -> Answers {
 async fn fetch_one(sources: Sources, w: Wanted) -> Fetched {
     let Sources {
         backend,
+        regions,
         cache,
         alias_ttl,
     } = sources;
@@ -68,9 +71,24 @@ async fn fetch_one(sources: Sources, w: Wanted) -> Fetched {
         (Some(c), Some(scope)) => Some(c.path(scope, &w.reference)),
         _ => None,
     };
-    let answer = from_kms(&*backend, &w).await;
+    // A fallback region's answer is used, never cached: the cache's scope
+    // is the key's own region.
+    let (answer, cacheable) = match from_kms(&*backend, &w).await {
+        Err(e) if fails_over(&e) => match elsewhere(&*backend, &regions, &w).await {
+            Some(key) => (Ok(key), false),
+            None => (Err(e), true),
+        },
+        answer => (answer, true),
+    };
+    if let Ok(key) = &answer {
+        if cacheable && regions.claim_check(&key.arn) {
+            let (regions, backend, key) = (regions.clone(), backend.clone(), key.clone());
+            let grants = w.grant_tokens.clone();
+            tokio::spawn(async move { regions.check_replicas(&*backend, &key, &grants).await });
+        }
+    }
     let to_store = match (scope, &answer) {
-        (Some(scope), Ok(key)) => Some((scope, w.reference.clone(), key.clone())),
+        (Some(scope), Ok(key)) if cacheable => Some((scope, w.reference.clone(), key.clone())),
         _ => None,
     };
     let found = answer.map(|key| Found {
@@ -102,6 +120,55 @@ fn from_cache(c: &DiskCache, scope: &str, w: &Wanted, alias_ttl: Duration) -> Op
         hit.key.arn
     );
     DiskCache::forget(&hit.path);
+    None
+}
+
+/// A multi-Region key whose own region fails, resolved in the fallback
+/// regions in order: its key ID or alias name asked there, or its ARN moved
+/// there (aliases are per region: one must exist in each region where it
+/// should resolve). A single-Region key (a key ID or ARN not `mrk-`) has
+/// nowhere else to be.
+async fn elsewhere(backend: &dyn Backend, regions: &Regions, w: &Wanted) -> Option<RemoteKey> {
+    let single = w.key.key_id().is_some_and(|id| !id.starts_with("mrk-"));
+    if single {
+        return None;
+    }
+    let home = regions.home_of(&w.reference, "");
+    for region in regions.fallbacks().filter(|r| Some(*r) != home.as_deref()) {
+        let there = if w.reference.starts_with("arn:") {
+            match arn_in_region(&w.reference, region) {
+                Some(arn) => arn,
+                None => continue,
+            }
+        } else {
+            w.reference.clone()
+        };
+        let Ok(named) = KeyRef::parse(&there) else {
+            continue;
+        };
+        match backend
+            .get_public_key_in(region, &there, &w.grant_tokens)
+            .await
+        {
+            Ok(key)
+                if key.is_named_by(&named) && crate::token::failover::is_multi_region(&key.arn) =>
+            {
+                log_at!(
+                    Warn,
+                    "{} resolved in {region}: its own region does not answer",
+                    w.reference
+                );
+                return Some(key);
+            }
+            Ok(key) => log_at!(
+                Warn,
+                "{} in {region} is {}, not a replica of a multi-Region key; not used",
+                w.reference,
+                key.arn
+            ),
+            Err(e) => log_at!(Info, "{} in {region}: {e}", w.reference),
+        }
+    }
     None
 }
 

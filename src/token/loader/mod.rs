@@ -62,6 +62,8 @@ pub type Answers = Vec<(usize, std::result::Result<Found, BackendError>)>;
 #[derive(Clone)]
 pub struct Sources {
     pub backend: Arc<dyn Backend>,
+    /// Where a multi-Region key is looked for when its region fails.
+    pub regions: Arc<super::failover::Regions>,
     pub cache: Option<DiskCache>,
     pub alias_ttl: Duration,
 }
