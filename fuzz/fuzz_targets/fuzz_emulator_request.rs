@@ -59,6 +59,10 @@ const OPERATIONS: &[&str] = &[
     // Appended, so that the seed corpus's first bytes keep their operation.
     "GetParametersForImport",
     "ImportKeyMaterial",
+    "GetKeyPolicy",
+    "PutKeyPolicy",
+    "ListKeyPolicies",
+    "ReplicateKey",
 ];
 
 /// The ID of the one key of the fresh store.
@@ -93,8 +97,11 @@ const MEMBERS: &[&str] = &[
     "NumberOfBytes",
     "Origin",
     "PendingWindowInDays",
+    "Policy",
+    "PolicyName",
     "Plaintext",
     "PublicKey",
+    "ReplicaRegion",
     "Signature",
     "SigningAlgorithm",
     "TagKeys",
@@ -131,7 +138,9 @@ fn key(store: &Store, id: &str, spec: &str, usage: &str, alias: &str) {
         description: String::new(),
         creation_date: store::now(),
         multi_region: false,
+        primary_region: "us-east-1".into(),
         tags: Mutex::new(Vec::new()),
+        policy: Mutex::new(None),
         status: Mutex::new(store::KeyStatus::Enabled),
         material: RwLock::new(Some(Arc::new(
             material::KeyMaterial::generate(spec, usage).expect("key material"),

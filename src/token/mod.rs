@@ -195,6 +195,17 @@ impl Module {
         }
     }
 
+    /// The regions a resolved key may sign in (`failover::Regions::reach`):
+    /// `None` when it does not fail over.
+    pub fn regions_of(&self, key: &key::KeyInfo) -> Option<Vec<String>> {
+        self.regions.reach(&key.arn, &key.sign_target)
+    }
+
+    /// Whether `[aws] fallback_regions` names any region.
+    pub fn fails_over(&self) -> bool {
+        self.regions.fallbacks().next().is_some()
+    }
+
     /// Resolves a token's keys now (the `kms11` command lists them).
     pub fn resolve_token(&self, id: CK_SLOT_ID) -> Result<()> {
         self.resolve(self.slot(id)?)

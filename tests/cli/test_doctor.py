@@ -1,6 +1,7 @@
 """`kms11 doctor`: each failure the emulator can produce, and the usual
 setup mistakes, are found and answered with the fix."""
 
+import json
 import subprocess
 
 import kmshelp
@@ -262,3 +263,35 @@ def test_a_role_that_may_not_retire_keys_is_told_what_to_grant(cli, faults):
     faults(deny=[{"operation": "ScheduleKeyDeletion", "key": "*"}])
     fails_with(cli, "key management (token 't')", "may not call kms:ScheduleKeyDeletion",
                "grant kms:ScheduleKeyDeletion", "allow_key_management = false", config=conf)
+
+
+def test_doctor_and_list_say_which_keys_fail_over(cli):
+    """With fallback_regions, doctor asks each fallback region for the
+    replica of every multi-Region key: one with the same public key is
+    ready, a missing one is a warning with the command that makes it;
+    single-Region keys are said not to fail over. `kms11 list` gives the
+    regions each key signs in."""
+    kms = cli.kms
+    ready = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", MultiRegion=True)["KeyMetadata"]
+    kms.replicate_key(KeyId=ready["KeyId"], ReplicaRegion="us-west-2")
+    lone = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", MultiRegion=True)["KeyMetadata"]
+    conf = cli.write_config(
+        "failover.conf",
+        f'[[token]]\nlabel = "cli"\n[[token.key]]\nkey = "{ready["Arn"]}"\n'
+        f'[[token.key]]\nkey = "{lone["Arn"]}"\n[[token.key]]\nkey = "alias/p256"\n',
+        aws='fallback_regions = ["us-west-2"]',
+    )
+    code, out = doctor(cli, config=conf, env={"AWS_ENDPOINT_URL_STS": cli.url})
+    assert code == 0, out
+    assert f"[ok]   key {ready['Arn']} (token 'cli') failover: signs in us-east-1, then us-west-2" in out, out
+    assert (f"[warn] key {lone['Arn']} (token 'cli') failover: no replica in us-west-2; make one: "
+            f"aws kms replicate-key --region us-east-1 --key-id {lone['Arn']} --replica-region us-west-2") in out, out
+    assert "[ok]   key alias/p256 (token 'cli') failover: a single-Region key" in out, out
+    listed = json.loads(cli.run("list", "--json", config=conf).stdout)
+    keys = {k["key"]: k for k in listed["tokens"][0]["keys"]}
+    assert keys[ready["Arn"]]["regions"] == ["us-east-1", "us-west-2"]
+    assert keys[ready["Arn"]]["failover"] == "multi-Region key: fails over"
+    assert keys["alias/p256"]["regions"] is None
+    assert keys["alias/p256"]["failover"] == "single-Region key"
+    text = cli.run("list", config=conf).stdout.decode()
+    assert "regions      us-east-1, then us-west-2 (multi-Region key: fails over)" in text, text

@@ -7,8 +7,6 @@ mod keys;
 mod policy;
 mod replicate;
 
-pub use policy::check_policy;
-
 use crate::error::KmsError;
 use crate::request::Request;
 use crate::store::Store;

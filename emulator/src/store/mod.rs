@@ -2,6 +2,7 @@
 //! `key` is the key itself, `saved` the seed and state file.
 
 mod key;
+pub mod policy;
 mod saved;
 
 pub use key::{Key, KeyStatus};

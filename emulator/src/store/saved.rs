@@ -244,7 +244,7 @@ impl Store {
                 ));
             }
             if let Some(policy) = &saved.policy {
-                crate::ops::check_policy(policy)
+                super::policy::check_policy(policy)
                     .map_err(|e| format!("key {id}: policy: {}", e.message))?;
             }
             let key = Key {

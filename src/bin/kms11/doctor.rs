@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod advice;
 mod endpoint;
+mod failover;
 mod management;
 mod operation;
 
@@ -270,7 +271,7 @@ async fn check_aws(r: &mut Report, config: &Config, backend: &KmsBackend) {
     for p in planned {
         let region = p.region.unwrap_or_default();
         let endpoint = backend.endpoint(&region);
-        let check = KeyCheck::new(p.token, p.key, &region, who);
+        let check = KeyCheck::new(p.token, p.key, &region, who, &config.aws.fallback_regions);
         if reachable.contains(&(endpoint, true)) {
             check.run(r, backend).await;
         } else {
@@ -320,16 +321,25 @@ struct KeyCheck<'a> {
     what: String,
     region: &'a str,
     who: &'a str,
+    /// `[aws] fallback_regions`.
+    fallbacks: &'a [String],
 }
 
 impl<'a> KeyCheck<'a> {
-    fn new(token: &str, key: &'a KeyConfig, region: &'a str, who: &'a str) -> Self {
+    fn new(
+        token: &str,
+        key: &'a KeyConfig,
+        region: &'a str,
+        who: &'a str,
+        fallbacks: &'a [String],
+    ) -> Self {
         let what = format!("key {} (token '{token}')", key.reference());
         KeyCheck {
             key,
             what,
             region,
             who,
+            fallbacks,
         }
     }
 
@@ -342,12 +352,17 @@ impl<'a> KeyCheck<'a> {
         let info = self.public_key(r, backend).await;
         self.describe(r, backend).await;
         match info {
-            Some(info) => match info.usage {
-                KeyUsage::EncryptDecrypt => self.decrypt(r, backend, &info).await,
-                KeyUsage::GenerateVerifyMac => self.mac(r, backend, &info).await,
-                KeyUsage::KeyAgreement => self.derive(r, backend, &info).await,
-                KeyUsage::SignVerify => self.sign(r, backend, &info).await,
-            },
+            Some(info) => {
+                match info.usage {
+                    KeyUsage::EncryptDecrypt => self.decrypt(r, backend, &info).await,
+                    KeyUsage::GenerateVerifyMac => self.mac(r, backend, &info).await,
+                    KeyUsage::KeyAgreement => self.derive(r, backend, &info).await,
+                    KeyUsage::SignVerify => self.sign(r, backend, &info).await,
+                }
+                if info.usage == KeyUsage::SignVerify {
+                    self.failover(r, backend, &info, self.fallbacks).await;
+                }
+            }
             None => r.skip(&self.what, "the test operation needs the public key"),
         }
     }

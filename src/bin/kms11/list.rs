@@ -47,8 +47,19 @@ pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
                             )
                         })
                         .collect();
+                    let regions = tokens.module.regions_of(k);
+                    let failover = match &regions {
+                        Some(_) => "multi-Region key: fails over".to_string(),
+                        None if !k.arn.contains(":key/mrk-") => "single-Region key".to_string(),
+                        None if !tokens.module.fails_over() => {
+                            "multi-Region key; no fallback_regions configured".to_string()
+                        }
+                        None => "multi-Region key".to_string(),
+                    };
                     keys.push(json!({
                         "key": view.reference,
+                        "regions": regions,
+                        "failover": failover,
                         "arn": k.arn,
                         "key_spec": k.spec.as_kms(),
                         "key_usage": k.usage.as_kms(),
@@ -111,6 +122,20 @@ fn print_text(source: &str, tokens: &[serde_json::Value]) {
                 s(&k["key_usage"])
             );
             out!("    label, id    {} {}", s(&k["label"]), s(&k["id"]));
+            let regions: Vec<String> = k["regions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(s)
+                .collect();
+            match regions.split_first() {
+                Some((home, rest)) if !rest.is_empty() => out!(
+                    "    regions      {home}, then {} ({})",
+                    rest.join(", "),
+                    s(&k["failover"])
+                ),
+                _ => out!("    regions      its own only ({})", s(&k["failover"])),
+            }
             out!(
                 "    certificate  {}",
                 if k["certificate"] == true {

@@ -387,6 +387,31 @@ impl Regions {
         }
     }
 
+    /// The regions the key `arn` (configured as `target`) may sign in, its
+    /// own first, then the fallbacks in order, leaving out those found to
+    /// have no replica or another public key; `None` for a key that does
+    /// not fail over (single-Region, or no fallback regions).
+    pub fn reach(&self, arn: &str, target: &str) -> Option<Vec<String>> {
+        if !self.covers(arn) {
+            return None;
+        }
+        let home = self.home_of(target, arn)?;
+        let key_id = KeyRef::key_id_in(arn).unwrap_or_default().to_string();
+        let replicas = self.replicas.lock();
+        let found = |r: &String| {
+            !matches!(
+                replicas.get(&(key_id.clone(), r.clone())),
+                Some(Replica::Different | Replica::Absent)
+            )
+        };
+        let others = self.fallbacks.iter().filter(|r| **r != home && found(r));
+        Some(
+            std::iter::once(home.clone())
+                .chain(others.cloned())
+                .collect(),
+        )
+    }
+
     /// Whether the replicas of the key `arn` still need checking (the first
     /// caller for a key gets true, and checks them with `check_replicas`).
     pub fn claim_check(&self, arn: &str) -> bool {
