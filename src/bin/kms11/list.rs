@@ -81,7 +81,7 @@ pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
         let doc = json!({"config": tokens.source, "tokens": out});
         out!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print_text(&tokens.source, &out);
+        print_text(&tokens.source, &out, tokens.module.fails_over());
     }
     if !all_ok {
         eprintln!(
@@ -91,7 +91,9 @@ pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
     Ok(all_ok)
 }
 
-fn print_text(source: &str, tokens: &[serde_json::Value]) {
+/// The tokens as text; a key's regions are shown when failover is
+/// configured or the key is multi-Region.
+fn print_text(source: &str, tokens: &[serde_json::Value], fails_over: bool) {
     out!("configuration: {source}");
     if tokens.is_empty() {
         out!("no tokens: add [[token]] sections (see pkcs11.conf.sample) or set KMS11_KEYS");
@@ -129,6 +131,7 @@ fn print_text(source: &str, tokens: &[serde_json::Value]) {
                 .map(s)
                 .collect();
             match regions.split_first() {
+                _ if !fails_over && s(&k["failover"]) == "single-Region key" => {}
                 Some((home, rest)) if !rest.is_empty() => out!(
                     "    regions      {home}, then {} ({})",
                     rest.join(", "),
