@@ -144,16 +144,23 @@ fn main() {
     println!("\n| us-east-1 ... | first signature after it, ms | next 20 signatures, p50 ms |");
     println!("|---|---|---|");
     let outage = config("outage", "us-east-1", "0", CALL_TIMEOUT_MS);
-    for (what, act) in [
+    let hedged = config("outage-auto", "us-east-1", "\"auto\"", CALL_TIMEOUT_MS);
+    for (what, act, conf) in [
         (
             format!("goes silent (call_timeout_ms = {CALL_TIMEOUT_MS})"),
             "silent",
+            &outage,
         ),
-        ("dies (connections refused)".to_string(), "dies"),
+        (
+            "goes silent, hedge_after_ms = \"auto\"".to_string(),
+            "silent",
+            &hedged,
+        ),
+        ("dies (connections refused)".to_string(), "dies", &outage),
     ] {
         let out = run_child(
             &module,
-            &outage,
+            conf,
             "outage",
             &[],
             Some(&|| match act {
