@@ -3,6 +3,7 @@
 
 use crate::tokens::Tokens;
 use cryptoki_sys::*;
+use kms11::token::failover::is_multi_region;
 use kms11::uri::object_uri;
 use serde_json::json;
 use std::path::Path;
@@ -50,7 +51,7 @@ pub fn run(config: Option<&Path>, as_json: bool) -> Result<bool, String> {
                     let regions = tokens.module.regions_of(k);
                     let failover = match &regions {
                         Some(_) => "multi-Region key: fails over".to_string(),
-                        None if !k.arn.contains(":key/mrk-") => "single-Region key".to_string(),
+                        None if !is_multi_region(&k.arn) => "single-Region key".to_string(),
                         None if !tokens.module.fails_over() => {
                             "multi-Region key; no fallback_regions configured".to_string()
                         }

@@ -212,6 +212,7 @@ impl Regions {
     }
 
     /// Whether `region` is cooling down.
+    #[cfg(test)]
     pub fn cooling(&self, region: &str) -> bool {
         self.health
             .lock()
